@@ -1,0 +1,198 @@
+"""The run record: what a run did, in the shape of ``run.json`` (schema 1).
+
+Frozen dataclasses; a run in progress is a sequence of records, each made from the last with
+``dataclasses.replace``. ``to_json`` is the one place the record is turned into ``run.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from orchestrator.model import RunState, StepKind, StepState, Trigger
+
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def timestamp(moment: datetime) -> str:
+    """UTC ISO-8601 with ``Z`` and milliseconds: ``2026-11-25T22:15:00.123Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Transition:
+    state: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """What a file step wrote."""
+
+    path: str
+    sha256: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    name: str
+    kind: StepKind
+    section: str
+    line: int
+    state: StepState = StepState.PENDING
+    transitions: tuple[Transition, ...] = ()
+    attempts: int = 0
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    outputs: Mapping[str, str] = field(default_factory=dict)
+    log: str | None = None
+    body_sha256: str | None = None
+    file: FileWrite | None = None
+    error: str | None = None
+    skipped_because: str | None = None
+    confirmed_by: str | None = None
+    continued_on_error: bool = False
+
+    def moved_to(self, state: StepState, at: datetime | None = None) -> StepRecord:
+        moment = at or utc_now()
+        return dataclasses.replace(
+            self, state=state, transitions=(*self.transitions, Transition(state, moment))
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowInfo:
+    id: str
+    title: str
+    owner: str | None
+    status: str
+    publication: str
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """Which text ran: path in the repository, the commit it was read at, its blob id."""
+
+    path: str
+    commit: str | None
+    blob: str
+    dirty: bool
+
+
+@dataclass(frozen=True)
+class TriggerInfo:
+    source: Trigger
+    actor: str
+    host: str
+    pid: int
+    pid_started: str | None
+    orch_version: str
+    cron_time: str | None = None
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where the steps ran: the operator's working copy or a clean worktree of a commit."""
+
+    kind: str
+    commit: str | None
+    dirty: bool
+
+
+@dataclass(frozen=True)
+class Publication:
+    state: str
+    artifact_id: str | None = None
+    url: str | None = None
+    storage_path: str | None = None
+    error: str | None = None
+    attempted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    name: str
+    type: str
+    project: str
+    file_name: str
+    size: int
+    sha256: str
+    payload_sha256: str
+    manifest: Mapping[str, Any]
+    publication: Publication
+
+
+@dataclass(frozen=True)
+class RunError:
+    step: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    workflow: WorkflowInfo
+    document: DocumentInfo
+    trigger: TriggerInfo
+    inputs: Mapping[str, Any]
+    inputs_digest: str
+    workspace: Workspace
+    state: RunState = RunState.PENDING
+    transitions: tuple[Transition, ...] = ()
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    steps: tuple[StepRecord, ...] = ()
+    artifacts: tuple[ArtifactRecord, ...] = ()
+    error: RunError | None = None
+
+    def moved_to(self, state: RunState, at: datetime | None = None) -> RunRecord:
+        moment = at or utc_now()
+        return dataclasses.replace(
+            self, state=state, transitions=(*self.transitions, Transition(state, moment))
+        )
+
+    def with_step(self, step: StepRecord) -> RunRecord:
+        steps = tuple(step if s.name == step.name else s for s in self.steps)
+        return dataclasses.replace(self, steps=steps)
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.started_at).total_seconds(), 3)
+
+    @property
+    def publication_pending(self) -> bool:
+        return any(a.publication.state == "pending" for a in self.artifacts)
+
+
+def to_json(record: RunRecord) -> dict[str, Any]:
+    """The ``run.json`` document of a record."""
+    data = _plain(record)
+    assert isinstance(data, dict)
+    data["duration_seconds"] = record.duration_seconds
+    return {"schema": SCHEMA_VERSION, **data}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return timestamp(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

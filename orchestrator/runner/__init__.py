@@ -1,0 +1,22 @@
+"""Executes a document's steps. Knows nothing of git, HTTP services or artifacts."""
+
+from orchestrator.runner.engine import (
+    Execution,
+    Observer,
+    SilentObserver,
+    execute,
+    initial_steps,
+    prepare,
+)
+from orchestrator.runner.plan import PlannedStep, plan
+
+__all__ = [
+    "Execution",
+    "Observer",
+    "PlannedStep",
+    "SilentObserver",
+    "execute",
+    "initial_steps",
+    "plan",
+    "prepare",
+]

@@ -1,0 +1,60 @@
+"""Script steps: the rendered body in a private file, run by its shell or interpreter."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from orchestrator.model import Step
+from orchestrator.process import Masker, run
+from orchestrator.runner.outcome import Outcome
+from orchestrator.runner.output import read_outputs
+
+
+def run_script(
+    step: Step,
+    body: str,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    masker: Masker,
+    on_output: Callable[[str], None] | None,
+) -> Outcome:
+    with tempfile.TemporaryDirectory(prefix="orch-step-") as scratch:
+        script = Path(scratch) / f"{step.name}.{step.language or 'txt'}"
+        script.write_text(body, encoding="utf-8")
+        output_file = Path(scratch) / "output"
+        output_file.touch()
+        step_env = {**env, "ORCH_OUTPUT": str(output_file)}
+        try:
+            finished = run(
+                [*step.command, str(script)],
+                cwd=cwd,
+                env=step_env,
+                timeout=step.timeout_seconds,
+                masker=masker,
+                on_output=on_output,
+            )
+        except OSError as exc:
+            message = f"could not start {step.command[0]!r}: {exc.strerror or exc}"
+            return Outcome(ok=False, log=message + "\n", error=message)
+        outputs = read_outputs(output_file, masker)
+    if finished.timed_out:
+        error = (
+            f"timed out after {_seconds(step.timeout_seconds)}; "
+            "its whole process tree was stopped"
+        )
+        return Outcome(ok=False, log=finished.output, outputs=outputs, error=error)
+    ok = finished.exit_code == 0
+    return Outcome(
+        ok=ok,
+        log=finished.output,
+        exit_code=finished.exit_code,
+        outputs=outputs,
+        error=None if ok else f"exited with code {finished.exit_code}",
+    )
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:g}s"
