@@ -1,0 +1,248 @@
+"""Git's object database and refs, read and written without a work tree or an index.
+
+Objects are read through GitPython's pure-Python object database (loose objects, packs and
+alternates) and written as loose objects in git's own format, so writing a trace commit
+starts no git process except the final compare-and-swap ``git update-ref``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from git.db import GitDB
+
+from orchestrator.errors import TraceError
+from orchestrator.trace.gitcmd import GitFailed, run_git
+
+TREE_MODE = b"40000"
+BLOB_MODE = b"100644"
+ZERO_ID = "0" * 40
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One tree entry: ``mode`` as git writes it (``40000`` for trees), name, hex id."""
+
+    mode: bytes
+    name: str
+    sha: str
+
+    @property
+    def is_tree(self) -> bool:
+        return self.mode == TREE_MODE
+
+
+def _sort_key(entry: Entry) -> bytes:
+    name = entry.name.encode("utf-8", "surrogateescape")
+    return name + b"/" if entry.is_tree else name
+
+
+def serialise_tree(entries: list[Entry]) -> bytes:
+    return b"".join(
+        e.mode + b" " + e.name.encode("utf-8", "surrogateescape") + b"\0" + bytes.fromhex(e.sha)
+        for e in sorted(entries, key=_sort_key)
+    )
+
+
+def parse_tree(data: bytes) -> list[Entry]:
+    entries: list[Entry] = []
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode = data[pos:space]
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        sha = data[nul + 1 : nul + 21].hex()
+        entries.append(Entry(mode, name, sha))
+        pos = nul + 21
+    return entries
+
+
+class ObjectStore:
+    """Objects and refs of one repository, given its common git directory."""
+
+    def __init__(self, git_dir: Path) -> None:
+        self.git_dir = git_dir
+        self.objects_dir = git_dir / "objects"
+        self._db: Any = None
+
+    def _odb(self) -> Any:
+        if self._db is None:
+            try:
+                self._db = GitDB(str(self.objects_dir))
+            except Exception as exc:
+                where = self.objects_dir
+                raise TraceError(f"cannot open the object database {where}: {exc}") from exc
+        return self._db
+
+    # objects ------------------------------------------------------------------------------
+
+    def read(self, sha: str) -> tuple[str, bytes]:
+        """(type, content) of object ``sha``."""
+        binsha = bytes.fromhex(sha)
+        for attempt in range(2):
+            try:
+                stream = self._odb().stream(binsha)
+                return stream.type.decode(), bytes(stream.read())
+            except Exception as exc:
+                if attempt == 0:
+                    self._db = None
+                    continue
+                raise TraceError(f"cannot read object {sha} in {self.git_dir}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def read_typed(self, sha: str, kind: str) -> bytes:
+        actual, data = self.read(sha)
+        if actual != kind:
+            raise TraceError(f"object {sha} in {self.git_dir} is a {actual}, expected a {kind}")
+        return data
+
+    def read_tree(self, sha: str) -> list[Entry]:
+        return parse_tree(self.read_typed(sha, "tree"))
+
+    def write(self, kind: str, data: bytes) -> str:
+        """Store an object as a loose object (unless present); return its id."""
+        raw = kind.encode() + b" %d\0" % len(data) + data
+        sha = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+        target = self.objects_dir / sha[:2] / sha[2:]
+        if target.exists():
+            return sha
+        try:
+            target.parent.mkdir(exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(zlib.compress(raw, 1))
+                Path(tmp).chmod(0o444)
+                Path(tmp).replace(target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    Path(tmp).unlink()
+                raise
+        except OSError as exc:
+            where = self.objects_dir
+            raise TraceError(f"cannot write to the object database {where}: {exc}") from exc
+        return sha
+
+    def write_tree(self, entries: list[Entry]) -> str:
+        return self.write("tree", serialise_tree(entries))
+
+    # refs ---------------------------------------------------------------------------------
+
+    def read_ref(self, refname: str) -> str | None:
+        """The id ``refname`` (a full ``refs/...`` name) points at, or None."""
+        for _ in range(5):
+            loose = self.git_dir / refname
+            try:
+                text = loose.read_text().strip()
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return self._packed_refs().get(refname)
+            except OSError as exc:
+                raise TraceError(f"cannot read ref {refname} in {self.git_dir}: {exc}") from exc
+            if not text.startswith("ref: "):
+                return text
+            refname = text[5:].strip()
+        raise TraceError(f"ref {refname} in {self.git_dir} is a loop of symbolic refs")
+
+    def _packed_refs(self) -> dict[str, str]:
+        refs: dict[str, str] = {}
+        try:
+            lines = (self.git_dir / "packed-refs").read_text().splitlines()
+        except FileNotFoundError:
+            return refs
+        for line in lines:
+            if not line or line[0] in "#^":
+                continue
+            sha, _, name = line.partition(" ")
+            refs[name.strip()] = sha
+        return refs
+
+    def list_refs(self, prefix: str) -> dict[str, str]:
+        """Every ref under ``prefix`` (e.g. ``refs/remotes/``), loose ones winning over packed."""
+        refs = {n: s for n, s in self._packed_refs().items() if n.startswith(prefix)}
+        base = self.git_dir / prefix
+        if base.is_dir():
+            for path in base.rglob("*"):
+                if path.is_file() and not path.name.endswith(".lock"):
+                    text = path.read_text().strip()
+                    if not text.startswith("ref: "):
+                        refs[path.relative_to(self.git_dir).as_posix()] = text
+        return refs
+
+    def update_ref(self, refname: str, new: str, old: str | None, message: str) -> bool:
+        """Compare-and-swap ``refname`` from ``old`` (None: must not exist) to ``new``.
+
+        Returns False when another process moved the ref (or holds its lock) first.
+        """
+        try:
+            run_git("update-ref", "-m", message, refname, new, old or ZERO_ID, git_dir=self.git_dir)
+        except GitFailed as exc:
+            if self.read_ref(refname) != old or "File exists" in exc.stderr:
+                return False
+            raise TraceError(
+                f"cannot update {refname} in {self.git_dir}: {exc.stderr.strip()}"
+            ) from exc
+        return True
+
+
+def edit_tree(
+    store: ObjectStore, tree: str | None, edits: dict[tuple[str, ...], Entry | None]
+) -> str | None:
+    """Write a tree equal to ``tree`` with ``edits`` ({path: entry or None to delete}) applied.
+
+    Only the trees on the edited paths are read and rewritten; every other subtree is reused
+    by id. Returns None when the result is empty (empty folders do not exist in git).
+    """
+    entries = {e.name: e for e in store.read_tree(tree)} if tree else {}
+    nested: dict[str, dict[tuple[str, ...], Entry | None]] = {}
+    for path, value in edits.items():
+        if len(path) == 1:
+            if value is None:
+                entries.pop(path[0], None)
+            else:
+                entries[path[0]] = Entry(value.mode, path[0], value.sha)
+        else:
+            nested.setdefault(path[0], {})[path[1:]] = value
+    for name, sub_edits in nested.items():
+        child = entries.get(name)
+        if child is not None and not child.is_tree:
+            raise TraceError(f"cannot write below {name!r}: it is a file, not a folder")
+        new = edit_tree(store, child.sha if child else None, sub_edits)
+        if new is None:
+            entries.pop(name, None)
+        else:
+            entries[name] = Entry(TREE_MODE, name, new)
+    if not entries:
+        return None
+    return store.write_tree(list(entries.values()))
+
+
+def lookup(store: ObjectStore, tree: str, path: tuple[str, ...]) -> Entry | None:
+    """The entry at ``path`` below ``tree``, or None."""
+    entry: Entry | None = None
+    for i, name in enumerate(path):
+        found = [e for e in store.read_tree(tree) if e.name == name]
+        if not found:
+            return None
+        entry = found[0]
+        if i < len(path) - 1:
+            if not entry.is_tree:
+                return None
+            tree = entry.sha
+    return entry
+
+
+def commit_tree_id(store: ObjectStore, commit: str) -> str:
+    """The root tree of ``commit`` (which must be a commit object)."""
+    data = store.read_typed(commit, "commit")
+    first = data.split(b"\n", 1)[0]
+    if not first.startswith(b"tree "):
+        raise TraceError(f"commit {commit} in {store.git_dir} is malformed")
+    return first[5:].decode().strip()
