@@ -1,0 +1,58 @@
+"""DropBoxMini: the artifact service's contract, store, HTTP server and clients.
+
+This package imports nothing from the rest of ``orchestrator``.
+"""
+
+from orchestrator.dropboxmini.client import DropBoxClient, LocalStoreClient, connect
+from orchestrator.dropboxmini.protocol import (
+    ApiKey,
+    ArtifactRecord,
+    ArtifactType,
+    ConfigError,
+    ConflictError,
+    DropBoxError,
+    FieldError,
+    ForbiddenError,
+    KeyRing,
+    MethodNotAllowedError,
+    NotFoundError,
+    Role,
+    TooLargeError,
+    UnauthorizedError,
+    UnavailableError,
+    UploadFields,
+    format_number,
+    load_keys,
+    parse_number,
+    sanitize_file_name,
+)
+from orchestrator.dropboxmini.store import PutResult, Store, StoreStatus
+
+__all__ = [
+    "ApiKey",
+    "ArtifactRecord",
+    "ArtifactType",
+    "ConfigError",
+    "ConflictError",
+    "DropBoxClient",
+    "DropBoxError",
+    "FieldError",
+    "ForbiddenError",
+    "KeyRing",
+    "LocalStoreClient",
+    "MethodNotAllowedError",
+    "NotFoundError",
+    "PutResult",
+    "Role",
+    "Store",
+    "StoreStatus",
+    "TooLargeError",
+    "UnauthorizedError",
+    "UnavailableError",
+    "UploadFields",
+    "connect",
+    "format_number",
+    "load_keys",
+    "parse_number",
+    "sanitize_file_name",
+]

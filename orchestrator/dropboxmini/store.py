@@ -1,0 +1,416 @@
+"""The artifact store over one folder: bytes on disk, metadata in SQLite.
+
+Layout::
+
+    <root>/dropboxmini.sqlite3                                 metadata (WAL mode)
+    <root>/.tmp/upload-<pid>-<random>.part                     uploads in progress
+    <root>/<project>/<artifactType>/<artifactId>/<fileName>    stored bytes
+
+An upload streams into a temporary file under the root, hashing as it goes; only when the
+bytes are complete and valid is the file renamed into place and its row committed, inside
+one ``BEGIN IMMEDIATE`` transaction that also allocates the ``YYYYMMDD-NNN`` id. Several
+processes may share one root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import sqlite3
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from orchestrator.dropboxmini.protocol import (
+    DEFAULT_LIST_LIMIT,
+    DEFAULT_MAX_BYTES,
+    ArtifactRecord,
+    ArtifactType,
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    TooLargeError,
+    UploadFields,
+    ValidUpload,
+    format_number,
+    format_utc,
+    is_artifact_id,
+    utc_now,
+    validate_upload,
+)
+
+DB_NAME = "dropboxmini.sqlite3"
+TMP_DIR = ".tmp"
+CHUNK = 1024 * 1024
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS artifacts (
+    artifact_id   TEXT PRIMARY KEY,
+    day           TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    artifact_type TEXT NOT NULL,
+    project       TEXT NOT NULL,
+    file_name     TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    sha256        TEXT NOT NULL,
+    baseline      INTEGER,
+    patch         INTEGER,
+    label         TEXT,
+    description   TEXT,
+    tags          TEXT NOT NULL,
+    source        TEXT,
+    created_by    TEXT,
+    created_utc   TEXT NOT NULL,
+    rel_path      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS artifacts_order ON artifacts (day DESC, seq DESC);
+CREATE UNIQUE INDEX IF NOT EXISTS delivery_patch_unique
+    ON artifacts (project, patch) WHERE artifact_type = 'delivery-patch';
+CREATE TABLE IF NOT EXISTS day_counters (day TEXT PRIMARY KEY, last INTEGER NOT NULL);
+"""
+
+_COLUMNS = (
+    "artifact_id, artifact_type, project, file_name, size, sha256, baseline, patch, label, "
+    "description, tags, source, created_by, created_utc, rel_path"
+)
+
+
+@dataclass(frozen=True)
+class PutResult:
+    record: ArtifactRecord
+    created: bool
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    artifact_count: int
+    baseline: int | None
+
+    @property
+    def baseline_text(self) -> str | None:
+        return format_number(self.baseline)
+
+
+class PendingUpload:
+    """Bytes being received: a temporary file under the root, hashed while written."""
+
+    def __init__(self, tmp_dir: Path, max_bytes: int) -> None:
+        self.path = tmp_dir / f"upload-{os.getpid()}-{secrets.token_hex(8)}.part"
+        self._file: BinaryIO | None = self.path.open("xb")
+        self._hash = hashlib.sha256()
+        self._head = b""
+        self.size = 0
+        self.max_bytes = max_bytes
+
+    def write(self, chunk: bytes | memoryview) -> None:
+        if self._file is None:
+            raise ValueError("write to a closed upload")
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            self.discard()
+            raise TooLargeError(
+                f"the file is larger than this store's limit of {self.max_bytes} bytes"
+            )
+        if len(self._head) < 8:
+            self._head += bytes(chunk[: 8 - len(self._head)])
+        self._hash.update(chunk)
+        self._file.write(chunk)
+
+    def copy_from(self, stream: BinaryIO | Iterable[bytes]) -> None:
+        if hasattr(stream, "read"):
+            reader = stream.read
+            while chunk := reader(CHUNK):
+                self.write(chunk)
+        else:
+            for chunk in stream:
+                self.write(chunk)
+
+    @property
+    def head(self) -> bytes:
+        return self._head
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def discard(self) -> None:
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class Store:
+    """One DropBoxMini store. ``baseline`` None leaves delivery-patch baselines unchecked."""
+
+    def __init__(
+        self, root: Path, baseline: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.baseline = baseline
+        self.max_bytes = max_bytes
+        self.tmp_dir = self.root / TMP_DIR
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.root / DB_NAME
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+        self.remove_stale_uploads()
+
+    # --- connections ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout=60000")
+            yield db
+        finally:
+            db.close()
+
+    def remove_stale_uploads(self) -> int:
+        """Delete temporary files left by processes that no longer run; returns the count."""
+        removed = 0
+        for part in self.tmp_dir.glob("upload-*.part"):
+            try:
+                pid = int(part.name.split("-")[1])
+            except (IndexError, ValueError):
+                pid = -1
+            if pid == os.getpid() or _alive(pid):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+                removed += 1
+        return removed
+
+    # --- writing ----------------------------------------------------------------------
+
+    def begin_upload(self) -> PendingUpload:
+        return PendingUpload(self.tmp_dir, self.max_bytes)
+
+    def put(self, stream: BinaryIO | Iterable[bytes], fields: UploadFields) -> PutResult:
+        """Validate ``fields``, stream the bytes in and store them (see ``commit``)."""
+        valid = validate_upload(fields)
+        pending = self.begin_upload()
+        try:
+            pending.copy_from(stream)
+            return self.commit(pending, valid)
+        finally:
+            pending.discard()
+
+    def commit(self, pending: PendingUpload, fields: UploadFields | ValidUpload) -> PutResult:
+        """Check the received bytes and store them; the pending file is consumed or left
+        for the caller to discard."""
+        valid = fields if isinstance(fields, ValidUpload) else validate_upload(fields)
+        pending.close()
+        self._check_content(valid, pending)
+        if (
+            valid.artifact_type is ArtifactType.DELIVERY_PATCH
+            and self.baseline is not None
+            and valid.baseline != self.baseline
+        ):
+            raise FieldError(
+                "baseline",
+                f"is {format_number(valid.baseline)} but this service's current baseline "
+                f"is {format_number(self.baseline)}",
+            )
+        now = utc_now()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                existing = self._existing_patch(db, valid)
+                if existing is not None:
+                    db.execute("ROLLBACK")
+                    if existing.sha256 == pending.sha256:
+                        return PutResult(existing, created=False)
+                    raise ConflictError(
+                        f"project {valid.project!r} already has delivery-patch "
+                        f"{format_number(valid.patch)} ({existing.artifact_id}) with different "
+                        "bytes; use a new patch number"
+                    )
+                record = self._insert(db, valid, pending, now)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        return PutResult(record, created=True)
+
+    def _check_content(self, valid: ValidUpload, pending: PendingUpload) -> None:
+        if valid.artifact_type is ArtifactType.DELIVERY_PATCH:
+            if not pending.head.startswith(_ZIP_MAGIC) or not zipfile.is_zipfile(pending.path):
+                raise FieldError("file", "a delivery-patch must be a zip archive")
+        elif valid.artifact_type is ArtifactType.SCREENSHOT and pending.head != _PNG_MAGIC:
+            raise FieldError("file", "a screenshot must be a PNG image")
+
+    def _existing_patch(self, db: sqlite3.Connection, valid: ValidUpload) -> ArtifactRecord | None:
+        if valid.artifact_type is not ArtifactType.DELIVERY_PATCH:
+            return None
+        row = db.execute(
+            f"SELECT {_COLUMNS} FROM artifacts WHERE artifact_type = ? AND project = ? "  # noqa: S608
+            "AND patch = ?",
+            (valid.artifact_type.value, valid.project, valid.patch),
+        ).fetchone()
+        return None if row is None else self._record(row)
+
+    def _insert(
+        self, db: sqlite3.Connection, valid: ValidUpload, pending: PendingUpload, now: datetime
+    ) -> ArtifactRecord:
+        day = now.strftime("%Y%m%d")
+        db.execute(
+            "INSERT INTO day_counters (day, last) VALUES (?, 1) "
+            "ON CONFLICT (day) DO UPDATE SET last = last + 1",
+            (day,),
+        )
+        (seq,) = db.execute("SELECT last FROM day_counters WHERE day = ?", (day,)).fetchone()
+        artifact_id = f"{day}-{seq:03d}"
+        rel = Path(valid.project, valid.artifact_type.value, artifact_id, valid.file_name)
+        target = self.root / rel
+        if self.root not in target.resolve().parents:
+            raise FieldError("file", "the file name would leave the store")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pending.path.replace(target)
+        try:
+            db.execute(
+                f"INSERT INTO artifacts (day, seq, {_COLUMNS}) "  # noqa: S608
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    day,
+                    seq,
+                    artifact_id,
+                    valid.artifact_type.value,
+                    valid.project,
+                    valid.file_name,
+                    pending.size,
+                    pending.sha256,
+                    valid.baseline,
+                    valid.patch,
+                    valid.label,
+                    valid.description,
+                    json.dumps(list(valid.tags)),
+                    valid.source,
+                    valid.created_by,
+                    format_utc(now),
+                    rel.as_posix(),
+                ),
+            )
+        except BaseException:
+            with contextlib.suppress(OSError):
+                target.unlink()
+                target.parent.rmdir()
+            raise
+        return self._get(db, artifact_id)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def _record(self, row: tuple[object, ...]) -> ArtifactRecord:
+        aid, atype, proj, name, size, sha, base, patch, label, desc, tags, src, by, utc, rel = row
+        return ArtifactRecord(
+            artifact_id=str(aid),
+            artifact_type=ArtifactType(str(atype)),
+            project=str(proj),
+            file_name=str(name),
+            size=int(str(size)),
+            sha256=str(sha),
+            baseline=None if base is None else int(str(base)),
+            patch=None if patch is None else int(str(patch)),
+            label=None if label is None else str(label),
+            description=None if desc is None else str(desc),
+            tags=tuple(json.loads(str(tags))),
+            source=None if src is None else str(src),
+            created_by=None if by is None else str(by),
+            created_utc=str(utc),
+            storage_path=str(self.root / str(rel)),
+        )
+
+    def _get(self, db: sqlite3.Connection, artifact_id: str) -> ArtifactRecord:
+        row = db.execute(
+            f"SELECT {_COLUMNS} FROM artifacts WHERE artifact_id = ?",  # noqa: S608
+            (artifact_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no artifact with id {artifact_id!r}")
+        return self._record(row)
+
+    def get(self, artifact_id: str) -> ArtifactRecord:
+        if not is_artifact_id(artifact_id):
+            raise NotFoundError(
+                f"no artifact with id {artifact_id[:40]!r} (ids look like YYYYMMDD-NNN)"
+            )
+        with self._connect() as db:
+            return self._get(db, artifact_id)
+
+    def path_of(self, artifact_id: str) -> Path:
+        path = Path(self.get(artifact_id).storage_path)
+        if not path.is_file():
+            raise NotFoundError(f"the bytes of artifact {artifact_id} are missing from the store")
+        return path
+
+    def list(
+        self,
+        *,
+        project: str | None = None,
+        artifact_type: ArtifactType | None = None,
+        baseline: int | None = None,
+        patch: int | None = None,
+        label: str | None = None,
+        since: datetime | None = None,
+        limit: int = DEFAULT_LIST_LIMIT,
+        max_age_hours: float | None = None,
+    ) -> list[ArtifactRecord]:
+        """Artifacts matching every given filter, newest first."""
+        where: list[str] = []
+        args: list[object] = []
+        for column, value in (
+            ("project", project),
+            ("artifact_type", None if artifact_type is None else artifact_type.value),
+            ("baseline", baseline),
+            ("patch", patch),
+            ("label", label),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        floor = since
+        if max_age_hours is not None:
+            window = utc_now() - timedelta(hours=max_age_hours)
+            floor = window if floor is None else max(floor, window)
+        if floor is not None:
+            where.append("created_utc >= ?")
+            args.append(format_utc(floor))
+        sql = f"SELECT {_COLUMNS} FROM artifacts"  # noqa: S608
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY day DESC, seq DESC LIMIT ?"
+        args.append(limit)
+        with self._connect() as db:
+            return [self._record(row) for row in db.execute(sql, args).fetchall()]
+
+    def status(self) -> StoreStatus:
+        with self._connect() as db:
+            (count,) = db.execute("SELECT COUNT(*) FROM artifacts").fetchone()
+        return StoreStatus(artifact_count=int(count), baseline=self.baseline)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
