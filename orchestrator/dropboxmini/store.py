@@ -163,6 +163,9 @@ class Store:
         self.max_bytes = max_bytes
         self.tmp_dir = self.root / TMP_DIR
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        ignore = self.root / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# a DropBoxMini store: never commit it\n*\n")
         self.db_path = self.root / DB_NAME
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
