@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Set up and run orch with nothing but Python 3.11+ and git.
+
+    python3 tasks.py demo    # install orch in .venv and run an example workflow end to end
+    python3 tasks.py test    # install orch with its test tools, then lint, type-check and test
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / "bin"
+
+
+def run(*command: str | Path, cwd: Path = ROOT, check: bool = True) -> int:
+    print("+", " ".join(str(part) for part in command), flush=True)
+    return subprocess.run([str(part) for part in command], cwd=cwd, check=check).returncode
+
+
+def install(extras: str = "") -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"orch needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not (BIN / "python").exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    run(BIN / "python", "-m", "pip", "install", "--quiet", "--editable", f".{extras}")
+
+
+def demo() -> None:
+    install()
+    orch = BIN / "orch"
+    scratch = Path(tempfile.mkdtemp(prefix="orch-demo-"))
+    shutil.copytree(ROOT / "intents", scratch / "intents")
+    env_note = "a scratch repository, so this checkout stays untouched"
+    print(f"\nRunning the example in {scratch} ({env_note})\n", flush=True)
+    for command in (
+        ("git", "init", "-q"),
+        ("git", "add", "intents"),
+        ("git", "-c", "user.name=orch demo", "-c", "user.email=demo@localhost",
+         "commit", "-q", "-m", "Add the example intent documents"),
+    ):
+        run(*command, cwd=scratch)
+    run(orch, "validate", cwd=scratch)
+    run(orch, "plan", "intents/service-config.md", "-i", "environment=production", cwd=scratch)
+    code = run(orch, "apply", "intents/build-and-test.md", "-i", "version=1.2.3", cwd=scratch,
+               check=False)
+    run(orch, "runs", cwd=scratch, check=False)
+    sys.exit(code)
+
+
+def test() -> None:
+    install("[dev]")
+    run(BIN / "ruff", "check", ".")
+    run(BIN / "mypy")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    print("+ pytest", flush=True)
+    sys.exit(subprocess.run([str(BIN / "python"), "-m", "pytest", *sys.argv[2:]], cwd=ROOT,
+                            env=env, check=False).returncode)
+
+
+if __name__ == "__main__":
+    actions = {"demo": demo, "test": test}
+    if len(sys.argv) < 2 or sys.argv[1] not in actions:
+        sys.exit(__doc__)
+    actions[sys.argv[1]]()

@@ -1,0 +1,78 @@
+"""The import arrows of the architecture: a module may import only what it sits above."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "orchestrator"
+
+LEAVES = {"model", "errors", "templating", "process", "paths", "record", "report", "config"}
+# component -> orch components it may import (besides the leaves)
+ALLOWED: dict[str, set[str]] = {
+    "cli": {"api", "dropboxmini", "cli"},
+    "api": {"document", "runner", "artifacts", "trace", "hooks", "schedule", "service", "api"},
+    "service": {"api", "trace", "document", "service"},
+    "schedule": {"api", "trace", "document", "schedule"},
+    "hooks": {"api", "trace", "document", "hooks"},
+    "document": {"document"},
+    "runner": {"runner"},
+    "artifacts": {"dropboxmini", "artifacts"},
+    "trace": {"trace"},
+    "dropboxmini": {"dropboxmini"},
+}
+# Libraries with exactly one home.
+LIBRARY_HOMES = {
+    "jinja2": {"templating"},
+    "markdown_it": {"document"},
+    "frontmatter": {"document"},
+    "git": {"trace"},
+    "typer": {"cli"},
+    "croniter": {"schedule"},
+}
+
+
+def _component(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_imports_follow_the_architecture() -> None:
+    broken = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        component = _component(path)
+        if component in {"__init__", "__main__"}:
+            continue
+        allowed = ALLOWED.get(component, set()) | LEAVES | {component}
+        if component == "dropboxmini":
+            allowed = {"dropboxmini"}
+        for name in _imports(path):
+            parts = name.split(".")
+            if parts[0] == "orchestrator" and len(parts) > 1 and parts[1] not in allowed:
+                broken.append(f"{path.relative_to(PACKAGE)} imports {name}")
+            if parts[0] == "orchestrator" and len(parts) == 1 and component == "dropboxmini":
+                broken.append(f"{path.relative_to(PACKAGE)} imports orchestrator")
+            homes = LIBRARY_HOMES.get(parts[0])
+            if homes is not None and component not in homes:
+                broken.append(f"{path.relative_to(PACKAGE)} imports {name} (home: {homes})")
+    assert not broken, "\n".join(broken)
+
+
+def test_leaves_import_no_component() -> None:
+    components = set(ALLOWED)
+    for leaf in LEAVES:
+        for name in _imports(PACKAGE / f"{leaf}.py"):
+            parts = name.split(".")
+            if parts[0] == "orchestrator" and len(parts) > 1:
+                assert parts[1] not in components, f"{leaf} imports {name}"
