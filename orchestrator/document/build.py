@@ -1,0 +1,373 @@
+"""Assemble a ``Document`` from its front matter and steps, with the cross checks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import Diagnostic, DocumentError, TemplateError
+from orchestrator.model import (
+    ArtifactSpec,
+    ArtifactWhen,
+    Defaults,
+    Document,
+    DocumentStatus,
+    InputDecl,
+    Publication,
+    Step,
+    StepKind,
+    Triggers,
+)
+from orchestrator.templating import Where, check_syntax, raw_input_references
+
+from . import frontmatter, schema, steps
+from .frontmatter import Positions
+from .inputs import environment_name, value_problems
+
+DECL_KEYS = ("required", "default", "description", "secret")
+_REGION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+_INPUT_REF = re.compile(
+    r"(?<![\w.])inputs\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['\"])([^'\"\n]*)\2\s*\])"
+)
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+_ARTIFACT_TEXT = ("name", "project", "baseline", "patch", "label", "description", "tags")
+
+
+def normalise(text: str) -> str:
+    """One newline convention and no byte-order mark, keeping line numbers."""
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def build(text: str, path: Path) -> Document:
+    shown = str(path)
+    text = normalise(text)
+    try:
+        split = frontmatter.split(text, shown)
+    except frontmatter.FrontMatterError as exc:
+        raise DocumentError(exc.diagnostics) from None
+    problems: list[Diagnostic] = []
+    data: dict[str, Any] = {}
+    positions = Positions()
+    bad: set[str] = set()
+    front_matter_ok = True
+    try:
+        loaded, positions = frontmatter.load(split.front_matter, shown)
+    except frontmatter.FrontMatterError as exc:
+        problems.extend(exc.diagnostics)
+        front_matter_ok = False
+    else:
+        found, bad = schema.check(loaded, positions, shown)
+        problems.extend(found)
+        if isinstance(loaded, dict):
+            data = loaded
+        else:
+            front_matter_ok = False
+    ctx = _Context(shown, data, positions, bad, problems)
+    defaults = ctx.defaults()
+    inputs = ctx.inputs()
+    title = data.get("title") if isinstance(data.get("title"), str) else None
+    found_steps, step_problems = steps.parse_steps(
+        split.body, split.body_offset, shown, title or path.stem, defaults
+    )
+    problems.extend(step_problems)
+    env = ctx.env()
+    triggers = ctx.triggers(inputs)
+    artifacts = ctx.artifacts()
+    if front_matter_ok and "inputs" not in bad:
+        ctx.check_references(inputs, found_steps, env)
+    if problems:
+        raise DocumentError(problems)
+    return Document(
+        path=path,
+        text=text,
+        id=str(data["id"]),
+        title=str(data["title"]),
+        steps=tuple(found_steps),
+        owner=data.get("owner"),
+        status=DocumentStatus(data.get("status", "draft")),
+        publication=Publication(data.get("publication", "unpublished")),
+        system=data.get("system"),
+        description=data.get("description"),
+        inputs=tuple(inputs),
+        env=env,
+        secrets=tuple(data.get("secrets", ())),
+        defaults=defaults,
+        triggers=triggers,
+        artifacts=tuple(artifacts),
+        key_lines={str(key[0]): pos[0] for key, pos in positions.keys.items() if len(key) == 1},
+    )
+
+
+class _Context:
+    """The parts of one document's front matter, built defensively (errors collected)."""
+
+    def __init__(
+        self,
+        path: str,
+        data: dict[str, Any],
+        positions: Positions,
+        bad: set[str],
+        problems: list[Diagnostic],
+    ) -> None:
+        self.path = path
+        self.data = data
+        self.positions = positions
+        self.bad = bad
+        self.problems = problems
+
+    def error(self, where: tuple[str | int, ...], message: str) -> None:
+        line, col = self.positions.of(where)
+        self.problems.append(Diagnostic(self.path, line, col, message))
+
+    def section(self, key: str) -> Any:
+        return None if key in self.bad else self.data.get(key)
+
+    def defaults(self) -> Defaults:
+        given = self.section("defaults") or {}
+        timeout = 3600.0
+        if "timeout" in given:
+            value = given["timeout"]
+            try:
+                timeout = (
+                    float(value) if not isinstance(value, str) else steps.parse_duration(value)
+                )
+            except ValueError:
+                self.error(
+                    ("defaults", "timeout"),
+                    f"defaults.timeout: bad duration '{value}': use 30s, 10m, 1h30m",
+                )
+        return Defaults(
+            shell=given.get("shell", "bash"),
+            timeout_seconds=timeout,
+            cwd=given.get("cwd"),
+            retries=given.get("retries", 0),
+        )
+
+    def inputs(self) -> list[InputDecl]:
+        declared = self.section("inputs") or {}
+        result = []
+        env_names: dict[str, str] = {}
+        for name, body in declared.items():
+            where = ("inputs", name)
+            decl = InputDecl(
+                name=name,
+                schema={k: v for k, v in body.items() if k not in DECL_KEYS},
+                line=self.positions.key(where)[0],
+                required=bool(body.get("required", False)),
+                default=body.get("default"),
+                has_default="default" in body,
+                secret=bool(body.get("secret", False)),
+                description=str(body.get("description", "")),
+            )
+            variable = environment_name(name)
+            if variable in env_names:
+                self.error(
+                    where,
+                    f"inputs '{env_names[variable]}' and '{name}' both become ${variable}",
+                )
+            env_names[variable] = name
+            if decl.has_default:
+                if decl.secret:
+                    self.error(
+                        (*where, "default"),
+                        f"secret input '{name}' cannot have a default: it would not be secret",
+                    )
+                for message in value_problems(decl, decl.default):
+                    self.error((*where, "default"), f"default of {message}")
+            result.append(decl)
+        return result
+
+    def env(self) -> dict[str, str]:
+        given = self.section("env") or {}
+        env = {}
+        for name, value in given.items():
+            text = value if isinstance(value, str) else _scalar_text(value)
+            env[name] = text
+            self.check_template(text, ("env", name), f"env {name}")
+        return env
+
+    def check_template(self, text: str, where: tuple[str | int, ...], what: str) -> None:
+        line = self.positions.of(where)[0]
+        try:
+            check_syntax(text, Where(self.path, line, what), body=False)
+        except TemplateError as exc:
+            line, col = self.positions.of(where)
+            d = exc.diagnostic
+            self.problems.append(Diagnostic(d.path, d.line, col, d.message))
+
+    def triggers(self, inputs: list[InputDecl]) -> Triggers | None:
+        given = self.section("on")
+        if given is None:
+            return None
+        line = self.positions.key(("on",))[0]
+        paths = _strings(given.get("paths", ()))
+        schedule = _strings(given.get("schedule", ()))
+        for index, expression in enumerate(schedule):
+            where: tuple[str | int, ...] = ("on", "schedule")
+            if isinstance(given.get("schedule"), list):
+                where = (*where, index)
+            problem = cron_problem(expression)
+            if problem:
+                self.error(where, f"on.schedule: '{expression}' {problem}")
+        values = given.get("inputs", {})
+        declared = {d.name: d for d in inputs}
+        if "inputs" not in self.bad:
+            for name, value in values.items():
+                decl = declared.get(name)
+                if decl is None:
+                    known = ", ".join(declared) or "no inputs"
+                    self.error(
+                        ("on", "inputs", name),
+                        f"on.inputs: '{name}' is not a declared input (declared: {known})",
+                    )
+                    continue
+                for message in value_problems(decl, value):
+                    self.error(("on", "inputs", name), f"on.inputs: {message}")
+            missing = [
+                d.name for d in inputs if d.required and not d.has_default and d.name not in values
+            ]
+            if missing:
+                names = ", ".join(missing)
+                self.error(
+                    ("on",),
+                    f"unattended runs would lack required input(s) {names}: give them a "
+                    "default or a value in on.inputs",
+                )
+        return Triggers(
+            line=line,
+            paths=paths,
+            schedule=schedule,
+            timezone=given.get("timezone", "UTC"),
+            inputs=dict(values),
+        )
+
+    def artifacts(self) -> list[ArtifactSpec]:
+        given = self.section("artifacts") or []
+        project_default = self.data.get("system") or self.data.get("id")
+        result = []
+        for index, item in enumerate(given):
+            for key, value in item.items():
+                values = value if isinstance(value, list) else [value]
+                for number, text in enumerate(values):
+                    if isinstance(text, str):
+                        where: tuple[str | int, ...] = ("artifacts", index, key)
+                        if isinstance(value, list):
+                            where = (*where, number)
+                        self.check_template(text, where, f"artifact {key}")
+            result.append(
+                ArtifactSpec(
+                    line=self.positions.key(("artifacts", index))[0],
+                    name=item["name"],
+                    type=item["type"],
+                    files=_strings(item["files"]),
+                    project=item.get("project") or _text_or_none(project_default),
+                    baseline=_text_or_none(item.get("baseline")),
+                    patch=_text_or_none(item.get("patch")),
+                    label=item.get("label"),
+                    description=item.get("description"),
+                    tags=item.get("tags"),
+                    format=item.get("format", "zip"),
+                    when=ArtifactWhen(item.get("when", "success")),
+                )
+            )
+        return result
+
+    def check_references(
+        self, inputs: list[InputDecl], found: list[Step], env: dict[str, str]
+    ) -> None:
+        """Undeclared and secret inputs in any template; raw inputs pasted into scripts."""
+        declared = {d.name: d for d in inputs}
+        seen: set[tuple[int, str]] = set()
+
+        def report(line: int, col: int, message: str) -> None:
+            if (line, message) not in seen:
+                seen.add((line, message))
+                self.problems.append(Diagnostic(self.path, line, col, message))
+
+        def refs(text: str, first_line: int, col: int, what: str, *, whole: bool) -> None:
+            for name, offset in input_references(text, expression=whole):
+                decl = declared.get(name)
+                line = first_line + offset
+                if decl is None:
+                    known = ", ".join(declared) or "no inputs"
+                    report(line, col, f"{what} uses undeclared input '{name}' (declared: {known})")
+                elif decl.secret:
+                    report(
+                        line,
+                        col,
+                        f"{what} uses secret input '{name}' in a template: secret inputs reach "
+                        f"steps only as ${environment_name(name)}",
+                    )
+
+        for name in env:
+            line, col = self.positions.of(("env", name))
+            refs(env[name], line, col, f"env {name}", whole=False)
+        for index, item in enumerate(self.section("artifacts") or []):
+            for key, value in item.items():
+                for text in value if isinstance(value, list) else [value]:
+                    if isinstance(text, str):
+                        line, col = self.positions.of(("artifacts", index, key))
+                        refs(text, line, col, f"artifact {key}", whole=False)
+        for step in found:
+            label = f"step '{step.name}'"
+            if step.condition is not None:
+                refs(step.condition, step.line, 1, f"{label} if", whole=True)
+            if not step.render:
+                continue
+            refs(step.body, step.body_line, 1, label, whole=False)
+            if step.kind is not StepKind.SCRIPT:
+                continue
+            for name, lineno in raw_input_references(step.body, body=True):
+                decl = declared.get(name)
+                if decl is None or decl.secret or decl.restricted:
+                    continue
+                report(
+                    step.body_line + lineno - 1,
+                    1,
+                    f"input '{name}' is pasted raw into script step '{step.name}': declare an "
+                    f'enum or pattern, use "${environment_name(name)}", or quote it with '
+                    f"{{{{ inputs.{name} | sh }}}}",
+                )
+
+
+def input_references(text: str, *, expression: bool = False) -> Iterator[tuple[str, int]]:
+    """``(input name, line offset)`` of every ``inputs.NAME`` in a template's tags."""
+    regions = (
+        [(0, text)] if expression else [(m.start(), m.group()) for m in _REGION.finditer(text)]
+    )
+    for start, region in regions:
+        for match in _INPUT_REF.finditer(region):
+            name = match.group(1) or match.group(3)
+            yield name, text.count("\n", 0, start + match.start())
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a 5-field cron expression (None when it looks like one)."""
+    text = expression.strip()
+    if text in _CRON_MACROS:
+        return None
+    fields = text.split()
+    if len(fields) != 5:
+        return f"has {len(fields)} fields: a cron expression has 5 (minute hour day month weekday)"
+    if not all(_CRON_FIELD.match(field) for field in fields):
+        return "has characters a cron field cannot contain"
+    return None
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v) for v in value or ())
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,389 @@
+"""Steps: the fenced code blocks of the Markdown body whose attribute group names a step.
+
+Only ``fence`` tokens of markdown-it (CommonMark) are considered, in any container, so
+indented code blocks never run and a fence written inside another fence is only text.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from orchestrator.errors import Diagnostic, TemplateError
+from orchestrator.model import Defaults, Step, StepKind
+from orchestrator.templating import Where, check_expression, check_syntax
+
+from . import frontmatter
+
+_MD = MarkdownIt("commonmark")
+
+KNOWN_ATTRIBUTES = (
+    "step",
+    "if",
+    "timeout",
+    "retries",
+    "retry_delay",
+    "continue_on_error",
+    "cwd",
+    "file",
+    "mode",
+    "interpreter",
+    "render",
+)
+SHELLS: Mapping[str, tuple[str, ...]] = {
+    "sh": ("sh", "-e"),
+    "bash": ("bash", "-eo", "pipefail"),
+    "zsh": ("zsh", "-e"),
+}
+PYTHONS = ("python", "python3")
+HEALTH_KEYS = ("url", "expect", "timeout", "interval", "headers")
+
+_STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_INFO = re.compile(r"^(?P<lang>[^\s{}]*)\s*(?:\{(?P<attrs>.*)\})?\s*$", re.DOTALL)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_MODE = re.compile(r"^0?[0-7]{3}$")
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``30s``, ``10m``, ``1h``, ``1h30m``, ``500ms`` or a plain number."""
+    text = text.strip()
+    if _NUMBER.match(text):
+        return float(text)
+    seconds = 0.0
+    position = 0
+    order = list(_UNITS)
+    last = -1
+    for match in _DURATION_PART.finditer(text):
+        unit_rank = order.index(match.group(2))
+        if match.start() != position or unit_rank <= last:
+            raise ValueError(text)
+        seconds += float(match.group(1)) * _UNITS[match.group(2)]
+        position = match.end()
+        last = unit_rank
+    if position == 0 or position != len(text):
+        raise ValueError(text)
+    return seconds
+
+
+@dataclass(frozen=True)
+class _Fence:
+    token: Token
+    line: int
+    col: int
+    section: str
+
+
+def parse_steps(
+    body: str, body_offset: int, path: str, title: str, defaults: Defaults
+) -> tuple[list[Step], list[Diagnostic]]:
+    """Every step of ``body`` (a Markdown text whose line 0 is file line ``body_offset + 1``)."""
+    steps: list[Step] = []
+    problems: list[Diagnostic] = []
+    seen: dict[str, int] = {}
+    for fence in _fences(body, body_offset, title):
+        step = _step(fence, path, defaults, problems)
+        if step is None:
+            continue
+        if step.name in seen:
+            problems.append(
+                Diagnostic(
+                    path,
+                    step.line,
+                    fence.col,
+                    f"duplicate step name '{step.name}' (first used at line {seen[step.name]})",
+                )
+            )
+            continue
+        seen[step.name] = step.line
+        steps.append(step)
+    return steps, problems
+
+
+def _fences(body: str, body_offset: int, title: str) -> list[_Fence]:
+    lines = body.split("\n")
+    tokens = _MD.parse(body)
+    section = title
+    fences: list[_Fence] = []
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and index + 1 < len(tokens):
+            section = tokens[index + 1].content.strip() or section
+        elif token.type == "fence" and token.map is not None:
+            source = lines[token.map[0]] if token.map[0] < len(lines) else ""
+            at = source.find(token.markup)
+            col = at + 1 if at >= 0 else len(source) - len(source.lstrip()) + 1
+            fences.append(_Fence(token, body_offset + token.map[0] + 1, col, section))
+    return fences
+
+
+def _info(info: str) -> tuple[str, str | None]:
+    """``(language, attribute text or None)`` of an info string."""
+    match = _INFO.match(info.strip())
+    if match is None:
+        brace = info.find("{")
+        if brace < 0:
+            return info.split()[0] if info.split() else "", None
+        return info[:brace].strip(), info[brace + 1 :].rstrip().removesuffix("}")
+    return match.group("lang"), match.group("attrs")
+
+
+def _attributes(
+    text: str, at: tuple[str, int, int], problems: list[Diagnostic]
+) -> dict[str, str] | None:
+    """The ``key=value`` words of an attribute group, or None when it is not a step."""
+    path, line, col = at
+    try:
+        words = shlex.split(text, comments=False, posix=True)
+    except ValueError as exc:
+        if re.search(r"\bstep\b", text):
+            problems.append(Diagnostic(path, line, col, f"step attributes: {exc}"))
+        return None
+    keys = [word.split("=", 1)[0] for word in words]
+    if "step" not in keys:
+        stray = [key for key in keys if key in KNOWN_ATTRIBUTES]
+        if stray:
+            problems.append(
+                Diagnostic(
+                    path,
+                    line,
+                    col,
+                    f"code block has step attributes ({', '.join(stray)}) but no step=NAME: "
+                    "add step=NAME to run it, or remove them",
+                )
+            )
+        return None
+    attrs: dict[str, str] = {}
+    for word in words:
+        key, equals, value = word.partition("=")
+        if not equals:
+            problems.append(
+                Diagnostic(path, line, col, f"step attribute '{word}' is not key=value")
+            )
+            continue
+        if key not in KNOWN_ATTRIBUTES:
+            problems.append(
+                Diagnostic(
+                    path,
+                    line,
+                    col,
+                    f"unknown step attribute '{key}' (known: {', '.join(KNOWN_ATTRIBUTES)})",
+                )
+            )
+            continue
+        if key in attrs:
+            problems.append(Diagnostic(path, line, col, f"step attribute '{key}' given twice"))
+            continue
+        attrs[key] = value
+    return attrs
+
+
+def _step(fence: _Fence, path: str, defaults: Defaults, problems: list[Diagnostic]) -> Step | None:
+    token, line, col = fence.token, fence.line, fence.col
+    language, attr_text = _info(token.info)
+    if attr_text is None:
+        return None
+    attrs = _attributes(attr_text, (path, line, col), problems)
+    if attrs is None or "step" not in attrs:
+        return None
+    before = len(problems)
+
+    def error(message: str) -> None:
+        problems.append(Diagnostic(path, line, col, message))
+
+    name = attrs["step"]
+    if not _STEP_NAME.match(name):
+        error(
+            f"invalid step name '{name}': use lowercase letters, digits, '-' and '_', "
+            "starting with a letter or digit"
+        )
+    label = f"step '{name}'"
+    timeout = defaults.timeout_seconds
+    retries = defaults.retries
+    retry_delay = 0.0
+    for key in ("timeout", "retry_delay"):
+        if key in attrs:
+            try:
+                seconds = parse_duration(attrs[key])
+            except ValueError:
+                error(f"{label}: bad {key} '{attrs[key]}': use a duration like 30s, 10m, 1h30m")
+                continue
+            if key == "timeout" and seconds <= 0:
+                error(f"{label}: timeout must be longer than zero")
+            elif key == "timeout":
+                timeout = seconds
+            else:
+                retry_delay = seconds
+    if "retries" in attrs:
+        if attrs["retries"].isdigit():
+            retries = int(attrs["retries"])
+        else:
+            error(f"{label}: retries must be a whole number ≥ 0, not '{attrs['retries']}'")
+    flags = {}
+    for key, default in (("continue_on_error", False), ("render", True)):
+        value = attrs.get(key, "true" if default else "false")
+        if value not in ("true", "false"):
+            error(f"{label}: {key} must be true or false, not '{value}'")
+        flags[key] = value == "true" if value in ("true", "false") else default
+    mode = None
+    if "mode" in attrs:
+        if "file" not in attrs:
+            error(f"{label}: mode= is only for file steps (with file=PATH)")
+        elif _MODE.match(attrs["mode"]):
+            mode = int(attrs["mode"], 8)
+        else:
+            error(f"{label}: mode must be octal permission bits like 0644, not '{attrs['mode']}'")
+    for key in ("file", "cwd", "interpreter"):
+        if key in attrs and not attrs[key].strip():
+            error(f"{label}: {key}= needs a value")
+    kind, command = _kind(language, attrs, defaults, label, error)
+    condition = attrs.get("if")
+    if condition is not None:
+        try:
+            check_expression(condition, Where(path, line, f"{label} if"))
+        except TemplateError as exc:
+            problems.append(_at_col(exc.diagnostic, col))
+    body = token.content
+    body_line = line + 1
+    if flags["render"]:
+        try:
+            check_syntax(body, Where(path, body_line, label), body=True)
+        except TemplateError as exc:
+            problems.append(exc.diagnostic)
+    if kind is StepKind.HEALTH and (not flags["render"] or not _has_template(body)):
+        problems.extend(health_problems(body, path, body_line, label))
+    if len(problems) > before or kind is None:
+        return None
+    return Step(
+        name=name,
+        kind=kind,
+        language=language,
+        body=body,
+        section=fence.section,
+        line=line,
+        body_line=body_line,
+        attrs=attrs,
+        condition=condition,
+        timeout_seconds=timeout,
+        retries=retries,
+        retry_delay_seconds=retry_delay,
+        continue_on_error=flags["continue_on_error"],
+        cwd=attrs.get("cwd", defaults.cwd),
+        file=attrs.get("file"),
+        mode=mode,
+        interpreter=attrs.get("interpreter"),
+        render=flags["render"],
+        command=command,
+    )
+
+
+def _at_col(diagnostic: Diagnostic, col: int) -> Diagnostic:
+    return Diagnostic(diagnostic.path, diagnostic.line, col, diagnostic.message)
+
+
+def _has_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def _kind(
+    language: str, attrs: Mapping[str, str], defaults: Defaults, label: str, error: Any
+) -> tuple[StepKind | None, tuple[str, ...]]:
+    if not language:
+        error(f"{label}: the code block has no language: write it before the braces, e.g. bash")
+        return None, ()
+    if "file" in attrs:
+        if "interpreter" in attrs:
+            error(f"{label}: a step has file= or interpreter=, not both")
+            return None, ()
+        return StepKind.FILE, ()
+    if "interpreter" in attrs:
+        try:
+            command = tuple(shlex.split(attrs["interpreter"]))
+        except ValueError as exc:
+            error(f"{label}: interpreter: {exc}")
+            return None, ()
+        return (StepKind.SCRIPT, command) if command else (None, ())
+    if language == "health":
+        return StepKind.HEALTH, ()
+    if language == "manual":
+        return StepKind.MANUAL, ()
+    if language == "shell":
+        return StepKind.SCRIPT, SHELLS.get(defaults.shell, SHELLS["bash"])
+    if language in SHELLS:
+        return StepKind.SCRIPT, SHELLS[language]
+    if language in PYTHONS:
+        return StepKind.SCRIPT, ("python3",)
+    error(
+        f"{label}: unknown step language '{language}': use sh, bash, zsh, shell, python, "
+        "health or manual, or add interpreter=PROGRAM or file=PATH"
+    )
+    return None, ()
+
+
+def health_problems(text: str, path: str, first_line: int, label: str) -> list[Diagnostic]:
+    """Problems of a health check body (YAML: url, expect, timeout, interval, headers)."""
+    _, problems = parse_health(text, path, first_line, label)
+    return problems
+
+
+def parse_health(
+    text: str, path: str, first_line: int, label: str = "health check"
+) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Read a (rendered) health body; ``first_line`` is the file line of its first line.
+
+    Returns the spec with ``timeout``/``interval`` in seconds (None when absent).
+    """
+    padded = "\n" * max(first_line - 1, 0) + text
+    try:
+        data, positions = frontmatter.load(padded, path)
+    except frontmatter.FrontMatterError as exc:
+        return {}, [
+            Diagnostic(d.path, d.line, d.col, f"{label}: {d.message}") for d in exc.diagnostics
+        ]
+    problems: list[Diagnostic] = []
+
+    def error(where: tuple[str, ...], message: str) -> None:
+        line, col = positions.key(where) if where else (first_line, 1)
+        problems.append(Diagnostic(path, line, col, f"{label}: {message}"))
+
+    if not isinstance(data, dict):
+        error((), "a health check is a YAML mapping with url, expect, timeout, interval, headers")
+        return {}, problems
+    for key in data:
+        if key not in HEALTH_KEYS:
+            error((key,), f"unknown key '{key}' (expected one of: {', '.join(HEALTH_KEYS)})")
+    spec: dict[str, Any] = {"url": data.get("url"), "expect": data.get("expect", {})}
+    if not isinstance(spec["url"], str) or not spec["url"].strip():
+        error(("url",) if "url" in data else (), "url is required (the address to poll)")
+    if not isinstance(spec["expect"], dict):
+        error(("expect",), "expect must be a mapping of JSON fields to expected values")
+    headers = data.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in headers.values()
+    ):
+        error(("headers",), "headers must be a mapping of header names to strings")
+    else:
+        spec["headers"] = {str(k): str(v) for k, v in headers.items()}
+    for key in ("timeout", "interval"):
+        value = data.get(key)
+        spec[key] = None
+        if value is None:
+            continue
+        try:
+            spec[key] = (
+                float(value)
+                if isinstance(value, (int, float)) and not isinstance(value, bool)
+                else parse_duration(str(value))
+            )
+        except ValueError:
+            error((key,), f"bad {key} '{value}': use a duration like 30s, 2m")
+            continue
+        if spec[key] <= 0:
+            error((key,), f"{key} must be longer than zero")
+    return spec, problems
