@@ -117,6 +117,22 @@ class TraceReader:
             return [r for r in records if r.get("state") == state]
         return self.list_runs(state=state, limit=None)
 
+    def open_runs(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """Runs not yet terminal, from the open-runs index: {run id: (workflow, run id, info)}.
+
+        ``info`` holds the state, host, pid and pid start token recorded when it was written.
+        """
+        found = self._root()
+        if found is None or OPEN_RUNS not in found[1]:
+            return {}
+        head = f"{self.prefix}/" if self.prefix else ""
+        result: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        for key, info in read_open_runs(self.store, found[1][OPEN_RUNS]).items():
+            parts = key[len(head) :].split("/") if key.startswith(head) else []
+            if len(parts) == 2:
+                result[parts[1]] = (parts[0], parts[1], info)
+        return result
+
     def find_run(self, run: str) -> tuple[str, str]:
         """(workflow id, run id) of a run id or a unique prefix of one."""
         index = self._index()
