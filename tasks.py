@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Set up and run orch with nothing but Python 3.11+ and git.
 
-    python3 tasks.py demo    # install orch in .venv and run an example workflow end to end
-    python3 tasks.py test    # install orch with its test tools, then lint, type-check and test
+python3 tasks.py demo    # install orch in .venv and run an example workflow end to end
+python3 tasks.py test    # install orch with its test tools, then lint, type-check and test
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def run(*command: str | Path, cwd: Path = ROOT, check: bool = True) -> int:
 
 
 def install(extras: str = "") -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - tasks.py runs before anything checks
         sys.exit(f"orch needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not (BIN / "python").exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
@@ -44,14 +44,24 @@ def demo() -> None:
     for command in (
         ("git", "init", "-q"),
         ("git", "add", "intents"),
-        ("git", "-c", "user.name=orch demo", "-c", "user.email=demo@localhost",
-         "commit", "-q", "-m", "Add the example intent documents"),
+        (
+            "git",
+            "-c",
+            "user.name=orch demo",
+            "-c",
+            "user.email=demo@localhost",
+            "commit",
+            "-q",
+            "-m",
+            "Add the example intent documents",
+        ),
     ):
         run(*command, cwd=scratch)
     run(orch, "validate", cwd=scratch)
     run(orch, "plan", "intents/service-config.md", "-i", "environment=production", cwd=scratch)
-    code = run(orch, "apply", "intents/build-and-test.md", "-i", "version=1.2.3", cwd=scratch,
-               check=False)
+    code = run(
+        orch, "apply", "intents/build-and-test.md", "-i", "version=1.2.3", cwd=scratch, check=False
+    )
     run(orch, "runs", cwd=scratch, check=False)
     sys.exit(code)
 
@@ -62,8 +72,11 @@ def test() -> None:
     run(BIN / "mypy")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     print("+ pytest", flush=True)
-    sys.exit(subprocess.run([str(BIN / "python"), "-m", "pytest", *sys.argv[2:]], cwd=ROOT,
-                            env=env, check=False).returncode)
+    sys.exit(
+        subprocess.run(
+            [str(BIN / "python"), "-m", "pytest", *sys.argv[2:]], cwd=ROOT, env=env, check=False
+        ).returncode
+    )
 
 
 if __name__ == "__main__":

@@ -78,9 +78,11 @@ class InputDecl:
     @property
     def restricted(self) -> bool:
         """True when the declaration limits the value enough to paste it into a script."""
-        return "enum" in self.schema or "pattern" in self.schema or self.schema.get(
-            "type"
-        ) in ("integer", "number", "boolean")
+        return (
+            "enum" in self.schema
+            or "pattern" in self.schema
+            or self.schema.get("type") in ("integer", "number", "boolean")
+        )
 
 
 @dataclass(frozen=True)

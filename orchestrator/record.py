@@ -57,6 +57,7 @@ class StepRecord:
     outputs: Mapping[str, str] = field(default_factory=dict)
     log: str | None = None
     body_sha256: str | None = None
+    rendered: str | None = None
     file: FileWrite | None = None
     error: str | None = None
     skipped_because: str | None = None

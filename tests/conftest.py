@@ -41,9 +41,7 @@ def build_file_tree(root: Path, files: Mapping[str, str]) -> Path:
 
 def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` and return its stdout; fails the test loudly on error."""
-    done = subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=False
-    )
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"git {' '.join(args)} failed: {done.stderr}"
     return done.stdout
 

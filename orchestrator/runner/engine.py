@@ -25,6 +25,7 @@ from orchestrator.runner import context, files, health, script
 from orchestrator.runner.outcome import Outcome
 from orchestrator.runner.output import DEFAULT_LOG_CAP_BYTES, write_log
 
+
 class Observer(Protocol):
     """Who watches a run: the CLI's live display, or nobody."""
 
@@ -211,6 +212,7 @@ def _run_step(
         current,
         started_at=started,
         body_sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        rendered=execution.masker.mask(body),
     ).moved_to(StepState.RUNNING, started)
     observer.step_changed(current)
 

@@ -55,7 +55,9 @@ def parse_spec(text: str) -> HealthSpec:
         raise HealthSpecError("the health step's body must be a YAML map with url and expect")
     unknown = sorted(set(data) - _KEYS)
     if unknown:
-        raise HealthSpecError(f"unknown key(s) {', '.join(unknown)}: use {', '.join(sorted(_KEYS))}")
+        raise HealthSpecError(
+            f"unknown key(s) {', '.join(unknown)}: use {', '.join(sorted(_KEYS))}"
+        )
     url, expect = data.get("url"), data.get("expect", {})
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise HealthSpecError("url must be an http:// or https:// address")

@@ -29,14 +29,15 @@ class PlannedStep:
 def plan(execution: Execution) -> list[PlannedStep]:
     env = render_env(execution)
     placeholders = {
-        step.name: templating.Placeholder(f"steps.{step.name}")
-        for step in execution.document.steps
+        step.name: templating.Placeholder(f"steps.{step.name}") for step in execution.document.steps
     }
     template_context = template_context_for(execution, env=env, steps=placeholders)
     return [_plan_step(execution, step, template_context) for step in execution.document.steps]
 
 
-def _plan_step(execution: Execution, step: Step, template_context: dict[str, object]) -> PlannedStep:
+def _plan_step(
+    execution: Execution, step: Step, template_context: dict[str, object]
+) -> PlannedStep:
     will_run: bool | None = True
     try:
         if step.condition is not None:

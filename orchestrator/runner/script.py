@@ -42,8 +42,7 @@ def run_script(
         outputs = read_outputs(output_file, masker)
     if finished.timed_out:
         error = (
-            f"timed out after {_seconds(step.timeout_seconds)}; "
-            "its whole process tree was stopped"
+            f"timed out after {_seconds(step.timeout_seconds)}; its whole process tree was stopped"
         )
         return Outcome(ok=False, log=finished.output, outputs=outputs, error=error)
     ok = finished.exit_code == 0

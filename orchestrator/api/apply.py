@@ -1,0 +1,283 @@
+"""``orch apply``: receive → validate → execute → generate artifacts → publish → record."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator import __version__, document, runner
+from orchestrator.api import recording
+from orchestrator.api.workspace import (
+    Place,
+    git_identity,
+    locate,
+    relative_to_root,
+    working_copy_dirty,
+)
+from orchestrator.errors import Diagnostic, DocumentError
+from orchestrator.model import Document, DocumentStatus, RunState, Trigger
+from orchestrator.process import MASK, Masker
+from orchestrator.record import (
+    DocumentInfo,
+    RunError,
+    RunRecord,
+    TriggerInfo,
+    WorkflowInfo,
+    Workspace,
+    utc_now,
+)
+from orchestrator.trace import repo
+from orchestrator.trace.recovery import process_start_token
+
+# orch's own credentials: a step never sees them.
+CREDENTIAL_VARIABLES = frozenset(
+    {"ORCH_DROPBOX_KEY", "ORCH_API_KEYS_JSON", "DROPBOX_API_KEYS_JSON", "DROPBOX_SHARED_KEY"}
+)
+# Set in every step's environment so that an orch hook inside a run knows to do nothing.
+ACTIVE_RUN_VARIABLE = "ORCH_ACTIVE_RUN"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What somebody asked to run, and how."""
+
+    path: Path
+    cli_inputs: tuple[str, ...] = ()
+    inputs_file: Path | None = None
+    supplied_inputs: Mapping[str, Any] | None = None
+    trigger: Trigger = Trigger.MANUAL
+    actor: str | None = None
+    allow_draft: bool = False
+    confirmed: frozenset[str] = frozenset()
+    workdir: Path | None = None
+    cron_time: str | None = None
+    run_id: str | None = None
+    environ: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request that passed validation: nothing has run yet."""
+
+    request: RunRequest
+    place: Place
+    document: Document
+    relative_path: str
+    inputs: Mapping[str, Any]
+    masker: Masker
+    environ: Mapping[str, str]
+    workdir: Path
+    secret_inputs: frozenset[str] = field(default_factory=frozenset)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sorts by time, unique across hosts: ``20261125T221500Z-3f9c2a``."""
+    moment = (now or utc_now()).astimezone(UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def prepare(request: RunRequest) -> Prepared:
+    """Receive and validate: raises ``DocumentError``/``InputError`` before anything runs."""
+    environ = dict(os.environ if request.environ is None else request.environ)
+    place = locate(request.path, environ)
+    doc = document.load(request.path)
+    relative_path = (
+        relative_to_root(place, request.path) if place.in_repository else (request.path.name)
+    )
+    _check_status(doc, request)
+    file_values = document.load_inputs_file(request.inputs_file) if request.inputs_file else None
+    supplied = dict(request.supplied_inputs or {})
+    if request.trigger is not Trigger.MANUAL and doc.triggers is not None:
+        supplied = {**doc.triggers.inputs, **supplied}
+    inputs = document.resolve_inputs(
+        doc, cli_pairs=request.cli_inputs, file_values=file_values, extra=supplied
+    )
+    missing = [name for name in doc.secrets if not environ.get(name)]
+    if missing:
+        raise DocumentError(
+            Diagnostic(
+                str(doc.path),
+                doc.line_of("secrets"),
+                1,
+                f"secret {name} is not set: export it in the environment that runs orch",
+            )
+            for name in missing
+        )
+    secret_inputs = frozenset(decl.name for decl in doc.inputs if decl.secret)
+    secret_values = [environ[name] for name in doc.secrets]
+    secret_values += [str(inputs[name]) for name in secret_inputs if inputs.get(name) is not None]
+    return Prepared(
+        request=request,
+        place=place,
+        document=doc,
+        relative_path=relative_path,
+        inputs=inputs,
+        masker=Masker(secret_values),
+        environ=environ,
+        workdir=(request.workdir or place.root).resolve(),
+        secret_inputs=secret_inputs,
+    )
+
+
+def _check_status(doc: Document, request: RunRequest) -> None:
+    status = doc.status
+    line = doc.line_of("status")
+    message = None
+    if status in (DocumentStatus.REJECTED, DocumentStatus.SUPERSEDED):
+        message = f"the document is {status.value} and never runs"
+    elif status is not DocumentStatus.APPROVED:
+        if request.trigger is not Trigger.MANUAL:
+            message = f"the document is {status.value}: only approved documents run unattended"
+        elif not request.allow_draft:
+            message = (
+                f"the document is {status.value}, not approved: "
+                "run it by hand with --allow-draft, or get it approved"
+            )
+    if message is not None:
+        raise DocumentError([Diagnostic(str(doc.path), line, 1, message)])
+
+
+def masked_inputs(prepared: Prepared) -> dict[str, Any]:
+    return {
+        name: (MASK if name in prepared.secret_inputs else value)
+        for name, value in prepared.inputs.items()
+    }
+
+
+def _digest(values: Mapping[str, Any]) -> str:
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def new_record(prepared: Prepared, run_id: str) -> RunRecord:
+    doc, place, request = prepared.document, prepared.place, prepared.request
+    commit = repo.head_commit(prepared.workdir) if place.in_repository else None
+    dirty_doc = place.in_repository and repo.is_dirty(place.root, prepared.relative_path, doc.text)
+    unattended = request.workdir is not None
+    pid = os.getpid()
+    inputs = masked_inputs(prepared)
+    return RunRecord(
+        run_id=run_id,
+        workflow=WorkflowInfo(
+            id=doc.id,
+            title=doc.title,
+            owner=doc.owner,
+            status=doc.status.value,
+            publication=doc.publication.value,
+        ),
+        document=DocumentInfo(
+            path=prepared.relative_path,
+            commit=repo.head_commit(place.root) if place.in_repository else None,
+            blob=repo.blob_id_of_text(doc.text),
+            dirty=dirty_doc,
+        ),
+        trigger=TriggerInfo(
+            source=request.trigger,
+            actor=request.actor or git_identity(place.root) or os.environ.get("USER", "unknown"),
+            host=socket.gethostname(),
+            pid=pid,
+            pid_started=process_start_token(pid),
+            orch_version=__version__,
+            cron_time=request.cron_time,
+        ),
+        inputs=inputs,
+        inputs_digest=_digest(inputs),
+        workspace=Workspace(
+            kind="worktree"
+            if unattended
+            else ("working-copy" if place.in_repository else "folder"),
+            commit=commit,
+            dirty=False
+            if unattended or not place.in_repository
+            else working_copy_dirty(place.root),
+        ),
+    ).moved_to(RunState.PENDING)
+
+
+def step_environment(prepared: Prepared, run_id: str) -> dict[str, str]:
+    environ = {
+        name: value
+        for name, value in prepared.environ.items()
+        if name not in CREDENTIAL_VARIABLES and not name.startswith("GIT_")
+    }
+    environ.update(document.input_environment(prepared.document, prepared.inputs))
+    environ.update(
+        ORCH_RUN_ID=run_id,
+        ORCH_WORKFLOW_ID=prepared.document.id,
+        ORCH_REPO_ROOT=str(prepared.workdir),
+        **{ACTIVE_RUN_VARIABLE: run_id},
+    )
+    return environ
+
+
+def execution_for(prepared: Prepared, record: RunRecord, run_folder: Path) -> runner.Execution:
+    doc = prepared.document
+    return runner.Execution(
+        document=doc,
+        inputs=prepared.inputs,
+        environment=step_environment(prepared, record.run_id),
+        workdir=prepared.workdir,
+        run_folder=run_folder,
+        masker=prepared.masker,
+        run_info={
+            "id": record.run_id,
+            "trigger": record.trigger.source.value,
+            "started_at": record.transitions[0].at.isoformat(),
+            "actor": record.trigger.actor,
+        },
+        workflow_info={
+            "id": doc.id,
+            "title": doc.title,
+            "owner": doc.owner,
+            "status": doc.status.value,
+            "path": prepared.relative_path,
+            "revision": record.document.commit,
+        },
+        actor=record.trigger.actor,
+        confirmed=prepared.request.confirmed,
+        log_cap_bytes=prepared.place.settings.log_cap_bytes,
+    )
+
+
+def apply(request: RunRequest, observer: runner.Observer | None = None) -> RunRecord:
+    """Run a document end to end and return its final record."""
+    prepared = prepare(request)
+    return run_prepared(prepared, observer or runner.SilentObserver())
+
+
+def run_prepared(prepared: Prepared, observer: runner.Observer) -> RunRecord:
+    run_id = prepared.request.run_id or new_run_id()
+    record = new_record(prepared, run_id)
+    execution = execution_for(prepared, record, recording.run_folder(prepared, run_id))
+    env = runner.prepare(execution)
+    book = recording.RunBook.open(prepared, execution.run_folder)
+    record = dataclasses.replace(record, steps=runner.initial_steps(execution))
+    started = utc_now()
+    record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
+    book.save(record)
+    try:
+        record = runner.execute(execution, record, env, observer)
+    except BaseException as exc:
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"orch failed: {exc}"
+        book.save(_finished(record, RunError(step=_running_step(record), message=reason)))
+        raise
+    return book.save(_finished(record, record.error))
+
+
+def _running_step(record: RunRecord) -> str | None:
+    return next((s.name for s in record.steps if s.state.value == "running"), None)
+
+
+def _finished(record: RunRecord, error: RunError | None) -> RunRecord:
+    ended = utc_now()
+    state = RunState.FAILED if error is not None else RunState.COMPLETED
+    return dataclasses.replace(record, ended_at=ended, error=error).moved_to(state, ended)

@@ -1,0 +1,99 @@
+"""Actions that read documents and change nothing: validate, plan, list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator import document, runner
+from orchestrator.api.apply import RunRequest, execution_for, new_record, new_run_id, prepare
+from orchestrator.api.recording import run_folder
+from orchestrator.api.workspace import locate
+from orchestrator.errors import Diagnostic, DocumentError
+from orchestrator.model import Document
+
+
+def documents_under(paths: Sequence[Path]) -> list[Path]:
+    """The intent documents named by ``paths`` (files as given; folders searched)."""
+    if not paths:
+        paths = [Path.cwd()]
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            place = locate(path)
+            patterns = place.settings.intents
+            base = place.root if _is_root(place.root, path) else path
+            found.extend(document.discover(base, patterns if base == place.root else ("**/*.md",)))
+        else:
+            found.append(path)
+    return found
+
+
+def _is_root(root: Path, path: Path) -> bool:
+    return root.resolve() == path.resolve()
+
+
+def validate(paths: Sequence[Path]) -> list[Diagnostic]:
+    """Every problem in every document, all at once (an empty list when all are valid)."""
+    return document.validate_paths(documents_under(paths))
+
+
+@dataclass(frozen=True)
+class Plan:
+    document: Document
+    run_id: str
+    steps: list[runner.PlannedStep]
+
+
+def plan(request: RunRequest) -> Plan:
+    """What ``apply`` would do, rendered, executing nothing."""
+    prepared = prepare(request)
+    run_id = new_run_id()
+    record = new_record(prepared, run_id)
+    execution = execution_for(prepared, record, run_folder(prepared, run_id))
+    return Plan(document=prepared.document, run_id=run_id, steps=runner.plan(execution))
+
+
+@dataclass(frozen=True)
+class Listed:
+    path: Path
+    document: Document | None
+    problems: tuple[Diagnostic, ...] = ()
+
+
+def list_documents(paths: Sequence[Path]) -> list[Listed]:
+    listed: list[Listed] = []
+    for path in documents_under(paths):
+        try:
+            listed.append(Listed(path=path, document=document.load(path)))
+        except DocumentError as exc:
+            listed.append(Listed(path=path, document=None, problems=exc.diagnostics))
+    return listed
+
+
+def summary(item: Listed) -> dict[str, Any]:
+    """One row of ``orch list``."""
+    doc = item.document
+    triggers: list[str] = []
+    if doc is not None and doc.triggers is not None:
+        triggers += [f"paths: {p}" for p in doc.triggers.paths]
+        triggers += [f"schedule: {s} ({doc.triggers.timezone})" for s in doc.triggers.schedule]
+    return {
+        "path": _shown(item.path),
+        "id": doc.id if doc else None,
+        "title": doc.title if doc else None,
+        "status": doc.status.value if doc else None,
+        "triggers": triggers,
+        "next_run": None,
+        "problems": [str(p) for p in item.problems],
+    }
+
+
+def _shown(path: Path) -> str:
+    """A path as people type it: relative to the current folder when it is below it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,116 @@
+"""Record results: the run folder (``run.json``, ``report.md``, ``logs/``) and its trace commits.
+
+The folder is written under ``.orch/runs/`` first (so a run that cannot reach git still leaves
+its evidence on disk) and every save commits exactly that folder to the trace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator import report
+from orchestrator.record import RunRecord, to_json
+from orchestrator.trace import TraceReader, TraceWriter, encode_record, own_trace_repository
+
+if TYPE_CHECKING:
+    from orchestrator.api.apply import Prepared
+    from orchestrator.api.workspace import Place
+
+_IDENTITY = re.compile(r"^\s*(?P<name>[^<]*?)\s*<(?P<email>[^>]*)>\s*$")
+
+
+def run_folder(prepared: Prepared, run_id: str) -> Path:
+    return prepared.place.settings.state_dir / "runs" / prepared.document.id / run_id
+
+
+def trace_repository(place: Place) -> Path:
+    settings = place.settings
+    if settings.trace_repository is not None:
+        return settings.trace_repository
+    return place.root if place.in_repository else own_trace_repository()
+
+
+def trace_writer(place: Place) -> TraceWriter:
+    settings = place.settings
+    return TraceWriter(
+        trace_repository(place),
+        settings.trace_branch,
+        prefix=settings.trace_prefix,
+        remote=settings.trace_remote,
+    )
+
+
+def trace_reader(place: Place) -> TraceReader:
+    settings = place.settings
+    return TraceReader(trace_repository(place), settings.trace_branch, prefix=settings.trace_prefix)
+
+
+def author_of(actor: str) -> tuple[str, str] | None:
+    match = _IDENTITY.match(actor)
+    if match:
+        return match["name"] or match["email"], match["email"]
+    return None
+
+
+@dataclass
+class RunBook:
+    """The run folder of one run; every ``save`` rewrites it and commits it to the trace."""
+
+    folder: Path
+    writer: TraceWriter
+    last_commit: str | None = None
+
+    @classmethod
+    def open(cls, prepared: Prepared, folder: Path) -> RunBook:
+        _ignore_state_dir(prepared.place.settings.state_dir)
+        writer = trace_writer(prepared.place)
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder=folder, writer=writer)
+
+    def save(self, record: RunRecord) -> RunRecord:
+        (self.folder / "run.json").write_bytes(encode_record(to_json(record)))
+        (self.folder / "report.md").write_text(
+            report.render(record, self.read_log), encoding="utf-8"
+        )
+        self.last_commit = self.writer.commit_run(
+            record.workflow.id,
+            record.run_id,
+            self.files(),
+            state=record.state.value,
+            author=author_of(record.trigger.actor),
+        )
+        return record
+
+    def read_log(self, relative: str) -> str:
+        path = self.folder / relative
+        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+
+    def files(self) -> dict[str, bytes]:
+        return {
+            path.relative_to(self.folder).as_posix(): path.read_bytes()
+            for path in sorted(self.folder.rglob("*"))
+            if path.is_file()
+        }
+
+
+def _ignore_state_dir(state_dir: Path) -> None:
+    """Keep ``.orch/`` out of ``git status`` without touching the repository's .gitignore."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    marker = state_dir / ".gitignore"
+    if not marker.exists():
+        marker.write_text("# orch's local state: never committed\n*\n", encoding="utf-8")
+
+
+def log_tail(folder: Path, relative: str, lines: int = 20) -> str:
+    path = folder / relative
+    if not path.is_file():
+        return ""
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def record_json(record: RunRecord) -> str:
+    return json.dumps(to_json(record), indent=2, ensure_ascii=False)

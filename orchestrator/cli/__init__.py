@@ -1,0 +1,228 @@
+"""The ``orch`` command line: the only place that prints for people or picks exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+
+from orchestrator import __version__, api
+from orchestrator.cli import dropbox
+from orchestrator.cli.display import LiveDisplay
+from orchestrator.cli.errors import (
+    EXIT_COMPLETED,
+    EXIT_FAILED,
+    EXIT_PUBLICATION_PENDING,
+    report_error,
+    run_guarded,
+)
+from orchestrator.errors import DocumentError
+from orchestrator.model import RunState, Step
+from orchestrator.record import RunRecord, to_json
+
+app = typer.Typer(
+    name="orch",
+    help="Run operational work written as Markdown intent documents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(dropbox.app, name="dropbox")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+InputOption = Annotated[
+    list[str] | None,
+    typer.Option("--input", "-i", metavar="NAME=VALUE", help="An input (repeatable)."),
+]
+InputsFileOption = Annotated[
+    Path | None, typer.Option("--inputs", metavar="FILE", help="Inputs from a YAML or JSON file.")
+]
+AllowDraftOption = Annotated[
+    bool, typer.Option("--allow-draft", help="Run a draft or in-review document by hand.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"orch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """orch: the Oryvin Orchestrator."""
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Documents or folders.")] = None,
+) -> None:
+    """Check documents (default: every intent document of the repository)."""
+    problems = api.validate(paths or [])
+    for problem in problems:
+        out.print(str(problem), markup=False, highlight=False)
+    if problems:
+        err.print(f"{len(problems)} problem(s) found")
+        raise typer.Exit(EXIT_FAILED)
+    err.print("all documents are valid")
+
+
+def _request(
+    document: Path,
+    inputs: list[str] | None,
+    inputs_file: Path | None,
+    allow_draft: bool,
+    confirm: list[str] | None = None,
+) -> api.RunRequest:
+    return api.RunRequest(
+        path=document,
+        cli_inputs=tuple(inputs or ()),
+        inputs_file=inputs_file,
+        allow_draft=allow_draft,
+        confirmed=frozenset(confirm or ()),
+    )
+
+
+@app.command()
+def plan(
+    document: Annotated[Path, typer.Argument(help="The intent document.")],
+    inputs: InputOption = None,
+    inputs_file: InputsFileOption = None,
+    allow_draft: AllowDraftOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Show every step as it would run; execute nothing."""
+    result = api.plan(_request(document, inputs, inputs_file, allow_draft))
+    if as_json:
+        out.print_json(data=[_planned_json(p) for p in result.steps])
+        return
+    out.print(f"[bold]{escape(result.document.title)}[/bold] ({result.document.id})")
+    for planned in result.steps:
+        step = planned.step
+        verdict = {True: "runs", False: "skipped (if is false)", None: "if decided at run time"}
+        out.rule(
+            f"{escape(step.name)} · {escape(step.section)} · {step.kind.value} · "
+            f"{verdict[planned.will_run]}",
+            align="left",
+        )
+        if planned.error:
+            out.print(f"[red]{escape(planned.error)}[/red]")
+        elif planned.diff is not None:
+            out.print(Syntax(planned.diff or "(no change)\n", "diff", theme="ansi_dark"))
+        elif planned.body is not None:
+            out.print(Syntax(planned.body, step.language or "text", theme="ansi_dark"))
+    if any(p.error for p in result.steps):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _planned_json(planned: api.PlannedStep) -> dict[str, Any]:
+    return {
+        "step": planned.step.name,
+        "section": planned.step.section,
+        "kind": planned.step.kind.value,
+        "line": planned.step.line,
+        "will_run": planned.will_run,
+        "body": planned.body,
+        "diff": planned.diff,
+        "error": planned.error,
+    }
+
+
+@app.command()
+def apply(
+    document: Annotated[Path, typer.Argument(help="The intent document.")],
+    inputs: InputOption = None,
+    inputs_file: InputsFileOption = None,
+    allow_draft: AllowDraftOption = False,
+    confirm: Annotated[
+        list[str] | None,
+        typer.Option("--confirm", metavar="STEP", help="Confirm a manual step in advance."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show every step's output.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the run record on stdout.")
+    ] = False,
+) -> None:
+    """Validate, execute, package, publish and record a document's run."""
+    request = _request(document, inputs, inputs_file, allow_draft, confirm)
+    prepared = api.prepare(request)
+    steps: list[Step] = list(prepared.document.steps)
+    interactive = sys.stdin.isatty()
+    with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
+        record = api.run_prepared(prepared, display)
+    if as_json:
+        sys.stdout.write(json.dumps(to_json(record), indent=2, ensure_ascii=False) + "\n")
+    _summarise(record, api.run_folder(prepared, record.run_id), verbose=verbose)
+    raise typer.Exit(exit_code(record))
+
+
+def exit_code(record: RunRecord) -> int:
+    if record.state is not RunState.COMPLETED:
+        return EXIT_FAILED
+    return EXIT_PUBLICATION_PENDING if record.publication_pending else EXIT_COMPLETED
+
+
+def _summarise(record: RunRecord, folder: Path, *, verbose: bool) -> None:
+    for step in record.steps:
+        if step.state.value == "failed" and not verbose and step.log:
+            err.print(f"[red]── output of {escape(step.name)} (last lines) ──[/red]")
+            err.print(api.log_tail(folder, step.log), markup=False, highlight=False)
+    if record.error is not None:
+        where = f"step '{record.error.step}': " if record.error.step else ""
+        err.print(f"[bold red]failed[/bold red] {escape(where + record.error.message)}")
+    else:
+        err.print(f"[bold green]{record.state.value}[/bold green] run {record.run_id}")
+    err.print(f"run folder: {folder}", highlight=False)
+
+
+@app.command(name="list")
+def list_command(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Documents or folders.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The intent documents: id, title, status, triggers, next scheduled time."""
+    listed = api.list_documents(paths or [])
+    rows = [api.summary(item) for item in listed]
+    if as_json:
+        out.print_json(data=rows)
+        return
+    table = Table("id", "title", "status", "triggers", "next run", "path")
+    for row in rows:
+        table.add_row(
+            row["id"] or "[red]invalid[/red]",
+            escape(row["title"] or "; ".join(row["problems"])),
+            row["status"] or "",
+            escape(", ".join(row["triggers"])),
+            row["next_run"] or "",
+            escape(row["path"]),
+        )
+    out.print(table)
+
+
+def main() -> None:
+    command = typer.main.get_command(app)
+
+    def entry() -> int | None:
+        result = command.main(args=sys.argv[1:], prog_name="orch", standalone_mode=False)
+        return result if isinstance(result, int) else None
+
+    sys.exit(run_guarded(entry))
+
+
+__all__ = ["DocumentError", "app", "main", "report_error"]

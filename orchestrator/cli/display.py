@@ -1,0 +1,113 @@
+"""Live step status for ``orch apply``: name, section, state and elapsed time of each step."""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+
+from rich.console import Console
+from rich.live import Live
+from rich.prompt import Confirm
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from orchestrator.model import Step, StepState
+from orchestrator.record import StepRecord
+
+_MARKS = {
+    StepState.PENDING: Text("·", style="dim"),
+    StepState.COMPLETED: Text("✓", style="green"),
+    StepState.FAILED: Text("✗", style="bold red"),
+    StepState.SKIPPED: Text("↷", style="yellow"),
+}
+
+
+class LiveDisplay:
+    """An ``Observer`` that draws a table of steps (on a terminal) or prints lines (elsewhere)."""
+
+    def __init__(
+        self, console: Console, steps: list[Step], *, verbose: bool, interactive: bool
+    ) -> None:
+        self._console = console
+        self._verbose = verbose
+        self._interactive = interactive
+        self._rows: dict[str, StepRecord | None] = {step.name: None for step in steps}
+        self._sections = {step.name: step.section for step in steps}
+        self._started: dict[str, float] = {}
+        self._elapsed: dict[str, float] = {}
+        self._live = Live(
+            get_renderable=self._table,
+            console=console,
+            refresh_per_second=8,
+            transient=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+
+    @property
+    def verbose(self) -> bool:
+        return self._verbose
+
+    def __enter__(self) -> LiveDisplay:
+        if self._console.is_terminal:
+            self._live.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._console.is_terminal:
+            self._live.stop()
+
+    def step_changed(self, step: StepRecord) -> None:
+        if step.state is StepState.RUNNING:
+            self._started[step.name] = time.monotonic()
+        elif step.name in self._started:
+            self._elapsed[step.name] = time.monotonic() - self._started.pop(step.name)
+        self._rows[step.name] = step
+        if not self._console.is_terminal and step.state is not StepState.RUNNING:
+            line = Text.assemble(
+                _MARKS.get(step.state, Text("")), " ", self._describe(step.name, step)
+            )
+            self._console.print(line)
+
+    def step_output(self, step: str, line: str) -> None:
+        self._console.print(Text(f"  {step} │ ", style="dim") + Text(line))
+
+    def confirm(self, step: Step, instruction: str) -> bool | None:
+        if not self._interactive:
+            return None
+        if self._console.is_terminal:
+            self._live.stop()
+        self._console.print(f"[bold]Manual step[/bold] '{step.name}' ({step.section}):")
+        self._console.print(Text(instruction.rstrip("\n")), style="cyan")
+        answer = Confirm.ask("Done? Confirm to continue", console=self._console, default=False)
+        if self._console.is_terminal:
+            self._live.start()
+        return answer
+
+    def _describe(self, name: str, step: StepRecord | None) -> Text:
+        text = Text(name, style="bold")
+        text.append(f"  {self._sections[name]}", style="dim")
+        if step is not None and step.state is StepState.SKIPPED and step.skipped_because:
+            text.append(f"  skipped: {step.skipped_because}", style="yellow")
+        seconds = self._elapsed.get(name)
+        if name in self._started:
+            seconds = time.monotonic() - self._started[name]
+        if seconds is not None:
+            text.append(f"  {seconds:.1f}s", style="dim")
+        if step is not None and step.attempts > 1:
+            text.append(f"  {step.attempts} attempts", style="dim")
+        return text
+
+    def _table(self) -> Table:
+        table = Table.grid(padding=(0, 1))
+        for name, step in self._rows.items():
+            state = step.state if step is not None else StepState.PENDING
+            mark = Spinner("dots", style="cyan") if state is StepState.RUNNING else _MARKS[state]
+            table.add_row(mark, self._describe(name, step))
+        return table

@@ -1,0 +1,68 @@
+"""The one top-level error handler: expected errors become a message and an exit code;
+unexpected ones a short note and the path of the saved traceback."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from orchestrator.errors import DocumentError, OrchError
+
+EXIT_COMPLETED = 0
+EXIT_FAILED = 1
+EXIT_NOTHING_RAN = 2
+EXIT_PUBLICATION_PENDING = 3
+EXIT_INTERNAL = 70
+
+
+def report_error(console: Console, error: OrchError) -> None:
+    if isinstance(error, DocumentError):
+        for diagnostic in error.diagnostics:
+            console.print(str(diagnostic), markup=False, highlight=False)
+        return
+    console.print(f"orch: {error}", markup=False, highlight=False)
+
+
+def _save_traceback() -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    fd, name = tempfile.mkstemp(prefix=f"orch-crash-{stamp}-", suffix=".log")
+    with open(fd, "w", encoding="utf-8") as handle:
+        traceback.print_exc(file=handle)
+    return Path(name)
+
+
+def run_guarded(entry: Callable[[], int | None]) -> int:
+    """Run the click command and turn whatever happens into an exit code."""
+    console = Console(stderr=True, soft_wrap=True)
+    try:
+        code = entry()
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        console.print("orch: interrupted")
+        return 130
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        return EXIT_NOTHING_RAN
+    except OrchError as exc:
+        report_error(console, exc)
+        return EXIT_NOTHING_RAN
+    except KeyboardInterrupt:
+        console.print("orch: interrupted")
+        return 130
+    except Exception as exc:  # the last resort: never a raw traceback for a person
+        saved = _save_traceback()
+        console.print(
+            f"orch: internal error ({type(exc).__name__}: {exc}). "
+            f"This is a bug in orch; the traceback was saved to {saved}",
+            markup=False,
+        )
+        return EXIT_INTERNAL
+    return code or 0

@@ -1,0 +1,156 @@
+"""Settings, lowest to highest precedence: built-in defaults, ``[tool.orch]`` in the
+repository's ``pyproject.toml`` or an ``orch.toml``, ``ORCH_*`` environment variables, and
+finally command-line flags (applied by the caller with ``dataclasses.replace``).
+
+Keys (credentials) never come from a file that could be committed: only from the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    intents: tuple[str, ...] = ("intents/**/*.md",)
+    trace_branch: str = "orch-trace"
+    trace_repository: Path | None = None
+    trace_remote: str | None = None
+    trace_prefix: str = ""
+    dropbox_url: str | None = None
+    dropbox_key: str | None = None
+    dropbox_baseline: int | None = None
+    hooks_post_merge: bool = False
+    hooks_detach: bool = False
+    log_cap_bytes: int = 1 << 20
+
+    @property
+    def state_dir(self) -> Path:
+        """orch's own folder in the repository (ignored by git)."""
+        return self.root / ".orch"
+
+    @property
+    def local_store(self) -> Path:
+        return self.state_dir / "dropbox"
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ValueError("must be a string or a list of strings")
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {
+        "1",
+        "true",
+        "yes",
+        "on",
+        "0",
+        "false",
+        "no",
+        "off",
+    }:
+        return value.lower() in {"1", "true", "yes", "on"}
+    raise ValueError("must be true or false")
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    return int(value)
+
+
+# file key / environment variable -> (field, converter)
+_FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "intents": ("intents", _strings),
+    "trace-branch": ("trace_branch", _string),
+    "trace-repository": ("trace_repository", lambda v: Path(_string(v))),
+    "trace-remote": ("trace_remote", _string),
+    "trace-prefix": ("trace_prefix", _string),
+    "dropbox-url": ("dropbox_url", _string),
+    "dropbox-baseline": ("dropbox_baseline", _integer),
+    "hooks-post-merge": ("hooks_post_merge", _boolean),
+    "hooks-detach": ("hooks_detach", _boolean),
+    "log-cap-bytes": ("log_cap_bytes", _integer),
+}
+_ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "ORCH_INTENTS": ("intents", lambda v: tuple(p for p in str(v).split(":") if p)),
+    "ORCH_TRACE_BRANCH": ("trace_branch", _string),
+    "ORCH_TRACE_REPOSITORY": ("trace_repository", lambda v: Path(_string(v))),
+    "ORCH_TRACE_REMOTE": ("trace_remote", _string),
+    "ORCH_TRACE_PREFIX": ("trace_prefix", _string),
+    "ORCH_DROPBOX_URL": ("dropbox_url", _string),
+    "ORCH_DROPBOX_KEY": ("dropbox_key", _string),
+    "ORCH_DROPBOX_BASELINE": ("dropbox_baseline", _integer),
+    "ORCH_HOOKS_POST_MERGE": ("hooks_post_merge", _boolean),
+    "ORCH_HOOKS_DETACH": ("hooks_detach", _boolean),
+    "ORCH_LOG_CAP_BYTES": ("log_cap_bytes", _integer),
+}
+
+
+def load(root: Path, environ: Mapping[str, str]) -> Settings:
+    settings = Settings(root=root)
+    file_values, source = _read_file(root)
+    settings = _apply(settings, file_values, _FILE_KEYS, source)
+    present = {name: value for name, value in environ.items() if name in _ENVIRONMENT and value}
+    settings = _apply(settings, present, _ENVIRONMENT, "the environment")
+    if settings.trace_repository is not None and not settings.trace_repository.is_absolute():
+        settings = replace(settings, trace_repository=root / settings.trace_repository)
+    return settings
+
+
+def _read_file(root: Path) -> tuple[dict[str, Any], str]:
+    orch_toml = root / "orch.toml"
+    pyproject = root / "pyproject.toml"
+    try:
+        if orch_toml.is_file():
+            return tomllib.loads(orch_toml.read_text(encoding="utf-8")), str(orch_toml)
+        if pyproject.is_file():
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            section = data.get("tool", {}).get("orch", {})
+            return (section if isinstance(section, dict) else {}), f"{pyproject} [tool.orch]"
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"cannot read orch's configuration: {exc}") from None
+    return {}, ""
+
+
+def _apply(
+    settings: Settings,
+    values: Mapping[str, Any],
+    keys: Mapping[str, tuple[str, Callable[[Any], Any]]],
+    source: str,
+) -> Settings:
+    changes: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in keys:
+            if "key" in key.lower():
+                raise UsageError(
+                    f"{source}: '{key}' looks like a credential; keys come only from the "
+                    "environment (ORCH_DROPBOX_KEY), never from a file that may be committed"
+                )
+            known = ", ".join(sorted(keys))
+            raise UsageError(f"{source}: unknown setting '{key}'; known settings: {known}")
+        field, convert = keys[key]
+        try:
+            changes[field] = convert(value)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{source}: setting '{key}' {exc}") from None
+    return replace(settings, **changes)
