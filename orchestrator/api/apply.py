@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__, document, runner
-from orchestrator.api import recording
+from orchestrator.api import history, recording
 from orchestrator.api.workspace import (
     Place,
     git_identity,
@@ -255,6 +255,7 @@ def apply(request: RunRequest, observer: runner.Observer | None = None) -> RunRe
 
 
 def run_prepared(prepared: Prepared, observer: runner.Observer) -> RunRecord:
+    history.recover(prepared.place)
     run_id = prepared.request.run_id or new_run_id()
     record = new_record(prepared, run_id)
     execution = execution_for(prepared, record, recording.run_folder(prepared, run_id))
