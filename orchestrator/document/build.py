@@ -51,7 +51,7 @@ def build(text: str, path: Path) -> Document:
     problems: list[Diagnostic] = []
     data: dict[str, Any] = {}
     positions = Positions()
-    bad: set[str] = set()
+    bad: set[frontmatter.JsonPath] = set()
     front_matter_ok = True
     try:
         loaded, positions = frontmatter.load(split.front_matter, shown)
@@ -76,7 +76,7 @@ def build(text: str, path: Path) -> Document:
     env = ctx.env()
     triggers = ctx.triggers(inputs)
     artifacts = ctx.artifacts()
-    if front_matter_ok and "inputs" not in bad:
+    if front_matter_ok and ("inputs",) not in bad:
         ctx.check_references(inputs, found_steps, env)
     if problems:
         raise DocumentError(problems)
@@ -109,7 +109,7 @@ class _Context:
         path: str,
         data: dict[str, Any],
         positions: Positions,
-        bad: set[str],
+        bad: set[frontmatter.JsonPath],
         problems: list[Diagnostic],
     ) -> None:
         self.path = path
@@ -117,16 +117,25 @@ class _Context:
         self.positions = positions
         self.bad = bad
         self.problems = problems
+        # Inputs whose declarations are invalid: known to exist, but not checked further.
+        self.broken_inputs: set[str] = set()
 
     def error(self, where: tuple[str | int, ...], message: str) -> None:
         line, col = self.positions.of(where)
         self.problems.append(Diagnostic(self.path, line, col, message))
 
     def section(self, key: str) -> Any:
-        return None if key in self.bad else self.data.get(key)
+        return None if (key,) in self.bad else self.data.get(key)
+
+    def valid(self, key: str, item: str | int) -> bool:
+        return (key, item) not in self.bad
 
     def defaults(self) -> Defaults:
-        given = self.section("defaults") or {}
+        given = {
+            key: value
+            for key, value in (self.section("defaults") or {}).items()
+            if self.valid("defaults", key)
+        }
         timeout = 3600.0
         if "timeout" in given:
             value = given["timeout"]
@@ -152,6 +161,9 @@ class _Context:
         env_names: dict[str, str] = {}
         for name, body in declared.items():
             where = ("inputs", name)
+            if not self.valid("inputs", name):
+                self.broken_inputs.add(name)
+                continue
             decl = InputDecl(
                 name=name,
                 schema={k: v for k, v in body.items() if k not in DECL_KEYS},
@@ -184,6 +196,8 @@ class _Context:
         given = self.section("env") or {}
         env = {}
         for name, value in given.items():
+            if not self.valid("env", name):
+                continue
             text = value if isinstance(value, str) else _scalar_text(value)
             env[name] = text
             self.check_template(text, ("env", name), f"env {name}")
@@ -200,7 +214,7 @@ class _Context:
 
     def triggers(self, inputs: list[InputDecl]) -> Triggers | None:
         given = self.section("on")
-        if given is None:
+        if given is None or any(where[0] == "on" for where in self.bad):
             return None
         line = self.positions.key(("on",))[0]
         paths = _strings(given.get("paths", ()))
@@ -214,8 +228,10 @@ class _Context:
                 self.error(where, f"on.schedule: '{expression}' {problem}")
         values = given.get("inputs", {})
         declared = {d.name: d for d in inputs}
-        if "inputs" not in self.bad:
+        if ("inputs",) not in self.bad:
             for name, value in values.items():
+                if name in self.broken_inputs:
+                    continue
                 decl = declared.get(name)
                 if decl is None:
                     known = ", ".join(declared) or "no inputs"
@@ -249,6 +265,8 @@ class _Context:
         project_default = self.data.get("system") or self.data.get("id")
         result = []
         for index, item in enumerate(given):
+            if not self.valid("artifacts", index):
+                continue
             for key, value in item.items():
                 values = value if isinstance(value, list) else [value]
                 for number, text in enumerate(values):
@@ -291,6 +309,8 @@ class _Context:
             for name, offset in input_references(text, expression=whole):
                 decl = declared.get(name)
                 line = first_line + offset
+                if name in self.broken_inputs:
+                    continue
                 if decl is None:
                     known = ", ".join(declared) or "no inputs"
                     report(line, col, f"{what} uses undeclared input '{name}' (declared: {known})")
@@ -306,6 +326,8 @@ class _Context:
             line, col = self.positions.of(("env", name))
             refs(env[name], line, col, f"env {name}", whole=False)
         for index, item in enumerate(self.section("artifacts") or []):
+            if not self.valid("artifacts", index):
+                continue
             for key, value in item.items():
                 for text in value if isinstance(value, list) else [value]:
                     if isinstance(text, str):

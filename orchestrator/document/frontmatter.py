@@ -147,15 +147,39 @@ def _yaml_diagnostic(exc: MarkedYAMLError, path: str) -> Diagnostic:
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = exc.problem or "invalid YAML"
     if "found duplicate key" in problem or type(exc).__name__ == "DuplicateKeyError":
-        key = re.search(r'duplicate key "(.*)"', problem)
+        key = re.search(r'duplicate key "([^"]*)"', problem)
         name = key.group(1) if key else "?"
-        message = f"duplicate key '{name}' in the front matter"
-        context = exc.context_mark
-        if context is not None:
-            message += f" (the mapping starts at line {context.line + 1})"
+        message = f"duplicate key '{name}'"
+        first = _first_occurrence(exc, name)
+        if first is not None:
+            message += f" (first at line {first})"
         return Diagnostic(path, line, col, message)
-    context = f" ({exc.context})" if exc.context else ""
-    return Diagnostic(path, line, col, f"invalid YAML: {problem}{context}")
+    context = ""
+    if exc.context:
+        context = f" ({exc.context}"
+        if exc.context_mark is not None and exc.context_mark.line + 1 != line:
+            context += f" started at line {exc.context_mark.line + 1}"
+        context += ")"
+    return Diagnostic(path, line, col, f"invalid YAML: {_one_line_text(problem)}{context}")
+
+
+def _first_occurrence(exc: MarkedYAMLError, key: str) -> int | None:
+    """Line of the first of two duplicate keys, searched from the mapping's start."""
+    start, end = exc.context_mark, exc.problem_mark
+    if start is None or end is None or not getattr(start, "buffer", None):
+        return None
+    lines = str(start.buffer).split("\n")
+    indent = start.column
+    for number in range(start.line, end.line):
+        text = lines[number] if number < len(lines) else ""
+        stripped = text[indent:] if len(text) - len(text.lstrip()) == indent else ""
+        if stripped.startswith((f"{key}:", f'"{key}":', f"'{key}':")):
+            return number + 1
+    return None
+
+
+def _one_line_text(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _one_line(exc: BaseException) -> str:

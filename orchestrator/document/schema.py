@@ -34,21 +34,22 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def check(data: Any, positions: Positions, path: str) -> tuple[list[Diagnostic], set[str]]:
+def check(data: Any, positions: Positions, path: str) -> tuple[list[Diagnostic], set[JsonPath]]:
     """Every schema error in ``data``, each at the line of the key or value it is about.
 
-    Also returns the top-level keys whose values have errors, so that later checks can
-    leave them alone instead of piling up consequential errors.
+    Also returns the places (JSON paths cut to two levels: ``("inputs", "patch")``) whose
+    values are invalid, so later checks leave them alone instead of piling up consequences.
+    Unknown keys do not count: they are reported, and ignored when building.
     """
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {_json_type(data)}"
         message = f"front matter must be a YAML mapping of keys (id, title, ...), not {kind}"
         return [Diagnostic(path, 2, 1, message)], set()
     found: dict[tuple[int, int, str], None] = {}
-    bad: set[str] = set()
+    bad: set[JsonPath] = set()
     for error in _validator().iter_errors(data):
-        if error.absolute_path:
-            bad.add(str(error.absolute_path[0]))
+        if error.validator != "additionalProperties":
+            bad.add(tuple(error.absolute_path)[:2])
         for line, col, message in _explain(error, positions):
             found[(line, col, message)] = None
     return [Diagnostic(path, line, col, message) for line, col, message in found], bad
