@@ -122,4 +122,3 @@ def recover_dead_runs(
         )
         recovered.append(run_id)
     return recovered
-

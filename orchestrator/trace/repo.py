@@ -90,7 +90,9 @@ def changed_files(root: Path, commit: str) -> list[str]:
     if parents:
         out = run_git("diff-tree", "-r", "-z", "--name-only", parents[0], commit, cwd=root)
     else:
-        out = run_git("diff-tree", "-r", "-z", "--name-only", "--root", commit, cwd=root)
+        out = run_git(
+            "diff-tree", "-r", "-z", "--name-only", "--no-commit-id", "--root", commit, cwd=root
+        )
     return sorted(p for p in out.decode("utf-8", "surrogateescape").split("\0") if p)
 
 
