@@ -105,6 +105,10 @@ class Identity:
         )
 
 
+class _ArtifactFile(FileResponse):
+    chunk_size = 1024 * 1024
+
+
 def _error(exc: DropBoxError) -> JSONResponse:
     headers = {"Allow": "GET"} if isinstance(exc, MethodNotAllowedError) else None
     return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
@@ -231,7 +235,7 @@ def create_app(
     def download(key: Key, artifactId: str) -> FileResponse:
         record = store.get(artifactId)
         _check_window(key, record.artifact_id, key.may_read(record))
-        return FileResponse(
+        return _ArtifactFile(
             store.path_of(record.artifact_id),
             media_type="application/octet-stream",
             filename=record.file_name,
