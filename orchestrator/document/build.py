@@ -204,6 +204,8 @@ class _Context:
         return env
 
     def check_template(self, text: str, where: tuple[str | int, ...], what: str) -> None:
+        if "{" not in text:
+            return  # plain text: no Jinja tag, nothing to check
         line = self.positions.of(where)[0]
         try:
             check_syntax(text, Where(self.path, line, what), body=False)
@@ -340,7 +342,7 @@ class _Context:
             if not step.render:
                 continue
             refs(step.body, step.body_line, 1, label, whole=False)
-            if step.kind is not StepKind.SCRIPT:
+            if step.kind is not StepKind.SCRIPT or "inputs" not in step.body:
                 continue
             for name, lineno in raw_input_references(step.body, body=True):
                 decl = declared.get(name)

@@ -251,7 +251,7 @@ def _step(fence: _Fence, path: str, defaults: Defaults, problems: list[Diagnosti
             problems.append(_at_col(exc.diagnostic, col))
     body = token.content
     body_line = line + 1
-    if flags["render"]:
+    if flags["render"] and _has_template(body):
         try:
             check_syntax(body, Where(path, body_line, label), body=True)
         except TemplateError as exc:
@@ -288,6 +288,7 @@ def _at_col(diagnostic: Diagnostic, col: int) -> Diagnostic:
 
 
 def _has_template(text: str) -> bool:
+    """Whether a step body has any Jinja tag at all (comments are off in bodies)."""
     return "{{" in text or "{%" in text
 
 
