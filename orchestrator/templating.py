@@ -103,14 +103,13 @@ def _render_failure(where: Where, exc: Exception) -> TemplateError:
 
 
 def _failing_line(exc: Exception) -> int | None:
-    """The template line of the innermost frame that belongs to a template."""
+    """The template line of the innermost template frame (Jinja rewrites tracebacks so that
+    frames of ``<template>`` carry template line numbers)."""
     tb = exc.__traceback__
     lineno = None
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
-            debug_info = tb.tb_frame.f_globals.get("__jinja_template__")
-            if debug_info is not None:
-                lineno = debug_info.get_corresponding_lineno(tb.tb_lineno)
+            lineno = tb.tb_lineno
         tb = tb.tb_next
     return lineno
 

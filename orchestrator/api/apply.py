@@ -24,12 +24,13 @@ from orchestrator.api.workspace import (
     working_copy_dirty,
 )
 from orchestrator.errors import Diagnostic, DocumentError
-from orchestrator.model import Document, DocumentStatus, RunState, Trigger
+from orchestrator.model import Document, DocumentStatus, RunState, Step, Trigger
 from orchestrator.process import MASK, Masker
 from orchestrator.record import (
     DocumentInfo,
     RunError,
     RunRecord,
+    StepRecord,
     TriggerInfo,
     WorkflowInfo,
     Workspace,
@@ -265,13 +266,39 @@ def run_prepared(prepared: Prepared, observer: runner.Observer) -> RunRecord:
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
     book.save(record)
+    watcher = _KeepsRunFolderCurrent(observer, book, record)
     try:
-        record = runner.execute(execution, record, env, observer)
+        record = runner.execute(execution, record, env, watcher)
     except BaseException as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"orch failed: {exc}"
         book.save(_finished(record, RunError(step=_running_step(record), message=reason)))
         raise
     return book.save(_finished(record, record.error))
+
+
+class _KeepsRunFolderCurrent:
+    """Passes step changes on, and keeps the local ``run.json`` current after each one, so
+    that a run whose process dies can be recovered with the step it was in."""
+
+    def __init__(self, observer: runner.Observer, book: recording.RunBook, record: RunRecord):
+        self._observer = observer
+        self._book = book
+        self._record = record
+
+    @property
+    def verbose(self) -> bool:
+        return self._observer.verbose
+
+    def step_changed(self, step: StepRecord) -> None:
+        self._record = self._record.with_step(step)
+        self._book.write_local(self._record)
+        self._observer.step_changed(step)
+
+    def step_output(self, step: str, line: str) -> None:
+        self._observer.step_output(step, line)
+
+    def confirm(self, step: Step, instruction: str) -> bool | None:
+        return self._observer.confirm(step, instruction)
 
 
 def _running_step(record: RunRecord) -> str | None:

@@ -71,11 +71,16 @@ class RunBook:
         folder.mkdir(parents=True, exist_ok=True)
         return cls(folder=folder, writer=writer)
 
-    def save(self, record: RunRecord) -> RunRecord:
+    def write_local(self, record: RunRecord) -> None:
+        """Rewrite the run folder on disk (no trace commit)."""
         (self.folder / "run.json").write_bytes(encode_record(to_json(record)))
         (self.folder / "report.md").write_text(
             report.render(record, self.read_log), encoding="utf-8"
         )
+
+    def save(self, record: RunRecord) -> RunRecord:
+        """Rewrite the run folder and commit it to the trace."""
+        self.write_local(record)
         self.last_commit = self.writer.commit_run(
             record.workflow.id,
             record.run_id,
