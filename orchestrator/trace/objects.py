@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
+import re
+import secrets
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from git.db import GitDB
 
@@ -26,8 +26,7 @@ BLOB_MODE = b"100644"
 ZERO_ID = "0" * 40
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One tree entry: ``mode`` as git writes it (``40000`` for trees), name, hex id."""
 
     mode: bytes
@@ -39,30 +38,30 @@ class Entry:
         return self.mode == TREE_MODE
 
 
-def _sort_key(entry: Entry) -> bytes:
-    name = entry.name.encode("utf-8", "surrogateescape")
-    return name + b"/" if entry.is_tree else name
+_ENTRY = re.compile(rb"([0-7]+) ([^\0]+)\0(.{20})", re.DOTALL)
+
+
+def _sort_key(entry: Entry) -> str:
+    return entry.name + "/" if entry.mode == TREE_MODE else entry.name
 
 
 def serialise_tree(entries: list[Entry]) -> bytes:
+    """Git's tree format, entries in git's order (a folder sorts as if named ``name/``)."""
     return b"".join(
-        e.mode + b" " + e.name.encode("utf-8", "surrogateescape") + b"\0" + bytes.fromhex(e.sha)
-        for e in sorted(entries, key=_sort_key)
+        [
+            b"%s %s\0%s" % (e.mode, e.name.encode("utf-8", "surrogateescape"), bytes.fromhex(e.sha))
+            for e in sorted(entries, key=_sort_key)
+        ]
     )
 
 
 def parse_tree(data: bytes) -> list[Entry]:
-    entries: list[Entry] = []
-    pos = 0
-    while pos < len(data):
-        space = data.index(b" ", pos)
-        nul = data.index(b"\0", space)
-        mode = data[pos:space]
-        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
-        sha = data[nul + 1 : nul + 21].hex()
-        entries.append(Entry(mode, name, sha))
-        pos = nul + 21
-    return entries
+    raw: list[tuple[bytes, bytes, bytes]] = _ENTRY.findall(data)
+    if sum(len(mode) + len(name) + 22 for mode, name, _ in raw) != len(data):
+        raise TraceError("malformed tree object in the trace")
+    return [
+        Entry(mode, name.decode("utf-8", "surrogateescape"), sha.hex()) for mode, name, sha in raw
+    ]
 
 
 class ObjectStore:
@@ -111,20 +110,24 @@ class ObjectStore:
         """Store an object as a loose object (unless present); return its id."""
         raw = kind.encode() + b" %d\0" % len(data) + data
         sha = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
-        target = self.objects_dir / sha[:2] / sha[2:]
+        folder = self.objects_dir / sha[:2]
+        target = folder / sha[2:]
         if target.exists():
             return sha
+        tmp = folder / f"tmp_obj_{os.getpid()}_{secrets.token_hex(6)}"
         try:
-            target.parent.mkdir(exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=target.parent)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+            except FileNotFoundError:
+                folder.mkdir(exist_ok=True)
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(zlib.compress(raw, 1))
-                Path(tmp).chmod(0o444)
-                Path(tmp).replace(target)
+                tmp.replace(target)
             except BaseException:
                 with contextlib.suppress(OSError):
-                    Path(tmp).unlink()
+                    tmp.unlink()
                 raise
         except OSError as exc:
             where = self.objects_dir
