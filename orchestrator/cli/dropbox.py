@@ -99,7 +99,11 @@ def _print_records(records: list[ArtifactRecord], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in records], indent=2))
         return
-    table = Table("artifactId", "type", "project", "baseline", "patch", "label", "size", "file")
+    table = Table()
+    table.add_column("artifactId", no_wrap=True, min_width=12)
+    table.add_column("type", no_wrap=True)
+    for name in ("project", "baseline", "patch", "label", "size", "file"):
+        table.add_column(name, overflow="fold")
     for r in records:
         table.add_row(
             r.artifact_id,
