@@ -19,6 +19,9 @@ from orchestrator.errors import UsageError
 @dataclass(frozen=True)
 class Settings:
     root: Path
+    # The main working tree: runs in a temporary worktree keep their state (run folders, the
+    # local artifact store, locks) here, where it outlives the worktree.
+    home: Path | None = None
     intents: tuple[str, ...] = ("intents/**/*.md",)
     trace_branch: str = "orch-trace"
     trace_repository: Path | None = None
@@ -34,7 +37,7 @@ class Settings:
     @property
     def state_dir(self) -> Path:
         """orch's own folder in the repository (ignored by git)."""
-        return self.root / ".orch"
+        return (self.home or self.root) / ".orch"
 
     @property
     def local_store(self) -> Path:
@@ -106,8 +109,8 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
 }
 
 
-def load(root: Path, environ: Mapping[str, str]) -> Settings:
-    settings = Settings(root=root)
+def load(root: Path, environ: Mapping[str, str], home: Path | None = None) -> Settings:
+    settings = Settings(root=root, home=home)
     file_values, source = _read_file(root)
     settings = _apply(settings, file_values, _FILE_KEYS, source)
     present = {name: value for name, value in environ.items() if name in _ENVIRONMENT and value}

@@ -28,9 +28,15 @@ def locate(path: Path, environ: Mapping[str, str] | None = None) -> Place:
         raise UsageError(f"{path}: no such file or folder")
     root = repo.repo_root(path)
     in_repository = root is not None
+    home = None
     if root is None:
         root = path.resolve() if path.is_dir() else path.resolve().parent
-    return Place(root=root, in_repository=in_repository, settings=config.load(root, environ))
+    else:
+        common = repo.git_common_dir(root)
+        if common.name == ".git" and common.parent != root:
+            home = common.parent
+    settings = config.load(root, environ, home=home)
+    return Place(root=root, in_repository=in_repository, settings=settings)
 
 
 def relative_to_root(place: Place, path: Path) -> str:
