@@ -16,6 +16,7 @@ from orchestrator.model import Document
 from .build import build
 from .inputs import input_environment, load_inputs_file, resolve_inputs
 from .schema import schema_path
+from .steps import parse_duration, parse_health
 
 __all__ = [
     "discover",
@@ -23,6 +24,8 @@ __all__ = [
     "load",
     "load_inputs_file",
     "parse",
+    "parse_duration",
+    "parse_health",
     "resolve_inputs",
     "schema_path",
     "validate_paths",

@@ -79,6 +79,7 @@ class _Fence:
     line: int
     col: int
     section: str
+    source: str
 
 
 def parse_steps(
@@ -119,7 +120,7 @@ def _fences(body: str, body_offset: int, title: str) -> list[_Fence]:
             source = lines[token.map[0]] if token.map[0] < len(lines) else ""
             at = source.find(token.markup)
             col = at + 1 if at >= 0 else len(source) - len(source.lstrip()) + 1
-            fences.append(_Fence(token, body_offset + token.map[0] + 1, col, section))
+            fences.append(_Fence(token, body_offset + token.map[0] + 1, col, section, source))
     return fences
 
 
@@ -134,11 +135,20 @@ def _info(info: str) -> tuple[str, str | None]:
     return match.group("lang"), match.group("attrs")
 
 
+def _word_col(source: str, word: str, fallback: int, occurrence: int = 1) -> int:
+    """1-based column of the ``occurrence``-th attribute ``word`` on the fence's line."""
+    pattern = re.compile(r"(?<=[\s{])" + re.escape(word) + r"(?=[=\s}]|$)")
+    found = list(pattern.finditer(source))
+    if len(found) >= occurrence:
+        return found[occurrence - 1].start() + 1
+    return fallback
+
+
 def _attributes(
-    text: str, at: tuple[str, int, int], problems: list[Diagnostic]
+    text: str, at: tuple[str, int, int, str], problems: list[Diagnostic]
 ) -> dict[str, str] | None:
     """The ``key=value`` words of an attribute group, or None when it is not a step."""
-    path, line, col = at
+    path, line, col, source = at
     try:
         words = shlex.split(text, comments=False, posix=True)
     except ValueError as exc:
@@ -162,23 +172,19 @@ def _attributes(
     attrs: dict[str, str] = {}
     for word in words:
         key, equals, value = word.partition("=")
+        at_col = _word_col(source, key, col)
         if not equals:
-            problems.append(
-                Diagnostic(path, line, col, f"step attribute '{word}' is not key=value")
-            )
+            message = f"step attribute '{word}' is not key=value"
+            problems.append(Diagnostic(path, line, at_col, message))
             continue
         if key not in KNOWN_ATTRIBUTES:
-            problems.append(
-                Diagnostic(
-                    path,
-                    line,
-                    col,
-                    f"unknown step attribute '{key}' (known: {', '.join(KNOWN_ATTRIBUTES)})",
-                )
-            )
+            known = ", ".join(KNOWN_ATTRIBUTES)
+            message = f"unknown step attribute '{key}' (known: {known})"
+            problems.append(Diagnostic(path, line, at_col, message))
             continue
         if key in attrs:
-            problems.append(Diagnostic(path, line, col, f"step attribute '{key}' given twice"))
+            second = _word_col(source, key, col, occurrence=2)
+            problems.append(Diagnostic(path, line, second, f"step attribute '{key}' given twice"))
             continue
         attrs[key] = value
     return attrs
@@ -189,7 +195,7 @@ def _step(fence: _Fence, path: str, defaults: Defaults, problems: list[Diagnosti
     language, attr_text = _info(token.info)
     if attr_text is None:
         return None
-    attrs = _attributes(attr_text, (path, line, col), problems)
+    attrs = _attributes(attr_text, (path, line, col, fence.source), problems)
     if attrs is None or "step" not in attrs:
         return None
     before = len(problems)

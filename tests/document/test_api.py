@@ -8,7 +8,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from orchestrator.document import discover, load, parse, schema_path, validate_paths
+from orchestrator.document import (
+    discover,
+    load,
+    parse,
+    parse_duration,
+    parse_health,
+    schema_path,
+    validate_paths,
+)
 from orchestrator.errors import DocumentError
 from tests.conftest import build_file_tree
 
@@ -70,7 +78,7 @@ def test_crlf_and_bom_keep_line_numbers() -> None:
     )
     with pytest.raises(DocumentError) as caught:
         parse(text, Path("d.md"))
-    assert [(d.line, d.col) for d in caught.value.diagnostics] == [(6, 1)]
+    assert [(d.line, d.col) for d in caught.value.diagnostics] == [(6, 17)]
 
 
 def test_front_matter_must_come_first_and_be_closed() -> None:
@@ -104,3 +112,43 @@ def test_repository_examples_are_valid() -> None:
     paths = discover(root)
     assert paths
     assert validate_paths(paths) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("10m", 600),
+        ("1h", 3600),
+        ("1h30m", 5400),
+        ("500ms", 0.5),
+        ("90", 90),
+        ("1.5", 1.5),
+        ("2m30s", 150),
+    ],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "10x", "m", "1m1h", "1s1s", "-5", "1h 30m", "1.5.2"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_parse_health_for_rendered_bodies() -> None:
+    spec, problems = parse_health("url: http://h/\nexpect: {a: '0017'}\ninterval: 1s\n", "d.md", 10)
+    assert problems == []
+    assert spec == {
+        "url": "http://h/",
+        "expect": {"a": "0017"},
+        "headers": {},
+        "timeout": None,
+        "interval": 1.0,
+    }
+    _, problems = parse_health("url: x\nretries: 3\n", "d.md", 10)
+    assert [str(p) for p in problems] == [
+        "d.md:11:1: health check: unknown key 'retries' "
+        "(expected one of: url, expect, timeout, interval, headers)"
+    ]
