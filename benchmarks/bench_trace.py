@@ -66,16 +66,18 @@ def make_repo(root: Path, runs: int, workflows: int) -> TraceWriter:
     return writer
 
 
-def time_commits(writer: TraceWriter, workflows: int) -> float:
-    samples = []
+def time_commits(writers: list[tuple[TraceWriter, int]]) -> list[float]:
+    """Median commit time per writer, measured round-robin so machine drift hits all alike."""
+    samples: list[list[float]] = [[] for _ in writers]
     for n in range(REPEAT):
-        wf = f"workflow-{n % workflows:02d}"
-        run = rid(900_000 + n, "b3nc40")
-        data = files(wf, run)
-        start = time.perf_counter()
-        writer.commit_run(wf, run, data, state="completed")
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for i, (writer, workflows) in enumerate(writers):
+            wf = f"workflow-{n % workflows:02d}"
+            run = rid(900_000 + n, "b3nc40")
+            data = files(wf, run)
+            start = time.perf_counter()
+            writer.commit_run(wf, run, data, state="completed")
+            samples[i].append(time.perf_counter() - start)
+    return [statistics.median(s) for s in samples]
 
 
 def time_git_spawn(repo: Path) -> float:
@@ -108,14 +110,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         spawn = time_git_spawn(base)
+        cold = make_repo(base / "cold.git", 10, 10)
         small = make_repo(base / "small.git", 10, 10)
-        t_small = time_commits(small, 10)
+        for i in range(256):
+            (base / "small.git" / "objects" / f"{i:02x}").mkdir(exist_ok=True)
         start = time.perf_counter()
         large = make_repo(base / "large.git", 5000, 10)
         built = time.perf_counter() - start
-        t_large = time_commits(large, 10)
         single = make_repo(base / "single.git", 5000, 1)
-        t_single = time_commits(single, 1)
+        t_cold, t_small, t_large, t_single = time_commits(
+            [(cold, 10), (small, 10), (large, 10), (single, 1)]
+        )
         listing, one, prefix = time_read(base / "large.git")
 
     print(
@@ -123,7 +128,8 @@ def main() -> None:
         f"Python {platform.python_version()}"
     )
     print(f"baseline: one `git hash-object` process   {spawn * ms:7.2f} ms")
-    print(f"commit_run, 10 runs in trace              {t_small * ms:7.2f} ms (median of {REPEAT})")
+    print(f"commit_run, 10 runs, new empty repository {t_cold * ms:7.2f} ms (median of {REPEAT})")
+    print(f"commit_run, 10 runs, object folders exist {t_small * ms:7.2f} ms")
     print(f"commit_run, 5,000 runs over 10 workflows  {t_large * ms:7.2f} ms")
     print(f"commit_run, 5,000 runs in one workflow    {t_single * ms:7.2f} ms")
     print(f"ratio 5,000 (10 workflows) / 10           {t_large / t_small:7.2f}")
