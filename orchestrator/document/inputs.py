@@ -90,11 +90,11 @@ def resolve_inputs(
     def unknown(name: str, origin: str) -> None:
         problems.append(
             Diagnostic(
-                source, 1, 1, f"unknown input '{name}' {origin} (the document declares {declared})"
+                source, 1, 1, f"unknown input '{name}'{origin} (the document declares {declared})"
             )
         )
 
-    for origin, given in (("in on.inputs", extra), ("in the inputs file", file_values)):
+    for origin, given in (("", extra), (" in the inputs file", file_values)):
         for name, value in (given or {}).items():
             if doc.input(str(name)) is None:
                 unknown(str(name), origin)
@@ -108,7 +108,7 @@ def resolve_inputs(
             continue
         decl = doc.input(name)
         if decl is None:
-            unknown(name, "given with -i")
+            unknown(name, " given with -i")
             continue
         values[name] = read_value(decl, text)
     for decl in doc.inputs:
