@@ -139,6 +139,20 @@ def template_context_for(
     )
 
 
+def context_after(
+    execution: Execution, env: Mapping[str, str], record: RunRecord
+) -> dict[str, Any]:
+    """The template context once the steps ran (for artifact fields)."""
+    views = {
+        step.name: context.StepView(
+            state=step.state.value, exit_code=step.exit_code, outputs=step.outputs
+        )
+        for step in record.steps
+        if step.state is not StepState.PENDING
+    }
+    return template_context_for(execution, env=env, steps=views)
+
+
 def initial_steps(execution: Execution) -> tuple[StepRecord, ...]:
     return tuple(
         StepRecord(
