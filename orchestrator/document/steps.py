@@ -90,21 +90,24 @@ def parse_steps(
     problems: list[Diagnostic] = []
     seen: dict[str, int] = {}
     for fence in _fences(body, body_offset, title):
-        step = _step(fence, path, defaults, problems)
-        if step is None:
+        names: list[str] = []
+        step = _step(fence, path, defaults, problems, names)
+        if not names:
             continue
-        if step.name in seen:
+        name = names[0]
+        if name in seen:
             problems.append(
                 Diagnostic(
                     path,
-                    step.line,
-                    fence.col,
-                    f"duplicate step name '{step.name}' (first used at line {seen[step.name]})",
+                    fence.line,
+                    _word_col(fence.source, "step", fence.col),
+                    f"duplicate step name '{name}' (first used at line {seen[name]})",
                 )
             )
             continue
-        seen[step.name] = step.line
-        steps.append(step)
+        seen[name] = fence.line
+        if step is not None:
+            steps.append(step)
     return steps, problems
 
 
@@ -190,7 +193,14 @@ def _attributes(
     return attrs
 
 
-def _step(fence: _Fence, path: str, defaults: Defaults, problems: list[Diagnostic]) -> Step | None:
+def _step(
+    fence: _Fence,
+    path: str,
+    defaults: Defaults,
+    problems: list[Diagnostic],
+    names: list[str],
+) -> Step | None:
+    """The step of ``fence``, None when it is not one or is invalid (``names`` gets its name)."""
     token, line, col = fence.token, fence.line, fence.col
     language, attr_text = _info(token.info)
     if attr_text is None:
@@ -204,6 +214,7 @@ def _step(fence: _Fence, path: str, defaults: Defaults, problems: list[Diagnosti
         problems.append(Diagnostic(path, line, col, message))
 
     name = attrs["step"]
+    names.append(name)
     if not _STEP_NAME.match(name):
         error(
             f"invalid step name '{name}': use lowercase letters, digits, '-' and '_', "
