@@ -16,6 +16,7 @@ from typing import Any
 
 from orchestrator import __version__, artifacts, document, runner
 from orchestrator.api import history, recording
+from orchestrator.api.lock import WaitNotice, workflow_lock
 from orchestrator.api.workspace import (
     Place,
     git_identity,
@@ -64,6 +65,7 @@ class RunRequest:
     cron_time: str | None = None
     run_id: str | None = None
     environ: Mapping[str, str] | None = None
+    queued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ def new_record(prepared: Prepared, run_id: str) -> RunRecord:
             if unattended or not place.in_repository
             else working_copy_dirty(place.root),
         ),
-    ).moved_to(RunState.PENDING)
+    ).moved_to(RunState.PENDING, request.queued_at)
 
 
 def step_environment(prepared: Prepared, run_id: str) -> dict[str, str]:
@@ -250,19 +252,38 @@ def execution_for(prepared: Prepared, record: RunRecord, run_folder: Path) -> ru
     )
 
 
-def apply(request: RunRequest, observer: runner.Observer | None = None) -> RunRecord:
+def apply(
+    request: RunRequest,
+    observer: runner.Observer | None = None,
+    on_wait: WaitNotice | None = None,
+) -> RunRecord:
     """Run a document end to end and return its final record."""
     prepared = prepare(request)
-    return run_prepared(prepared, observer or runner.SilentObserver())
+    return run_prepared(prepared, observer or runner.SilentObserver(), on_wait)
 
 
-def run_prepared(prepared: Prepared, observer: runner.Observer) -> RunRecord:
+def run_prepared(
+    prepared: Prepared, observer: runner.Observer, on_wait: WaitNotice | None = None
+) -> RunRecord:
+    """Execute a prepared run; ``on_wait`` hears when another run of the workflow is ahead."""
     history.recover(prepared.place)
     run_id = prepared.request.run_id or new_run_id()
     record = new_record(prepared, run_id)
     execution = execution_for(prepared, record, recording.run_folder(prepared, run_id))
     env = runner.prepare(execution)
     book = recording.RunBook.open(prepared, execution.run_folder)
+    with workflow_lock(prepared.place, prepared.document.id, on_wait, run_id=run_id):
+        return _execute(prepared, execution, env, book, record, observer)
+
+
+def _execute(
+    prepared: Prepared,
+    execution: runner.Execution,
+    env: dict[str, str],
+    book: recording.RunBook,
+    record: RunRecord,
+    observer: runner.Observer,
+) -> RunRecord:
     record = dataclasses.replace(record, steps=runner.initial_steps(execution))
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
