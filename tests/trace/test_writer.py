@@ -273,3 +273,15 @@ def test_bad_names_and_folders_are_refused(
 def test_invalid_branch_name_is_refused(git_repo: Path) -> None:
     with pytest.raises(TraceError, match="branch name"):
         TraceWriter(git_repo, "bad..name")
+
+
+def test_writing_from_a_linked_worktree_uses_the_shared_branch(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    linked = tmp_path / "linked"
+    git(git_repo, "worktree", "add", "-q", "--detach", str(linked))
+    before = git(linked, "status", "--porcelain")
+    start_and_end(TraceWriter(linked))
+    assert git(git_repo, "rev-parse", "--verify", "orch-trace").strip()
+    assert TraceReader(git_repo).read_run(RID)["state"] == "completed"
+    assert git(linked, "status", "--porcelain") == before
