@@ -75,6 +75,10 @@ class LiveDisplay:
             )
             self._console.print(line)
 
+    def waiting(self, message: str) -> None:
+        """Another run of the workflow holds its lock: say so, then this run waits."""
+        self._console.print(Text(message, style="yellow"))
+
     def step_output(self, step: str, line: str) -> None:
         self._console.print(Text(f"  {step} │ ", style="dim") + Text(line))
 

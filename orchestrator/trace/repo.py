@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.errors import TraceError
@@ -68,6 +69,20 @@ def file_commit(root: Path, relpath: str) -> str | None:
     except GitFailed:
         return None
     return out.decode().strip() or None
+
+
+def commit_time(root: Path, commit: str) -> datetime:
+    """The committer time of ``commit``, in UTC."""
+    out = run_git("show", "-s", "--format=%ct", commit, cwd=root)
+    return datetime.fromtimestamp(int(out.decode().strip()), UTC)
+
+
+def file_at(root: Path, commit: str, relpath: str) -> bytes | None:
+    """The bytes of ``relpath`` in ``commit``, or None when the commit has no such file."""
+    try:
+        return run_git("cat-file", "blob", f"{commit}:{relpath}", cwd=root)
+    except GitFailed:
+        return None
 
 
 def blob_at_head(root: Path, relpath: str) -> str | None:
