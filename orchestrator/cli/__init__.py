@@ -14,7 +14,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from orchestrator import __version__, api
-from orchestrator.cli import dropbox, history
+from orchestrator.cli import dropbox, history, hooks
 from orchestrator.cli.display import LiveDisplay
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
@@ -35,6 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dropbox.app, name="dropbox")
+app.add_typer(hooks.app, name="hooks")
 app.command()(history.runs)
 app.command()(history.show)
 app.command()(history.logs)
