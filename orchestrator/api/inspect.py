@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator import document, runner
+from orchestrator import document, runner, schedule
 from orchestrator.api.apply import RunRequest, execution_for, new_record, new_run_id, prepare
 from orchestrator.api.recording import run_folder
 from orchestrator.api.workspace import locate
 from orchestrator.errors import Diagnostic, DocumentError
-from orchestrator.model import Document
+from orchestrator.model import Document, DocumentStatus
 
 
 def documents_under(paths: Sequence[Path]) -> list[Path]:
@@ -86,9 +86,17 @@ def summary(item: Listed) -> dict[str, Any]:
         "title": doc.title if doc else None,
         "status": doc.status.value if doc else None,
         "triggers": triggers,
-        "next_run": None,
+        "next_run": _next_run(doc),
         "problems": [str(p) for p in item.problems],
     }
+
+
+def _next_run(doc: Document | None) -> str | None:
+    """The next cron time (UTC, ISO) of an approved scheduled document; None otherwise."""
+    if doc is None or doc.status is not DocumentStatus.APPROVED:
+        return None
+    moment = schedule.next_run(doc)
+    return schedule.iso_utc(moment) if moment is not None else None
 
 
 def _shown(path: Path) -> str:

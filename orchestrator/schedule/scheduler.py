@@ -1,0 +1,220 @@
+"""``orch schedule``: find the due runs of the committed documents and run each one.
+
+Documents are read as committed at HEAD (never the working copy), and each due run executes
+in a fresh temporary worktree of that commit with trigger ``schedule``, the cron time it is
+for, and the document's ``on.inputs``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from orchestrator import document, runner
+from orchestrator.api.apply import RunRequest, prepare, run_prepared
+from orchestrator.api.recording import trace_reader
+from orchestrator.api.workspace import Place, locate
+from orchestrator.errors import DocumentError, OrchError, UsageError
+from orchestrator.model import Document, DocumentStatus, RunState, Trigger
+from orchestrator.record import RunRecord
+from orchestrator.schedule import claims
+from orchestrator.schedule.due import Due, ScheduleProblem, due_time, iso_utc, next_run, parse_iso
+from orchestrator.trace import TraceReader, repo
+
+ACTOR = "orch schedule"
+MAX_SLEEP_SECONDS = 60.0
+Notice = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SchedulePass:
+    """What one pass of the scheduler did."""
+
+    records: list[RunRecord] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    next_due: datetime | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """True when every due run completed (or nothing was due) and nothing went wrong."""
+        return not self.problems and all(r.state is RunState.COMPLETED for r in self.records)
+
+
+def _scheduled(doc: Document) -> bool:
+    return (
+        doc.status is DocumentStatus.APPROVED
+        and doc.triggers is not None
+        and bool(doc.triggers.schedule)
+    )
+
+
+def last_cron_time(reader: TraceReader, workflow_id: str) -> datetime | None:
+    """The cron time of the workflow's newest scheduled run in the trace (any state)."""
+    for limit in (20, None):
+        records = reader.list_runs(workflow=workflow_id, limit=limit)
+        times = [t for t in (_cron_time(r) for r in records) if t is not None]
+        if times:
+            return max(times)
+        if limit is not None and len(records) < limit:
+            return None
+    return None
+
+
+def _cron_time(record: dict[str, Any]) -> datetime | None:
+    trigger = record.get("trigger")
+    if not isinstance(trigger, dict) or trigger.get("source") != Trigger.SCHEDULE.value:
+        return None
+    value = trigger.get("cron_time")
+    try:
+        return parse_iso(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def due_runs(
+    root: Path,
+    documents: Sequence[Document],
+    reader: TraceReader,
+    now: datetime,
+) -> list[Due]:
+    """The runs due at ``now``: one per approved, scheduled, committed document at most.
+
+    ``documents`` are read from ``root``'s HEAD (their paths below ``root``). Status
+    ``approved`` is required; ``publication`` plays no part (a published draft never runs).
+    """
+    found: list[Due] = []
+    for doc in documents:
+        if not _scheduled(doc):
+            continue
+        assert doc.triggers is not None
+        relpath = doc.path.resolve().relative_to(root.resolve()).as_posix()
+        commit = repo.file_commit(root, relpath)
+        if commit is None:
+            continue
+        try:
+            due = due_time(
+                doc.triggers.schedule,
+                doc.triggers.timezone,
+                now,
+                changed_at=repo.commit_time(root, commit),
+                last_cron_time=last_cron_time(reader, doc.id),
+            )
+        except ScheduleProblem:
+            continue
+        if due is not None:
+            found.append(
+                Due(relpath, doc.id, due[0], iso_utc(due[1]), timezone=doc.triggers.timezone)
+            )
+    return found
+
+
+def committed_documents(place: Place, commit: str) -> list[Document]:
+    """The intent documents as ``commit`` holds them (invalid ones left out)."""
+    docs: list[Document] = []
+    for path in document.discover(place.root, place.settings.intents):
+        relpath = path.relative_to(place.root).as_posix()
+        data = repo.file_at(place.root, commit, relpath)
+        if data is None:
+            continue
+        try:
+            docs.append(document.parse(data.decode("utf-8"), place.root / relpath))
+        except (DocumentError, UnicodeDecodeError):
+            continue
+    return docs
+
+
+def next_due(documents: Sequence[Document], now: datetime) -> datetime | None:
+    times = [t for t in (next_run(d, now) for d in documents if _scheduled(d)) if t is not None]
+    return min(times) if times else None
+
+
+def schedule_once(
+    where: Path, now: datetime | None = None, *, notify: Notice | None = None
+) -> SchedulePass:
+    """Run every due scheduled document once, each in a temporary worktree of HEAD."""
+    place = locate(where)
+    if not place.in_repository:
+        raise UsageError(
+            f"{where} is not in a git repository: orch schedule runs committed documents"
+        )
+    moment = now or datetime.now(UTC)
+    head = repo.head_commit(place.root)
+    if head is None:
+        return SchedulePass()
+    docs = committed_documents(place, head)
+    reader = trace_reader(place)
+    records: list[RunRecord] = []
+    problems: list[str] = []
+    for due in due_runs(place.root, docs, reader, moment):
+        try:
+            record = run_due(place, head, due, reader, notify)
+        except OrchError as exc:
+            problems.append(f"{due.path} ({due.cron_time}): {exc}")
+            continue
+        if record is not None:
+            records.append(record)
+    return SchedulePass(records, problems, next_due(docs, moment))
+
+
+def run_due(
+    place: Place, commit: str, due: Due, reader: TraceReader, notify: Notice | None = None
+) -> RunRecord | None:
+    """Claim the due time and run it; None when another scheduler had claimed it."""
+    cron_time = parse_iso(due.cron_time)
+    state_dir = place.settings.state_dir
+    if not claims.claim(state_dir, due.workflow_id, cron_time):
+        return None
+    last = last_cron_time(reader, due.workflow_id)
+    if last is not None and last >= cron_time:
+        return None
+    if notify is not None:
+        notify(f"running {due.path} for {due.cron_time} ({due.expression!r} {due.timezone})")
+    with tempfile.TemporaryDirectory(prefix="orch-schedule-") as folder:
+        tree = repo.worktree_add(place.root, commit, Path(folder) / "tree")
+        try:
+            prepared = prepare(
+                RunRequest(
+                    path=tree / due.path,
+                    workdir=tree,
+                    trigger=Trigger.SCHEDULE,
+                    cron_time=due.cron_time,
+                    actor=ACTOR,
+                )
+            )
+            record = run_prepared(prepared, runner.SilentObserver(), notify)
+        finally:
+            repo.worktree_remove(place.root, tree)
+    claims.prune(state_dir, due.workflow_id, cron_time)
+    return record
+
+
+def schedule_forever(where: Path, stop: threading.Event, *, notify: Notice | None = None) -> None:
+    """Run due documents until ``stop`` is set, sleeping until the next cron time (≤ 60 s).
+
+    Documents are read again at every wake, so a newly committed schedule is noticed within a
+    minute. A run in progress finishes before the loop looks at ``stop``.
+    """
+    while not stop.is_set():
+        started = datetime.now(UTC)
+        wake = started + timedelta(seconds=MAX_SLEEP_SECONDS)
+        try:
+            result = schedule_once(where, started, notify=notify)
+        except OrchError as exc:
+            if notify is not None:
+                notify(f"orch schedule: {exc}")
+        else:
+            for problem in result.problems:
+                if notify is not None:
+                    notify(problem)
+            for record in result.records:
+                if notify is not None:
+                    notify(f"{record.workflow.id} run {record.run_id} {record.state.value}")
+            if result.next_due is not None:
+                wake = min(wake, result.next_due)
+        delay = (wake - datetime.now(UTC)).total_seconds()
+        stop.wait(max(delay, 0.2))
