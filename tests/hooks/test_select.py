@@ -1,0 +1,90 @@
+"""The pure parts: glob matching and which documents a change runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator import document
+from orchestrator.model import Document
+from orchestrator.hooks import changed_documents, is_intent_path, path_matches
+from tests.hooks.helpers import approved, draft
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("src/**", "src/x", True),
+        ("src/**", "src/a/b/c.py", True),
+        ("src/**", "srcx/a", False),
+        ("src/**", "lib/src/a", False),
+        ("src/*", "src/a", True),
+        ("src/*", "src/a/b", False),
+        ("**/*.md", "a.md", True),
+        ("**/*.md", "a/b/c.md", True),
+        ("**/*.md", "a/b/c.mdx", False),
+        ("intents/**/*.md", "intents/x.md", True),
+        ("intents/**/*.md", "intents/a/b/x.md", True),
+        ("intents/**/*.md", "other/intents/x.md", False),
+        ("src/**/test_*.py", "src/test_a.py", True),
+        ("src/**/test_*.py", "src/pkg/test_a.py", True),
+        ("src/**/test_*.py", "src/pkg/a_test.py", False),
+        ("*.py", "a.py", True),
+        ("*.py", "pkg/a.py", False),
+        ("docs/?.md", "docs/a.md", True),
+        ("docs/?.md", "docs/ab.md", False),
+        ("[ab].txt", "a.txt", True),
+        ("[ab].txt", "c.txt", False),
+        ("[!ab].txt", "c.txt", True),
+        ("a.b", "axb", False),
+        ("a+b(c)", "a+b(c)", True),
+        ("./src/**", "src/x", True),
+        ("Makefile", "Makefile", True),
+        ("Makefile", "sub/Makefile", False),
+    ],
+)
+def test_globs_match_repository_paths(pattern: str, path: str, expected: bool) -> None:
+    assert path_matches(pattern, path) is expected
+
+
+def test_intent_paths_follow_the_settings_and_skip_readmes() -> None:
+    patterns = ("intents/**/*.md", "ops/*.md")
+    assert is_intent_path("intents/a.md", patterns)
+    assert is_intent_path("intents/team/a.md", patterns)
+    assert is_intent_path("ops/deploy.md", patterns)
+    assert not is_intent_path("intents/README.md", patterns)
+    assert not is_intent_path("intents/team/readme.md", patterns)
+    assert not is_intent_path("docs/a.md", patterns)
+
+
+def _parsed(texts: dict[str, str]) -> dict[str, Document]:
+    return {path: document.parse(text, Path(path)) for path, text in texts.items()}
+
+
+DOCUMENTS = {
+    "intents/build.md": approved("build", "# Build\n", 'on:\n  paths: ["src/**"]\n'),
+    "intents/docs.md": approved("docs", "# Docs\n", 'on:\n  paths: ["docs/*.md", "mkdocs.yml"]\n'),
+    "intents/plain.md": approved("plain", "# Plain\n"),
+    "intents/later.md": draft("later", extra='on:\n  paths: ["src/**"]\n'),
+    "intents/gone.md": draft("gone", extra='status: superseded\non:\n  paths: ["**"]\n'),
+}
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["src/app.py"], ["intents/build.md"]),
+        (["src/deep/er/app.py", "docs/guide.md"], ["intents/build.md", "intents/docs.md"]),
+        (["mkdocs.yml"], ["intents/docs.md"]),
+        (["intents/plain.md"], ["intents/plain.md"]),
+        (["intents/plain.md", "intents/build.md", "src/x"], ["intents/build.md", "intents/plain.md"]),
+        (["intents/later.md", "src/x"], ["intents/build.md"]),
+        (["docs/deep/guide.md", "README.md"], []),
+        ([], []),
+    ],
+)
+def test_changed_documents_are_the_approved_ones_a_change_concerns(
+    changed: list[str], expected: list[str]
+) -> None:
+    assert changed_documents(_parsed(DOCUMENTS), changed) == expected
