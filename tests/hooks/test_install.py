@@ -20,7 +20,7 @@ def _assert_installed(folder: Path) -> None:
         path = folder / name
         text = path.read_text()
         assert text.startswith("#!/bin/sh\n# orch-hook v1\n")
-        assert f"{sys.executable} -P -m orchestrator hooks run {name} \"$@\"" in text
+        assert f'{sys.executable} -P -m orchestrator hooks run {name} "$@"' in text
         assert os.access(path, os.X_OK)
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator import document
-from orchestrator.model import Document
 from orchestrator.hooks import changed_documents, is_intent_path, path_matches
+from orchestrator.model import Document
 from tests.hooks.helpers import approved, draft
 
 
@@ -78,7 +78,10 @@ DOCUMENTS = {
         (["src/deep/er/app.py", "docs/guide.md"], ["intents/build.md", "intents/docs.md"]),
         (["mkdocs.yml"], ["intents/docs.md"]),
         (["intents/plain.md"], ["intents/plain.md"]),
-        (["intents/plain.md", "intents/build.md", "src/x"], ["intents/build.md", "intents/plain.md"]),
+        (
+            ["intents/plain.md", "intents/build.md", "src/x"],
+            ["intents/build.md", "intents/plain.md"],
+        ),
         (["intents/later.md", "src/x"], ["intents/build.md"]),
         (["docs/deep/guide.md", "README.md"], []),
         ([], []),
