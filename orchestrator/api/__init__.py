@@ -3,12 +3,14 @@
 from orchestrator.api.apply import Prepared, RunRequest, apply, prepare, run_prepared
 from orchestrator.api.history import Shown, logs, recover, runs, show
 from orchestrator.api.inspect import Listed, Plan, list_documents, plan, summary, validate
+from orchestrator.api.publishing import Delivery, publish_pending
 from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued, serve
 from orchestrator.api.recording import log_tail, run_folder
 from orchestrator.runner import PlannedStep
 from orchestrator.schedule.scheduler import SchedulePass, schedule_forever, schedule_once
 
 __all__ = [
+    "Delivery",
     "Listed",
     "Plan",
     "PlannedStep",
@@ -25,6 +27,7 @@ __all__ = [
     "pending_runs",
     "plan",
     "prepare",
+    "publish_pending",
     "recover",
     "run_folder",
     "run_prepared",

@@ -17,7 +17,21 @@ def recover(place: Place) -> list[str]:
     """Record as failed the runs of this host whose orch process died; their ids."""
     if place.in_repository and not _has_trace(place):
         return []
-    return recover_dead_runs(trace_writer(place), trace_reader(place), host=socket.gethostname())
+    runs_folder = place.settings.state_dir / "runs"
+
+    def local_folder(workflow: str, run_id: str) -> dict[str, bytes] | None:
+        folder = runs_folder / workflow / run_id
+        if not (folder / "run.json").is_file():
+            return None
+        return {
+            path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+        }
+
+    return recover_dead_runs(
+        trace_writer(place), trace_reader(place), host=socket.gethostname(), fresher=local_folder
+    )
 
 
 def _has_trace(place: Place) -> bool:

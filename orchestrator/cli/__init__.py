@@ -39,6 +39,7 @@ app.add_typer(hooks.app, name="hooks")
 app.command()(history.runs)
 app.command()(history.show)
 app.command()(history.logs)
+app.command()(history.publish)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

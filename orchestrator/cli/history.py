@@ -135,3 +135,22 @@ def logs(
         if step is None:
             out.print(f"[bold]── {escape(name)} ──[/bold]")
         out.print(text, end="" if text.endswith("\n") else "\n", markup=False, highlight=False)
+
+
+def publish(where: Where = Path()) -> None:
+    """Publish the artifacts still waiting in the outbox (after DropBoxMini was unreachable)."""
+    deliveries = api.publish_pending(where)
+    if not deliveries:
+        out.print("nothing waits in the outbox")
+        return
+    failed = False
+    for delivery in deliveries:
+        label = f"{delivery.workflow_id}/{delivery.run_id} {escape(delivery.package)}"
+        if delivery.publication is not None and delivery.publication.state == "published":
+            out.print(f"[green]published[/green] {label} as {delivery.publication.artifact_id}")
+        else:
+            failed = True
+            reason = delivery.error or (delivery.publication and delivery.publication.error)
+            out.print(f"[yellow]still waiting[/yellow] {label}: {escape(str(reason))}")
+    if failed:
+        raise typer.Exit(3)

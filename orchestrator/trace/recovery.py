@@ -9,8 +9,10 @@ not every run record.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,7 +57,7 @@ def process_alive(pid: int, start_token: str | None = None) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _mark_failed(record: dict[str, Any], reason: str) -> dict[str, Any]:
@@ -74,19 +76,25 @@ def _mark_failed(record: dict[str, Any], reason: str) -> dict[str, Any]:
     record["transitions"] = [*(record.get("transitions") or []), {"state": "failed", "at": now}]
     record["ended_at"] = now
     started = record.get("started_at")
-    if isinstance(started, str) and "duration" in record:
+    if isinstance(started, str):
         with contextlib.suppress(ValueError):
             begun = datetime.fromisoformat(started)
-            record["duration"] = round((datetime.now(UTC) - begun).total_seconds(), 3)
+            record["duration_seconds"] = round((datetime.now(UTC) - begun).total_seconds(), 3)
     record["error"] = {"step": running, "message": reason}
     return record
 
 
 def recover_dead_runs(
-    writer: TraceWriter, reader: TraceReader, *, host: str | None = None
+    writer: TraceWriter,
+    reader: TraceReader,
+    *,
+    host: str | None = None,
+    fresher: Callable[[str, str], Mapping[str, bytes] | None] | None = None,
 ) -> list[str]:
     """Commit as failed every ``running`` run of this host whose orch process is gone.
 
+    ``fresher(workflow, run id)`` may offer the run folder as the dead process last wrote it
+    on this host (more current than its start commit: it names the step that was running).
     Returns the ids of the runs recorded as failed (usually none, at the cost of one blob).
     """
     host = host or socket.gethostname()
@@ -97,9 +105,13 @@ def recover_dead_runs(
         pid = info.get("pid")
         if not isinstance(pid, int) or process_alive(pid, info.get("pid_started")):
             continue
+        local = fresher(workflow, run_id) if fresher is not None else None
         try:
-            record = reader.read_run(run_id)
-        except TraceError:
+            if local is not None and RUN_RECORD in local:
+                record = json.loads(local[RUN_RECORD])
+            else:
+                record = reader.read_run(run_id)
+        except (TraceError, ValueError):
             continue
         if record.get("state") != "running":
             continue
@@ -107,7 +119,11 @@ def recover_dead_runs(
             f"orch process {pid} on {host} died while the run was running; "
             "recorded as failed by a later orch command"
         )
-        files = {path: reader.read_file(run_id, path) for path in reader.list_files(run_id)}
+        files = (
+            dict(local)
+            if local is not None
+            else {path: reader.read_file(run_id, path) for path in reader.list_files(run_id)}
+        )
         files[RUN_RECORD] = encode_record(_mark_failed(record, reason))
         if "report.md" in files:
             note = f"\n\n> **Failed**: {reason}.\n"

@@ -1,0 +1,266 @@
+"""Queued runs for the HTTP service: validate and record ``pending`` now, run later.
+
+``enqueue`` validates a run exactly as ``apply`` would and commits it to the trace in state
+``pending`` before it returns, so a queued run survives a restart of the server.
+``pending_runs`` reads those runs back (oldest first) and ``run_queued`` executes one under
+its existing run id, in a fresh temporary worktree of the commit it was queued at, so the
+trace shows one run going ``pending → running → completed``.
+
+Secret inputs are never written down: a run restored from the trace whose secret inputs were
+masked cannot run any more and is recorded ``failed`` with that reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator import document, runner
+from orchestrator.api.apply import RunRequest, new_record, new_run_id, prepare, run_prepared
+from orchestrator.api.inspect import list_documents
+from orchestrator.api.recording import RunBook, run_folder, trace_reader, trace_writer
+from orchestrator.api.workspace import Place, locate
+from orchestrator.errors import OrchError, TraceError, UsageError
+from orchestrator.model import Document, InputDecl, Trigger
+from orchestrator.process import MASK
+from orchestrator.record import timestamp, utc_now
+from orchestrator.trace import encode_record, repo
+
+
+class UnknownWorkflow(UsageError):
+    """No intent document of the repository has this workflow id."""
+
+
+class UncommittedDocument(UsageError):
+    """The document differs from HEAD: what was validated would not be what runs."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A run recorded ``pending``, waiting for a worker."""
+
+    run_id: str
+    workflow_id: str
+    path: str
+    commit: str
+    actor: str
+    queued_at: datetime
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    masked: frozenset[str] = frozenset()
+
+
+def workflows(where: Path) -> list[dict[str, Any]]:
+    """The valid intent documents: id, title, status, path and input declarations."""
+    place = locate(where)
+    found = []
+    for item in list_documents([place.root]):
+        doc = item.document
+        if doc is None:
+            continue
+        found.append(
+            {
+                "id": doc.id,
+                "title": doc.title,
+                "status": doc.status.value,
+                "path": doc.path.resolve().relative_to(place.root.resolve()).as_posix(),
+                "inputs": {decl.name: _declaration(decl) for decl in doc.inputs},
+            }
+        )
+    return found
+
+
+def _declaration(decl: InputDecl) -> dict[str, Any]:
+    shown: dict[str, Any] = {**decl.schema, "required": decl.required, "secret": decl.secret}
+    if decl.description:
+        shown["description"] = decl.description
+    if decl.has_default:
+        shown["default"] = MASK if decl.secret else decl.default
+    return shown
+
+
+def find_workflow(place: Place, workflow_id: str) -> Path:
+    for item in list_documents([place.root]):
+        if item.document is not None and item.document.id == workflow_id:
+            return item.path
+    raise UnknownWorkflow(f"no intent document has the workflow id {workflow_id!r}")
+
+
+def enqueue(
+    where: Path,
+    workflow_id: str,
+    inputs: Mapping[str, Any],
+    *,
+    actor: str,
+    environ: Mapping[str, str] | None = None,
+) -> Queued:
+    """Validate a run of ``workflow_id`` now and record it ``pending`` in the trace.
+
+    Raises ``UnknownWorkflow``, ``UncommittedDocument``, or the ``DocumentError`` /
+    ``InputError`` that ``apply`` would raise (a draft is refused: the trigger is ``api``).
+    """
+    place = locate(where)
+    if not place.in_repository:
+        raise UsageError(f"{where} is not a git repository: queued runs run committed documents")
+    path = find_workflow(place, workflow_id)
+    run_id, queued_at = new_run_id(), utc_now()
+    prepared = prepare(
+        RunRequest(
+            path=path,
+            supplied_inputs=dict(inputs),
+            trigger=Trigger.API,
+            actor=actor,
+            workdir=place.root,
+            run_id=run_id,
+            queued_at=queued_at,
+            environ=environ,
+        )
+    )
+    commit = repo.head_commit(place.root)
+    if commit is None or repo.is_dirty(place.root, prepared.relative_path, prepared.document.text):
+        raise UncommittedDocument(
+            f"{prepared.relative_path} has changes that are not committed: "
+            "commit it, so that the run executes the text that was validated"
+        )
+    record = new_record(prepared, run_id)
+    RunBook.open(prepared, run_folder(prepared, run_id)).save(record)
+    return Queued(
+        run_id=run_id,
+        workflow_id=prepared.document.id,
+        path=prepared.relative_path,
+        commit=commit,
+        actor=actor,
+        queued_at=queued_at,
+        inputs=dict(inputs),
+    )
+
+
+def pending_runs(where: Path) -> list[Queued]:
+    """The runs still ``pending`` in the trace, oldest first (run ids sort by time)."""
+    place = locate(where)
+    reader = trace_reader(place)
+    if reader.tip_ref() is None:
+        return []
+    queued = [_restored(record) for record in reader.runs_in_state("pending")]
+    return sorted((q for q in queued if q is not None), key=lambda q: q.run_id)
+
+
+def _restored(record: Mapping[str, Any]) -> Queued | None:
+    doc = record.get("document") or {}
+    workspace = record.get("workspace") or {}
+    trigger = record.get("trigger") or {}
+    commit = workspace.get("commit") or doc.get("commit")
+    transitions = record.get("transitions") or [{}]
+    if not commit or not doc.get("path"):
+        return None
+    recorded = dict(record.get("inputs") or {})
+    masked = frozenset(name for name, value in recorded.items() if value == MASK)
+    try:
+        queued_at = datetime.fromisoformat(str(transitions[0].get("at")).replace("Z", "+00:00"))
+    except ValueError:
+        queued_at = utc_now()
+    return Queued(
+        run_id=str(record.get("run_id")),
+        workflow_id=str((record.get("workflow") or {}).get("id")),
+        path=str(doc["path"]),
+        commit=str(commit),
+        actor=str(trigger.get("actor") or "api"),
+        queued_at=queued_at,
+        inputs={k: v for k, v in recorded.items() if k not in masked},
+        masked=masked,
+    )
+
+
+def run_queued(where: Path, queued: Queued, environ: Mapping[str, str] | None = None) -> str:
+    """Run a queued run under its own id in a temporary worktree; its final state."""
+    place = locate(where)
+    with tempfile.TemporaryDirectory(prefix="orch-api-") as folder:
+        try:
+            tree = repo.worktree_add(place.root, queued.commit, Path(folder) / "tree")
+        except OrchError as exc:
+            return fail_pending(place, queued, f"could not check out {queued.commit}: {exc}")
+        try:
+            return _run_in(tree, place, queued, environ)
+        finally:
+            with contextlib.suppress(OrchError):
+                repo.worktree_remove(place.root, tree)
+
+
+def _run_in(tree: Path, place: Place, queued: Queued, environ: Mapping[str, str] | None) -> str:
+    try:
+        doc = document.load(tree / queued.path)
+        lost = sorted(queued.masked & _secret_inputs(doc))
+        if lost:
+            return fail_pending(
+                place,
+                queued,
+                f"secret input(s) {', '.join(lost)} are never written down and were lost when "
+                "the server restarted before the run started; submit the run again",
+            )
+        prepared = prepare(
+            RunRequest(
+                path=tree / queued.path,
+                supplied_inputs=queued.inputs,
+                trigger=Trigger.API,
+                actor=queued.actor,
+                workdir=tree,
+                run_id=queued.run_id,
+                queued_at=queued.queued_at,
+                environ=environ,
+            )
+        )
+    except OrchError as exc:
+        return fail_pending(place, queued, f"the run could not start: {exc}")
+    return run_prepared(prepared, runner.SilentObserver()).state.value
+
+
+def _secret_inputs(doc: Document) -> frozenset[str]:
+    return frozenset(decl.name for decl in doc.inputs if decl.secret)
+
+
+def fail_pending(place: Place, queued: Queued, reason: str) -> str:
+    """Record a run that never started as ``failed`` with ``reason``; returns ``"failed"``."""
+    reader = trace_reader(place)
+    try:
+        record = dict(reader.read_run(queued.run_id))
+    except TraceError:
+        return "failed"
+    if record.get("state") != "pending":
+        return str(record.get("state"))
+    now = timestamp(utc_now())
+    record.update(
+        state="failed",
+        transitions=[*(record.get("transitions") or []), {"state": "failed", "at": now}],
+        ended_at=now,
+        error={"step": None, "message": reason},
+    )
+    files = {"run.json": encode_record(record)}
+    report = (
+        f"# {queued.workflow_id} run {queued.run_id}\n\n> **Failed** before it started: {reason}\n"
+    )
+    files["report.md"] = report.encode()
+    trace_writer(place).commit_run(
+        queued.workflow_id, queued.run_id, files, state="failed", message_title=reason
+    )
+    return "failed"
+
+
+def serve(
+    where: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 2,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Run ``orch serve`` in the foreground until interrupted (keys from ``ORCH_API_KEYS_JSON``).
+
+    The web stack is imported here, not at start-up, so other commands do not pay for it.
+    """
+    from orchestrator.service.app import serve as serve_app
+
+    serve_app(locate(where).root, host=host, port=port, workers=workers, environ=environ)
