@@ -14,7 +14,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from orchestrator import __version__, api
-from orchestrator.cli import dropbox, history, hooks
+from orchestrator.cli import dropbox, history, hooks, schedule, serve
 from orchestrator.cli.display import LiveDisplay
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
@@ -39,6 +39,8 @@ app.add_typer(hooks.app, name="hooks")
 app.command()(history.runs)
 app.command()(history.show)
 app.command()(history.logs)
+app.command()(schedule.schedule)
+app.command()(serve.serve)
 app.command()(history.publish)
 
 out = Console(soft_wrap=True)
@@ -170,7 +172,7 @@ def apply(
     steps: list[Step] = list(prepared.document.steps)
     interactive = sys.stdin.isatty()
     with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
-        record = api.run_prepared(prepared, display)
+        record = api.run_prepared(prepared, display, display.waiting)
     if as_json:
         sys.stdout.write(json.dumps(to_json(record), indent=2, ensure_ascii=False) + "\n")
     _summarise(record, api.run_folder(prepared, record.run_id), verbose=verbose)

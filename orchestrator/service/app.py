@@ -1,0 +1,188 @@
+"""``orch serve``: the HTTP API for other systems (FastAPI on uvicorn).
+
+Thin by design: every endpoint calls an ``api`` function. Errors are JSON objects
+``{"error": code, "detail": sentence}`` (validation problems add ``"problems"``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from orchestrator import __version__
+from orchestrator.api import history, queueing
+from orchestrator.errors import DocumentError, OrchError, TraceError
+from orchestrator.service.keys import ApiKey, Keys, load_keys
+from orchestrator.service.queue import RunQueue
+
+_CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found"}
+_CODES |= {405: "method-not-allowed", 409: "conflict", 422: "invalid", 500: "internal"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, **extra: Any) -> None:
+        self.status, self.detail, self.extra = status, detail, extra
+        super().__init__(detail)
+
+
+class RunSubmission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str = Field(description="The workflow id of an approved intent document.")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="The run's inputs.")
+
+
+class Accepted(BaseModel):
+    runId: str
+
+
+def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
+    body = {"error": _CODES.get(status, "error"), "detail": detail, **extra}
+    return JSONResponse(body, status_code=status)
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where or 'body'}: {error.get('msg', 'invalid')}"
+
+
+def create_app(
+    root: Path, keys: Keys, workers: int = 2, *, queue: RunQueue | None = None
+) -> FastAPI:
+    """The service for the repository at ``root``; starting it starts the run queue."""
+    runs = queue or RunQueue(root, workers)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        runs.start()
+        try:
+            yield
+        finally:
+            runs.stop()
+
+    app = FastAPI(
+        title="orch",
+        version=__version__,
+        description="Queue runs of approved intent documents and read their history.",
+        lifespan=lifespan,
+    )
+
+    def key_for(role: str) -> Callable[[str | None], ApiKey]:
+        def check(x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+            key = keys.find(x_api_key)
+            if key is None:
+                raise ApiError(401, "a valid API key is required in the X-API-Key header")
+            if not key.allows(role):
+                raise ApiError(403, f"the key {key.name!r} may not {role} (its role: {key.role})")
+            return key
+
+        return check
+
+    Reader = Annotated[ApiKey, Depends(key_for("read"))]
+    Runner = Annotated[ApiKey, Depends(key_for("run"))]
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.detail, **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(400, "the request body is not valid JSON")
+        return _error(
+            422, "the request does not match the API", problems=[_problem(e) for e in errors]
+        )
+
+    @app.exception_handler(OrchError)
+    async def orch_error(_: Request, exc: OrchError) -> JSONResponse:
+        return _error(500, str(exc))
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """Public: the service is up."""
+        utc = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return {"status": "ok", "service": "orch", "version": __version__, "utc": utc}
+
+    @app.get("/api/workflows")
+    def list_workflows(_: Reader) -> list[dict[str, Any]]:
+        """The intent documents: id, title, status, path and input declarations."""
+        return queueing.workflows(root)
+
+    @app.post("/api/runs", status_code=202)
+    def submit(body: RunSubmission, key: Runner) -> Accepted:
+        """Validate now, record the run ``pending`` in the trace, queue it (trigger ``api``)."""
+        try:
+            queued = queueing.enqueue(root, body.workflow, body.inputs, actor=key.name)
+        except queueing.UnknownWorkflow as exc:
+            raise ApiError(404, str(exc)) from None
+        except queueing.UncommittedDocument as exc:
+            raise ApiError(409, str(exc)) from None
+        except DocumentError as exc:
+            raise ApiError(
+                422,
+                "the run is invalid: nothing was queued",
+                problems=[str(d) for d in exc.diagnostics],
+            ) from None
+        runs.put(queued)
+        return Accepted(runId=queued.run_id)
+
+    @app.get("/api/runs")
+    def list_runs(
+        _: Reader,
+        workflow: str | None = None,
+        state: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    ) -> list[dict[str, Any]]:
+        """Run records from the trace, newest first."""
+        return history.runs(root, workflow=workflow, state=state, limit=limit)
+
+    @app.get("/api/runs/{run_id}")
+    def one_run(run_id: str, _: Reader) -> dict[str, Any]:
+        """One run's record (``run.json``)."""
+        try:
+            return history.show(root, run_id).record
+        except TraceError as exc:
+            raise ApiError(404, str(exc)) from None
+
+    @app.get("/api/runs/{run_id}/logs/{step}", response_class=PlainTextResponse)
+    def step_log(run_id: str, step: str, _: Reader) -> str:
+        """A step's log, as text."""
+        try:
+            found = history.logs(root, run_id, step)
+        except TraceError as exc:
+            raise ApiError(404, str(exc)) from None
+        return found[0][1]
+
+    return app
+
+
+def serve(
+    root: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 2,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM; the runs in progress finish, queued ones stay pending."""
+    environ = os.environ if environ is None else environ
+    keys = load_keys(environ)
+    queue = RunQueue(root, workers)
+    queue.open()
+    app = create_app(root, keys, workers, queue=queue)
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).run()
