@@ -32,9 +32,10 @@ def installed(repo: Path) -> Path:
 def commit(
     repo: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``git commit`` through the installed hooks; the caller checks the outcome."""
+    """``git -C repo commit`` (from ``cwd``, default ``repo``) through the installed hooks;
+    the caller checks the outcome."""
     return subprocess.run(
-        ["git", "commit", "-q", *args],
+        ["git", "-C", str(repo), "commit", "-q", *args],
         cwd=cwd or repo,
         env={**os.environ, **(env or {})},
         capture_output=True,
