@@ -6,7 +6,10 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from orchestrator.api import hooks as hooks_api
+from orchestrator.errors import UsageError
 from tests.conftest import git
 from tests.core.helpers import orch
 from tests.hooks.helpers import commit, draft, stage
@@ -44,8 +47,7 @@ def test_relative_hooks_path_is_relative_to_the_work_tree(git_repo: Path) -> Non
     _assert_installed(git_repo / "tools" / "githooks")
     assert not (git_repo / "sub" / "tools").exists()
     assert not (git_repo / ".git" / "hooks" / "pre-commit").exists()
-    ran = orch(git_repo / "sub", "hooks", "uninstall")
-    assert ran.code == 0, ran.stderr
+    assert [c.action for c in hooks_api.uninstall_hooks(git_repo / "sub")] == ["removed"] * 3
     assert not (git_repo / "tools" / "githooks" / "pre-commit").exists()
 
 
@@ -106,6 +108,5 @@ def test_uninstall_leaves_foreign_hooks_alone(git_repo: Path) -> None:
 
 
 def test_install_outside_a_repository_says_so(tmp_path: Path) -> None:
-    ran = orch(tmp_path, "hooks", "install")
-    assert ran.code == 2
-    assert "not in a git repository" in ran.stderr
+    with pytest.raises(UsageError, match="not in a git repository"):
+        hooks_api.install_hooks(tmp_path)

@@ -3,11 +3,12 @@ through real ``git commit`` and ``git merge`` runs of the installed hooks."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+from orchestrator.api import hooks as hooks_api
 from tests.conftest import git
-from tests.core.helpers import orch
 from tests.hooks.helpers import AUTHOR, approved, commit, draft, head, installed, stage, trace_runs
 
 TOUCHING = """
@@ -106,11 +107,14 @@ def test_a_failing_run_is_reported_but_the_commit_stays(git_repo: Path) -> None:
 def test_inside_an_orch_run_the_hook_does_nothing(git_repo: Path) -> None:
     stage(git_repo, {"intents/demo.md": approved("demo", ECHO)})
     git(git_repo, "commit", "-q", "-m", "demo")
-    ran = orch(git_repo, "hooks", "run", "post-commit", env={"ORCH_ACTIVE_RUN": "x"})
-    assert ran.code == 0, ran.stderr
+    inside = hooks_api.run_hook(
+        "post-commit", git_repo, environ={**os.environ, "ORCH_ACTIVE_RUN": "x"}
+    )
+    assert inside.runs == ()
+    assert inside.skipped is not None and "inside orch run x" in inside.skipped
     assert trace_runs(git_repo, "demo") == []
-    ran = orch(git_repo, "hooks", "run", "post-commit")
-    assert ran.code == 0, ran.stderr
+    outside = hooks_api.run_hook("post-commit", git_repo, environ=dict(os.environ))
+    assert [(r.workflow, r.state) for r in outside.runs] == [("demo", "completed")]
     assert len(trace_runs(git_repo, "demo")) == 1
 
 
