@@ -1,13 +1,55 @@
-"""One function per user action; `cli` and the HTTP service call these as a library user would."""
+"""One function per user action; `cli` and the HTTP service call these as a library user would.
 
-from orchestrator.api.apply import Prepared, RunRequest, apply, prepare, run_prepared
-from orchestrator.api.history import Shown, logs, recover, runs, show
-from orchestrator.api.inspect import Listed, Plan, list_documents, plan, summary, validate
-from orchestrator.api.publishing import Delivery, publish_pending
-from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued, serve
-from orchestrator.api.recording import log_tail, run_folder
-from orchestrator.runner import PlannedStep
-from orchestrator.schedule.scheduler import SchedulePass, schedule_forever, schedule_once
+Names are imported on first use: a command pays start-up time only for what it runs (the
+HTTP service and the artifact client are heavy, and most commands need neither).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestrator.api.apply import Prepared, RunRequest, apply, prepare, run_prepared
+    from orchestrator.api.history import Shown, logs, recover, runs, show
+    from orchestrator.api.inspect import Listed, Plan, list_documents, plan, summary, validate
+    from orchestrator.api.publishing import Delivery, publish_pending
+    from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued, serve
+    from orchestrator.api.recording import log_tail, run_folder
+    from orchestrator.runner import PlannedStep
+    from orchestrator.schedule.scheduler import SchedulePass, schedule_forever, schedule_once
+
+_HOMES = {
+    "Delivery": "orchestrator.api.publishing",
+    "Listed": "orchestrator.api.inspect",
+    "Plan": "orchestrator.api.inspect",
+    "PlannedStep": "orchestrator.runner",
+    "Prepared": "orchestrator.api.apply",
+    "Queued": "orchestrator.api.queueing",
+    "RunRequest": "orchestrator.api.apply",
+    "SchedulePass": "orchestrator.schedule.scheduler",
+    "Shown": "orchestrator.api.history",
+    "apply": "orchestrator.api.apply",
+    "enqueue": "orchestrator.api.queueing",
+    "list_documents": "orchestrator.api.inspect",
+    "log_tail": "orchestrator.api.recording",
+    "logs": "orchestrator.api.history",
+    "pending_runs": "orchestrator.api.queueing",
+    "plan": "orchestrator.api.inspect",
+    "prepare": "orchestrator.api.apply",
+    "publish_pending": "orchestrator.api.publishing",
+    "recover": "orchestrator.api.history",
+    "run_folder": "orchestrator.api.recording",
+    "run_prepared": "orchestrator.api.apply",
+    "run_queued": "orchestrator.api.queueing",
+    "runs": "orchestrator.api.history",
+    "schedule_forever": "orchestrator.schedule.scheduler",
+    "schedule_once": "orchestrator.schedule.scheduler",
+    "serve": "orchestrator.api.queueing",
+    "show": "orchestrator.api.history",
+    "summary": "orchestrator.api.inspect",
+    "validate": "orchestrator.api.inspect",
+}
 
 __all__ = [
     "Delivery",
@@ -40,3 +82,12 @@ __all__ = [
     "summary",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

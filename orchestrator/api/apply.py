@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, artifacts, document, runner
+from orchestrator import __version__, document, runner
 from orchestrator.api import history, recording
 from orchestrator.api.lock import WaitNotice, workflow_lock
 from orchestrator.api.workspace import (
@@ -24,7 +24,6 @@ from orchestrator.api.workspace import (
     relative_to_root,
     working_copy_dirty,
 )
-from orchestrator.config import Settings
 from orchestrator.errors import Diagnostic, DocumentError
 from orchestrator.model import Document, DocumentStatus, RunState, Step, Trigger
 from orchestrator.process import MASK, Masker
@@ -296,52 +295,16 @@ def _execute(
         book.save(_finished(record, RunError(step=_running_step(record), message=reason)))
         raise
     error = record.error
-    produced, problem = artifacts.produce(
-        _artifact_stage(prepared, execution, runner.context_after(execution, env, record), record),
-        succeeded=error is None,
-    )
-    record = dataclasses.replace(record, artifacts=tuple(produced))
-    if problem is not None and error is None:
-        error = RunError(step=None, message=problem)
+    if prepared.document.artifacts:
+        # Imported here: packaging and publishing load the HTTP client, which a run without
+        # artifacts should not pay for at start-up.
+        from orchestrator.api import publication
+
+        template_context = runner.context_after(execution, env, record)
+        record, problem = publication.generate_and_publish(prepared, record, template_context)
+        if problem is not None and error is None:
+            error = RunError(step=None, message=problem)
     return book.save(_finished(record, error))
-
-
-def _artifact_stage(
-    prepared: Prepared,
-    execution: runner.Execution,
-    template_context: Mapping[str, Any],
-    record: RunRecord,
-) -> artifacts.Stage:
-    doc, settings = prepared.document, prepared.place.settings
-    return artifacts.Stage(
-        specs=doc.artifacts,
-        document_path=str(doc.path),
-        workdir=prepared.workdir,
-        packages=settings.state_dir / "packages" / record.run_id,
-        context=template_context,
-        provenance=artifacts.Provenance(
-            workflow_id=doc.id,
-            run_id=record.run_id,
-            document_path=record.document.path,
-            document_revision=record.document.commit,
-            document_blob=record.document.blob,
-            inputs_digest=record.inputs_digest,
-            actor=record.trigger.actor,
-            system=doc.system or doc.id,
-            producer=f"orch {__version__}",
-        ),
-        destination=destination(settings),
-        outbox=artifacts.Outbox(settings.state_dir / "outbox"),
-    )
-
-
-def destination(settings: Settings) -> artifacts.Destination:
-    return artifacts.Destination(
-        url=settings.dropbox_url,
-        key=settings.dropbox_key,
-        local_store=settings.local_store,
-        baseline=settings.dropbox_baseline,
-    )
 
 
 class _KeepsRunFolderCurrent:

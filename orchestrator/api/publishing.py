@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import artifacts
-from orchestrator.api.apply import destination
+from orchestrator.api.publication import destination
 from orchestrator.api.recording import trace_reader, trace_writer
 from orchestrator.api.workspace import locate
 from orchestrator.errors import PublishError

@@ -14,7 +14,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from orchestrator import __version__, api
-from orchestrator.cli import dropbox, history, hooks, schedule, serve
+from orchestrator.cli import history, schedule, serve
 from orchestrator.cli.display import LiveDisplay
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
@@ -34,8 +34,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(dropbox.app, name="dropbox")
-app.add_typer(hooks.app, name="hooks")
 app.command()(history.runs)
 app.command()(history.show)
 app.command()(history.logs)
@@ -222,14 +220,31 @@ def list_command(
     out.print(table)
 
 
+# Command groups imported only when used: their libraries are slow to import, and no other
+# command should pay for them at start-up.
+_PASS_ARGUMENTS = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@app.command(name="dropbox", context_settings=_PASS_ARGUMENTS, add_help_option=False)
+def dropbox_commands(ctx: typer.Context) -> None:
+    """DropBoxMini: serve the artifact service; push, list and get artifacts."""
+    from orchestrator.cli import dropbox
+
+    dropbox.app(args=ctx.args, prog_name="orch dropbox")
+
+
+@app.command(name="hooks", context_settings=_PASS_ARGUMENTS, add_help_option=False)
+def hooks_commands(ctx: typer.Context) -> None:
+    """Git hooks: install, uninstall (and the hooks' own entry point)."""
+    from orchestrator.cli import hooks
+
+    hooks.app(args=ctx.args, prog_name="orch hooks")
+
+
 def main() -> None:
-    command = typer.main.get_command(app)
-
-    def entry() -> int | None:
-        result = command.main(args=sys.argv[1:], prog_name="orch", standalone_mode=False)
-        return result if isinstance(result, int) else None
-
-    sys.exit(run_guarded(entry))
+    # Typer handles usage errors itself (exit 2) and exits through SystemExit; what reaches
+    # run_guarded is orch's own errors and bugs.
+    sys.exit(run_guarded(lambda: app(args=sys.argv[1:], prog_name="orch")))
 
 
 __all__ = ["DocumentError", "app", "main", "report_error"]

@@ -3,14 +3,12 @@ unexpected ones a short note and the path of the saved traceback."""
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import click
 from rich.console import Console
 
 from orchestrator.errors import DocumentError, OrchError
@@ -38,19 +36,12 @@ def _save_traceback() -> Path:
     return Path(name)
 
 
-def run_guarded(entry: Callable[[], int | None]) -> int:
-    """Run the click command and turn whatever happens into an exit code."""
+def run_guarded(entry: Callable[[], object]) -> int:
+    """Run the command; turn orch's errors into messages and exit codes, and bugs into a
+    short note plus a saved traceback. Normal exits pass through as ``SystemExit``."""
     console = Console(stderr=True, soft_wrap=True)
     try:
-        code = entry()
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        console.print("orch: interrupted")
-        return 130
-    except click.ClickException as exc:
-        exc.show(file=sys.stderr)
-        return EXIT_NOTHING_RAN
+        entry()
     except OrchError as exc:
         report_error(console, exc)
         return EXIT_NOTHING_RAN
@@ -65,4 +56,4 @@ def run_guarded(entry: Callable[[], int | None]) -> int:
             markup=False,
         )
         return EXIT_INTERNAL
-    return code or 0
+    return EXIT_COMPLETED

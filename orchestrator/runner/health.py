@@ -10,13 +10,15 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from orchestrator.runner.outcome import Outcome
+
+if TYPE_CHECKING:
+    import httpx
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h)?)+$")
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
@@ -114,6 +116,9 @@ def _as_int(value: object) -> int | None:
 
 
 def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
+    # Imported here: only health steps need an HTTP client, and it is slow to import.
+    import httpx
+
     deadline = time.monotonic() + min(spec.timeout_seconds, step_timeout)
     log: list[str] = []
     last = "no answer yet"
@@ -132,6 +137,8 @@ def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
 
 
 def _probe(client: httpx.Client, spec: HealthSpec, timeout: float) -> str:
+    import httpx
+
     try:
         response = client.get(spec.url, timeout=timeout)
     except httpx.HTTPError as exc:
