@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchestrator import api
 from tests.conftest import build_file_tree, git
 from tests.core.helpers import document, orch
 
@@ -52,9 +53,7 @@ def _commit_long_ago(repo: Path, files: dict[str, str]) -> None:
 
 
 def _scheduled_runs(repo: Path) -> list[dict[str, Any]]:
-    ran = orch(repo, "runs", "--json", "--limit", "100")
-    assert ran.code == 0, ran.stderr
-    records: list[dict[str, Any]] = ran.json()
+    records = api.runs(repo, limit=100)
     return [r for r in records if r["trigger"]["source"] == "schedule"]
 
 
@@ -94,9 +93,8 @@ def test_once_runs_a_due_document_in_a_worktree_and_only_once(git_repo: Path) ->
 
 def test_drafts_never_run(git_repo: Path) -> None:
     _commit_long_ago(git_repo, {"intents/yearly.md": document(_front(status="draft"), BODY)})
-    ran = orch(git_repo, "schedule", "--once")
-    assert ran.code == 0, ran.stderr
-    assert "nothing is due" in ran.stderr
+    result = api.schedule_once(git_repo)
+    assert (result.records, result.problems, result.succeeded) == ([], [], True)
     assert _scheduled_runs(git_repo) == []
 
 
