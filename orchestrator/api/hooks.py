@@ -133,6 +133,8 @@ def _after_change(
     root = place.root
     if name == POST_MERGE and not place.settings.hooks_post_merge:
         return HookOutcome(name, skipped="post-merge runs are off (setting hooks-post-merge)")
+    if commit is None and hooks.rebasing(root):
+        return HookOutcome(name, skipped="a rebase is replaying commits that already ran")
     commit = commit or hooks.resolve(root, "HEAD")
     if commit is None:
         return HookOutcome(name, skipped="no commit to run")

@@ -18,7 +18,7 @@ from orchestrator.hooks.install import (
     script,
     uninstall,
 )
-from orchestrator.hooks.repository import commit_author, diff_names, resolve
+from orchestrator.hooks.repository import commit_author, diff_names, rebasing, resolve
 from orchestrator.hooks.select import changed_documents, is_intent_path, path_matches
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "is_intent_path",
     "is_orchs",
     "path_matches",
+    "rebasing",
     "resolve",
     "script",
     "spawn",

@@ -120,3 +120,13 @@ def index_entries(root: Path, env: Mapping[str, str]) -> dict[str, str]:
         if stage == "0":
             entries[path] = blob
     return entries
+
+
+def rebasing(root: Path) -> bool:
+    """True while a rebase replays commits in ``root``'s work tree (git runs post-commit for
+    each replayed commit)."""
+    for state in ("rebase-merge", "rebase-apply"):
+        out = run_git("rev-parse", "--path-format=absolute", "--git-path", state, cwd=root)
+        if Path(out.decode().strip()).is_dir():
+            return True
+    return False

@@ -163,3 +163,17 @@ def test_post_merge_runs_what_the_merge_brought_when_enabled(git_repo: Path) -> 
     assert run["state"] == "completed"
     assert run["trigger"]["source"] == "hook"
     assert run["workspace"]["commit"] == head(git_repo)
+
+
+def test_a_rebase_does_not_run_the_commits_it_replays(git_repo: Path) -> None:
+    git(git_repo, "checkout", "-q", "-b", "feature")
+    stage(git_repo, {"intents/demo.md": approved("demo", ECHO)})
+    git(git_repo, "commit", "-q", "-m", "demo on a branch")
+    git(git_repo, "checkout", "-q", "main")
+    stage(git_repo, {"other.txt": "other\n"})
+    git(git_repo, "commit", "-q", "-m", "main moves on")
+    git(git_repo, "checkout", "-q", "feature")
+    installed(git_repo)
+    git(git_repo, "rebase", "-q", "main")
+    assert git(git_repo, "log", "-1", "--format=%s").strip() == "demo on a branch"
+    assert trace_runs(git_repo, "demo") == []
