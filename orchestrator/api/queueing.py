@@ -140,13 +140,17 @@ def enqueue(
 
 
 def pending_runs(where: Path) -> list[Queued]:
-    """The runs still ``pending`` in the trace, oldest first (run ids sort by time)."""
+    """The runs still ``pending`` in the trace, in the order they were queued.
+
+    Run ids sort by the second they were made in, so the order is the recorded ``pending``
+    time (milliseconds), then the run id.
+    """
     place = locate(where)
     reader = trace_reader(place)
     if reader.tip_ref() is None:
         return []
     queued = [_restored(record) for record in reader.runs_in_state("pending")]
-    return sorted((q for q in queued if q is not None), key=lambda q: q.run_id)
+    return sorted((q for q in queued if q is not None), key=lambda q: (q.queued_at, q.run_id))
 
 
 def _restored(record: Mapping[str, Any]) -> Queued | None:

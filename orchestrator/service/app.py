@@ -7,7 +7,7 @@ Thin by design: every endpoint calls an ``api`` function. Errors are JSON object
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +57,28 @@ def _problem(error: Mapping[str, Any]) -> str:
     return f"{where or 'body'}: {error.get('msg', 'invalid')}"
 
 
+def _key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
+    keys: Keys = request.app.state.keys
+    key = keys.find(x_api_key)
+    if key is None:
+        raise ApiError(401, "a valid API key is required in the X-API-Key header")
+    return key
+
+
+def _reader(key: Annotated[ApiKey, Depends(_key)]) -> ApiKey:
+    return key
+
+
+def _runner(key: Annotated[ApiKey, Depends(_key)]) -> ApiKey:
+    if not key.allows("run"):
+        raise ApiError(403, f"the key {key.name!r} may only read (its role: {key.role})")
+    return key
+
+
+Reader = Annotated[ApiKey, Depends(_reader)]
+Runner = Annotated[ApiKey, Depends(_runner)]
+
+
 def create_app(
     root: Path, keys: Keys, workers: int = 2, *, queue: RunQueue | None = None
 ) -> FastAPI:
@@ -77,20 +99,7 @@ def create_app(
         description="Queue runs of approved intent documents and read their history.",
         lifespan=lifespan,
     )
-
-    def key_for(role: str) -> Callable[[str | None], ApiKey]:
-        def check(x_api_key: Annotated[str | None, Header()] = None) -> ApiKey:
-            key = keys.find(x_api_key)
-            if key is None:
-                raise ApiError(401, "a valid API key is required in the X-API-Key header")
-            if not key.allows(role):
-                raise ApiError(403, f"the key {key.name!r} may not {role} (its role: {key.role})")
-            return key
-
-        return check
-
-    Reader = Annotated[ApiKey, Depends(key_for("read"))]
-    Runner = Annotated[ApiKey, Depends(key_for("run"))]
+    app.state.keys = keys
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
