@@ -185,6 +185,13 @@ def to_json(record: RunRecord) -> dict[str, Any]:
     return {"schema": SCHEMA_VERSION, **data}
 
 
+def to_json_step(step: StepRecord) -> dict[str, Any]:
+    """One step's entry of ``run.json``."""
+    data = _plain(step)
+    assert isinstance(data, dict)
+    return data
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}

@@ -287,7 +287,7 @@ def _execute(
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
     book.save(record)
-    watcher = _KeepsRunFolderCurrent(observer, book, record)
+    watcher = _KeepsRunFolderCurrent(observer, book)
     try:
         record = runner.execute(execution, record, env, watcher)
     except BaseException as exc:
@@ -308,21 +308,19 @@ def _execute(
 
 
 class _KeepsRunFolderCurrent:
-    """Passes step changes on, and keeps the local ``run.json`` current after each one, so
-    that a run whose process dies can be recovered with the step it was in."""
+    """Passes step changes on, and notes each in the run folder's journal, so that a run whose
+    process dies can be recovered with the step it was in (one small append per change)."""
 
-    def __init__(self, observer: runner.Observer, book: recording.RunBook, record: RunRecord):
+    def __init__(self, observer: runner.Observer, book: recording.RunBook):
         self._observer = observer
         self._book = book
-        self._record = record
 
     @property
     def verbose(self) -> bool:
         return self._observer.verbose
 
     def step_changed(self, step: StepRecord) -> None:
-        self._record = self._record.with_step(step)
-        self._book.write_local(self._record)
+        self._book.note_step(step)
         self._observer.step_changed(step)
 
     def step_output(self, step: str, line: str) -> None:

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.recording import trace_reader, trace_repository, trace_writer
+from orchestrator.api.recording import (
+    replay_journal,
+    trace_reader,
+    trace_repository,
+    trace_writer,
+)
 from orchestrator.api.workspace import Place, locate
 from orchestrator.errors import TraceError
 from orchestrator.trace.recovery import recover_dead_runs
@@ -20,14 +25,7 @@ def recover(place: Place) -> list[str]:
     runs_folder = place.settings.state_dir / "runs"
 
     def local_folder(workflow: str, run_id: str) -> dict[str, bytes] | None:
-        folder = runs_folder / workflow / run_id
-        if not (folder / "run.json").is_file():
-            return None
-        return {
-            path.relative_to(folder).as_posix(): path.read_bytes()
-            for path in sorted(folder.rglob("*"))
-            if path.is_file()
-        }
+        return replay_journal(runs_folder / workflow / run_id)
 
     return recover_dead_runs(
         trace_writer(place), trace_reader(place), host=socket.gethostname(), fresher=local_folder

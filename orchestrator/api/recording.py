@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestrator import report
-from orchestrator.record import RunRecord, to_json
+from orchestrator.record import RunRecord, StepRecord, to_json, to_json_step
 from orchestrator.trace import TraceReader, TraceWriter, encode_record, own_trace_repository
 
 if TYPE_CHECKING:
     from orchestrator.api.apply import Prepared
     from orchestrator.api.workspace import Place
 
+# Step changes of a run in progress, one JSON line each; never committed (run.json has them).
+JOURNAL = "journal.jsonl"
 _IDENTITY = re.compile(r"^\s*(?P<name>[^<]*?)\s*<(?P<email>[^>]*)>\s*$")
 
 
@@ -90,6 +92,11 @@ class RunBook:
         )
         return record
 
+    def note_step(self, step: StepRecord) -> None:
+        """Append a step's change to the journal that crash recovery replays."""
+        with (self.folder / JOURNAL).open("a", encoding="utf-8") as journal:
+            journal.write(json.dumps(to_json_step(step), separators=(",", ":")) + "\n")
+
     def read_log(self, relative: str) -> str:
         path = self.folder / relative
         return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
@@ -98,7 +105,7 @@ class RunBook:
         return {
             path.relative_to(self.folder).as_posix(): path.read_bytes()
             for path in sorted(self.folder.rglob("*"))
-            if path.is_file()
+            if path.is_file() and path.name != JOURNAL
         }
 
 
@@ -119,3 +126,28 @@ def log_tail(folder: Path, relative: str, lines: int = 20) -> str:
 
 def record_json(record: RunRecord) -> str:
     return json.dumps(to_json(record), indent=2, ensure_ascii=False)
+
+
+def replay_journal(folder: Path) -> dict[str, bytes] | None:
+    """The run folder as a dead run left it, with its journal replayed into ``run.json``."""
+    record_path = folder / "run.json"
+    if not record_path.is_file():
+        return None
+    record = json.loads(record_path.read_bytes())
+    journal = folder / JOURNAL
+    lines = journal.read_text(encoding="utf-8").splitlines() if journal.is_file() else []
+    steps = {step.get("name"): step for step in record.get("steps") or []}
+    for line in lines:
+        try:
+            change = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the crash
+        if isinstance(change, dict) and change.get("name") in steps:
+            steps[change["name"]].update(change)
+    files = {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name != JOURNAL
+    }
+    files["run.json"] = encode_record(record)
+    return files
