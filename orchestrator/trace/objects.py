@@ -1,8 +1,8 @@
 """Git's object database and refs, read and written without a work tree or an index.
 
-Objects are read through GitPython's pure-Python object database (loose objects, packs and
-alternates) and written as loose objects in git's own format, so writing a trace commit
-starts no git process except the final compare-and-swap ``git update-ref``.
+Loose objects are read directly; packed ones (and alternates) through GitPython's pure-Python
+object database. Objects are written as loose objects in git's own format, so writing a trace
+commit starts no git process except the final compare-and-swap ``git update-ref``.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import secrets
 import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
-
-from git.db import GitDB
 
 from orchestrator.errors import TraceError
 from orchestrator.trace.gitcmd import GitFailed, run_git
@@ -74,6 +72,9 @@ class ObjectStore:
 
     def _odb(self) -> Any:
         if self._db is None:
+            # Imported here: most reads find a loose object, and GitPython is slow to import.
+            from git.db import GitDB
+
             try:
                 self._db = GitDB(str(self.objects_dir))
             except Exception as exc:
@@ -83,8 +84,22 @@ class ObjectStore:
 
     # objects ------------------------------------------------------------------------------
 
+    def _read_loose(self, sha: str) -> tuple[str, bytes] | None:
+        try:
+            raw = zlib.decompress((self.objects_dir / sha[:2] / sha[2:]).read_bytes())
+        except (OSError, zlib.error):
+            return None
+        header, _, content = raw.partition(b"\0")
+        kind, _, size = header.partition(b" ")
+        if not size.isdigit() or int(size) != len(content):
+            return None
+        return kind.decode(), content
+
     def read(self, sha: str) -> tuple[str, bytes]:
-        """(type, content) of object ``sha``."""
+        """(type, content) of object ``sha``: loose objects directly, packs through GitPython."""
+        loose = self._read_loose(sha)
+        if loose is not None:
+            return loose
         binsha = bytes.fromhex(sha)
         for attempt in range(2):
             try:
