@@ -20,7 +20,7 @@ from orchestrator.model import (
     StepKind,
     Triggers,
 )
-from orchestrator.templating import Where, check_syntax, raw_input_references
+from orchestrator.templating import Where, raw_input_references
 
 from . import frontmatter, schema, steps
 from .frontmatter import Positions
@@ -208,7 +208,7 @@ class _Context:
             return  # plain text: no Jinja tag, nothing to check
         line = self.positions.of(where)[0]
         try:
-            check_syntax(text, Where(self.path, line, what), body=False)
+            steps.check_template_syntax(text, Where(self.path, line, what), body=False)
         except TemplateError as exc:
             line, col = self.positions.of(where)
             d = exc.diagnostic

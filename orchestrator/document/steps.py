@@ -6,6 +6,7 @@ indented code blocks never run and a fence written inside another fence is only 
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Mapping
@@ -21,7 +22,9 @@ from orchestrator.templating import Where, check_expression, check_syntax
 
 from . import frontmatter
 
-_MD = MarkdownIt("commonmark")
+# Only the block structure is needed (fences, headings and their raw text): the inline rules,
+# which would parse emphasis and links inside every paragraph, are off.
+_MD = MarkdownIt("commonmark").disable(["inline", "text_join"])
 
 KNOWN_ATTRIBUTES = (
     "step",
@@ -49,6 +52,8 @@ _INFO = re.compile(r"^(?P<lang>[^\s{}]*)\s*(?:\{(?P<attrs>.*)\})?\s*$", re.DOTAL
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _MODE = re.compile(r"^0?[0-7]{3}$")
+_SHELL_SPECIAL = re.compile(r"['\"\\]")
+_SHELL_SPACE = re.compile(r"[ \t\r\n]+")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 
@@ -153,7 +158,7 @@ def _attributes(
     """The ``key=value`` words of an attribute group, or None when it is not a step."""
     path, line, col, source = at
     try:
-        words = shlex.split(text, comments=False, posix=True)
+        words = _split_words(text)
     except ValueError as exc:
         if re.search(r"\bstep\b", text):
             problems.append(Diagnostic(path, line, col, f"step attributes: {exc}"))
@@ -191,6 +196,13 @@ def _attributes(
             continue
         attrs[key] = value
     return attrs
+
+
+def _split_words(text: str) -> list[str]:
+    """``shlex.split(text)`` (POSIX, no comments), without shlex when nothing is quoted."""
+    if _SHELL_SPECIAL.search(text):
+        return shlex.split(text, comments=False, posix=True)
+    return [word for word in _SHELL_SPACE.split(text) if word]
 
 
 def _step(
@@ -263,14 +275,14 @@ def _step(
     condition = attrs.get("if")
     if condition is not None:
         try:
-            check_expression(condition, Where(path, line, f"{label} if"))
+            check_condition_syntax(condition, Where(path, line, f"{label} if"))
         except TemplateError as exc:
             problems.append(_at_col(exc.diagnostic, col))
     body = token.content
     body_line = line + 1
     if flags["render"] and _has_template(body):
         try:
-            check_syntax(body, Where(path, body_line, label), body=True)
+            check_template_syntax(body, Where(path, body_line, label), body=True)
         except TemplateError as exc:
             problems.append(exc.diagnostic)
     if kind is StepKind.HEALTH and (not flags["render"] or not _has_template(body)):
@@ -298,6 +310,36 @@ def _step(
         render=flags["render"],
         command=command,
     )
+
+
+def check_template_syntax(text: str, where: Where, *, body: bool) -> None:
+    """``check_syntax``, remembering the texts already known to be valid templates."""
+    if not _valid_template(text, body):
+        check_syntax(text, where, body=body)
+
+
+def check_condition_syntax(expression: str, where: Where) -> None:
+    """``check_expression``, remembering the expressions already known to be valid."""
+    if not _valid_expression(expression):
+        check_expression(expression, where)
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_template(text: str, body: bool) -> bool:
+    try:
+        check_syntax(text, Where("", 1), body=body)
+    except TemplateError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_expression(expression: str) -> bool:
+    try:
+        check_expression(expression, Where("", 1))
+    except TemplateError:
+        return False
+    return True
 
 
 def _at_col(diagnostic: Diagnostic, col: int) -> Diagnostic:
