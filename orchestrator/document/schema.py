@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def check(data: Any, positions: Positions, path: str) -> tuple[list[Diagnostic],
         kind = "empty" if data is None else f"a {_json_type(data)}"
         message = f"front matter must be a YAML mapping of keys (id, title, ...), not {kind}"
         return [Diagnostic(path, 2, 1, message)], set()
+    if _fast_check()(data):
+        return [], set()
     found: dict[tuple[int, int, str], None] = {}
     bad: set[JsonPath] = set()
     for error in _validator().iter_errors(data):
@@ -146,3 +149,175 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "mapping"
     return type(value).__name__
+
+
+# A fast "is it valid?" for the shipped schema: the schema compiled once into plain Python
+# checks, with jsonschema's semantics for the keywords it uses. A valid front matter (the
+# usual case) is accepted without jsonschema; an invalid one is handed to jsonschema for the
+# diagnostics. A keyword the compiler does not know makes it give up (everything then goes
+# to jsonschema), so it never accepts what jsonschema would reject.
+
+_Check = Callable[[Any], bool]
+_META_SCHEMA = "https://json-schema.org/draft/2020-12/schema"
+_ANNOTATIONS = frozenset(("$schema", "$id", "$defs", "$comment", "title", "description", "default"))
+
+
+class _Unsupported(Exception):
+    pass
+
+
+@functools.cache
+def _fast_check() -> _Check:
+    root = schema()
+    try:
+        return _SchemaCompiler(root).compile(root)
+    except (_Unsupported, KeyError, TypeError, re.error):
+        return lambda data: False
+
+
+@functools.cache
+def _meta_validator() -> Draft202012Validator:
+    return Draft202012Validator(
+        Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_TYPES: dict[str, _Check] = {
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+    "number": _is_number,
+    "integer": lambda value: (
+        (isinstance(value, int) and not isinstance(value, bool))
+        or (isinstance(value, float) and value.is_integer())
+    ),
+}
+
+
+def _equal(one: Any, two: Any) -> bool:
+    """JSON equality as jsonschema sees it: ``true`` is not ``1``."""
+    if isinstance(one, bool) or isinstance(two, bool):
+        return isinstance(one, bool) and isinstance(two, bool) and one == two
+    if isinstance(one, dict) and isinstance(two, dict):
+        return one.keys() == two.keys() and all(_equal(one[key], two[key]) for key in one)
+    if isinstance(one, list) and isinstance(two, list):
+        return len(one) == len(two) and all(_equal(a, b) for a, b in zip(one, two, strict=True))
+    if isinstance(one, (dict, list, str)) or isinstance(two, (dict, list, str)):
+        return type(one) is type(two) and bool(one == two)
+    return bool(one == two)
+
+
+def _unique(items: list[Any]) -> bool:
+    return not any(
+        _equal(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))
+    )
+
+
+class _SchemaCompiler:
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+        self.defs: dict[str, _Check] = {}
+
+    def compile(self, node: Any) -> _Check:
+        if node is True:
+            return lambda value: True
+        if node is False:
+            return lambda value: False
+        if not isinstance(node, Mapping):
+            raise _Unsupported(node)
+        checks = [self.keyword(node, key, rule) for key, rule in node.items()]
+        active = [check for check in checks if check is not None]
+        if not active:
+            return lambda value: True
+        if len(active) == 1:
+            return active[0]
+        return lambda value: all(check(value) for check in active)
+
+    def ref(self, target: str) -> _Check:
+        if target == _META_SCHEMA:
+            return _meta_validator().is_valid
+        if not target.startswith("#/$defs/"):
+            raise _Unsupported(target)
+        name = target.removeprefix("#/$defs/")
+        if name not in self.defs:
+            self.defs[name] = lambda value: False  # replaced below; guards self-reference
+            compiled = self.compile(self.root["$defs"][name])
+            self.defs[name] = compiled
+        defs = self.defs
+        return lambda value: defs[name](value)
+
+    def keyword(self, node: Mapping[str, Any], key: str, rule: Any) -> _Check | None:
+        if key in _ANNOTATIONS:
+            return None
+        if key == "type":
+            names = [rule] if isinstance(rule, str) else list(rule)
+            types = [_TYPES[name] for name in names]
+            return lambda value: any(is_type(value) for is_type in types)
+        if key == "enum":
+            options = list(rule)
+            return lambda value: any(_equal(value, option) for option in options)
+        if key == "const":
+            return lambda value: _equal(value, rule)
+        if key == "pattern":
+            pattern = re.compile(rule)
+            return lambda value: not isinstance(value, str) or pattern.search(value) is not None
+        if key == "format":
+            checker = Draft202012Validator.FORMAT_CHECKER
+            return lambda value: checker.conforms(value, rule)
+        if key == "minLength":
+            return lambda value: not isinstance(value, str) or len(value) >= rule
+        if key == "minItems":
+            return lambda value: not isinstance(value, list) or len(value) >= rule
+        if key == "uniqueItems":
+            if not rule:
+                return None
+            return lambda value: not isinstance(value, list) or _unique(value)
+        if key == "minimum":
+            return lambda value: not _is_number(value) or value >= rule
+        if key == "exclusiveMinimum":
+            return lambda value: not _is_number(value) or value > rule
+        if key == "required":
+            names = list(rule)
+            return lambda value: not isinstance(value, dict) or all(n in value for n in names)
+        if key == "properties":
+            known = {name: self.compile(sub) for name, sub in rule.items()}
+            return lambda value: (
+                not isinstance(value, dict)
+                or all(check(value[name]) for name, check in known.items() if name in value)
+            )
+        if key == "additionalProperties":
+            if "patternProperties" in node:
+                raise _Unsupported(key)
+            listed = frozenset(node.get("properties", {}))
+            extra = self.compile(rule)
+            return lambda value: (
+                not isinstance(value, dict)
+                or all(extra(item) for name, item in value.items() if name not in listed)
+            )
+        if key == "propertyNames":
+            names_check = self.compile(rule)
+            return lambda value: (
+                not isinstance(value, dict) or all(names_check(name) for name in value)
+            )
+        if key == "items":
+            if "prefixItems" in node:
+                raise _Unsupported(key)
+            item_check = self.compile(rule)
+            return lambda value: (
+                not isinstance(value, list) or all(item_check(item) for item in value)
+            )
+        if key == "oneOf":
+            options = [self.compile(sub) for sub in rule]
+            return lambda value: sum(1 for option in options if option(value)) == 1
+        if key == "anyOf":
+            options = [self.compile(sub) for sub in rule]
+            return lambda value: any(option(value) for option in options)
+        if key == "$ref":
+            return self.ref(rule)
+        raise _Unsupported(key)
