@@ -25,7 +25,8 @@ def documents_under(paths: Sequence[Path]) -> list[Path]:
             place = locate(path)
             patterns = place.settings.intents
             base = place.root if _is_root(place.root, path) else path
-            found.extend(document.discover(base, patterns if base == place.root else ("**/*.md",)))
+            discovered = document.discover(base, patterns if base == place.root else ("**/*.md",))
+            found.extend(Path(_shown(p)) for p in discovered)
         else:
             found.append(path)
     return found
