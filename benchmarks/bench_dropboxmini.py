@@ -33,20 +33,32 @@ def vm_hwm_mib(pid: int) -> float:
     raise RuntimeError("no VmHWM")
 
 
-def client_main(url: str, source: str, dest: str) -> None:
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def client_main(url: str, source: str, dest: str, server_pid: str) -> None:
     from orchestrator.dropboxmini import DropBoxClient, UploadFields
 
+    me, server = os.getpid(), int(server_pid)
     with DropBoxClient(url, KEY, timeout=600) as client:
+        cpu0 = (cpu_s(me), cpu_s(server))
         start = time.perf_counter()
         record = client.upload(Path(source), UploadFields("generic", "bench", label="bench"))
         uploaded = time.perf_counter()
+        cpu1 = (cpu_s(me), cpu_s(server))
         client.download(record.artifact_id, Path(dest))
         downloaded = time.perf_counter()
+        cpu2 = (cpu_s(me), cpu_s(server))
     print(
         json.dumps(
             {
                 "upload_s": uploaded - start,
                 "download_s": downloaded - uploaded,
+                "upload_cpu_s": [cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]],
+                "download_cpu_s": [cpu2[0] - cpu1[0], cpu2[1] - cpu1[1]],
                 "client_hwm_mib": vm_hwm_mib(os.getpid()),
                 "sha256": record.sha256,
             }
@@ -114,7 +126,15 @@ def main() -> None:
                 time.sleep(0.1)
         idle_mib = vm_hwm_mib(server.pid)
         done = subprocess.run(
-            [sys.executable, __file__, "--client", url, str(source), str(work / "back.bin")],
+            [
+                sys.executable,
+                __file__,
+                "--client",
+                url,
+                str(source),
+                str(work / "back.bin"),
+                str(server.pid),
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -132,13 +152,16 @@ def main() -> None:
         )
         print(f"file: {mib} MiB in {work}")
         print(f"plain copy (shutil.copyfile): {copy_s:.2f} s  {copy_rate:.0f} MiB/s")
+        up_cpu, down_cpu = result["upload_cpu_s"], result["download_cpu_s"]
         print(
             f"upload:   {result['upload_s']:.2f} s  {up_rate:.0f} MiB/s  "
-            f"({up_rate / copy_rate:.2f} x copy)"
+            f"({up_rate / copy_rate:.2f} x copy)  "
+            f"CPU client {up_cpu[0]:.2f} s, server {up_cpu[1]:.2f} s"
         )
         print(
             f"download: {result['download_s']:.2f} s  {down_rate:.0f} MiB/s  "
-            f"({down_rate / copy_rate:.2f} x copy)"
+            f"({down_rate / copy_rate:.2f} x copy)  "
+            f"CPU client {down_cpu[0]:.2f} s, server {down_cpu[1]:.2f} s"
         )
         print(f"server peak RSS (VmHWM): {server_mib:.0f} MiB (idle {idle_mib:.0f} MiB)")
         print(f"client peak RSS (VmHWM): {result['client_hwm_mib']:.0f} MiB")
@@ -151,7 +174,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--client":
+    if len(sys.argv) == 6 and sys.argv[1] == "--client":
         client_main(*sys.argv[2:])
     else:
         main()

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import socket
+import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -37,6 +40,13 @@ from orchestrator.dropboxmini.store import CHUNK, Store
 
 DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF = 0.25
+UPLOAD_CHUNK = 4 * 1024 * 1024
+DOWNLOAD_CHUNK = 1024 * 1024
+DIRECT_READ_MIN = 4 * 1024 * 1024
+
+_FORM_ESCAPES = {'"': "%22", "\\": "\\\\"}
+_FORM_ESCAPES.update({chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B})
+_FORM_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _FORM_ESCAPES))
 
 
 class ArtifactClient(Protocol):
@@ -71,7 +81,134 @@ def _filters(filters: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_atomically(dest: Path, chunks: Iterator[bytes]) -> None:
+def _form_param(name: str, value: str) -> bytes:
+    """``name="value"`` escaped as browsers (and httpx) escape multipart parameters."""
+    escaped = _FORM_ESCAPE_RE.sub(lambda m: _FORM_ESCAPES[m.group(0)], value)
+    return f'{name}="{escaped}"'.encode()
+
+
+class MultipartUpload:
+    """A ``multipart/form-data`` body: text fields, then one file streamed from disk.
+
+    The envelope is built up front, so the exact length is known and sent as
+    ``Content-Length``; the file is read in large chunks while the body is sent, so memory
+    stays flat whatever the file's size.
+    """
+
+    def __init__(
+        self,
+        fields: dict[str, str],
+        file_field: str,
+        file_name: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        chunk_size: int = UPLOAD_CHUNK,
+    ) -> None:
+        self.boundary = os.urandom(16).hex()
+        self.path = Path(path)
+        self.chunk_size = chunk_size
+        dash = b"--" + self.boundary.encode("ascii")
+        head = bytearray()
+        for name, value in fields.items():
+            head += dash + b"\r\nContent-Disposition: form-data; " + _form_param("name", name)
+            head += b"\r\n\r\n" + value.encode() + b"\r\n"
+        head += dash + b"\r\nContent-Disposition: form-data; " + _form_param("name", file_field)
+        if file_name:
+            head += b"; " + _form_param("filename", file_name)
+        head += b"\r\nContent-Type: " + content_type.encode() + b"\r\n\r\n"
+        self.head = bytes(head)
+        self.tail = b"\r\n" + dash + b"--\r\n"
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def content_length(self) -> int:
+        return len(self.head) + self.path.stat().st_size + len(self.tail)
+
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": self.content_type, "Content-Length": str(self.content_length())}
+
+    def chunks(self) -> Generator[bytes, None, None]:
+        yield self.head
+        with self.path.open("rb", buffering=0) as handle:
+            while chunk := handle.read(self.chunk_size):
+                yield chunk
+        yield self.tail
+
+
+def _direct_socket(response: httpx.Response) -> socket.socket | None:
+    """The plain TCP socket under ``response`` when its body may be read from it directly.
+
+    Only a large, unencoded ``Content-Length`` body of an HTTP/1.1 answer over plain TCP
+    qualifies; anything else (a test transport, TLS, chunked or compressed bodies) is read
+    through httpx.
+    """
+    if response.url.scheme != "http" or response.http_version != "HTTP/1.1":
+        return None
+    headers = response.headers
+    if "transfer-encoding" in headers or headers.get("content-encoding", "identity") != "identity":
+        return None
+    length = headers.get("content-length", "")
+    if not length.isdigit() or int(length) < DIRECT_READ_MIN:
+        return None
+    stream = response.extensions.get("network_stream")
+    get_extra_info = getattr(stream, "get_extra_info", None)
+    sock = None if get_extra_info is None else get_extra_info("socket")
+    if not isinstance(sock, socket.socket) or isinstance(sock, ssl.SSLSocket):
+        return None
+    return sock
+
+
+def _body_chunks(
+    response: httpx.Response, read_timeout: float | None
+) -> Iterator[bytes | memoryview]:
+    """The response body in large chunks, each valid until the next one is asked for.
+
+    A large plain body is read straight from the socket into one reused buffer once httpx
+    has handed over the bytes it already holds: its HTTP/1.1 parser returns everything it
+    has buffered as the body's first piece, so the rest of the body is exactly the next
+    ``Content-Length - len(first)`` bytes on the socket. The connection is then closed
+    rather than reused.
+    """
+    if response.headers.get("content-encoding", "identity").lower() != "identity":
+        yield from response.iter_bytes(CHUNK)
+        return
+    sock = _direct_socket(response)
+    if sock is None:
+        yield from response.iter_raw()
+        return
+    expected = int(response.headers["content-length"])
+    raw = response.iter_raw()
+    try:
+        first = next(raw, b"")
+        yield first
+        remaining = expected - len(first)
+        buffer = bytearray(DOWNLOAD_CHUNK)
+        view = memoryview(buffer)
+        sock.settimeout(read_timeout)
+        while remaining > 0:
+            try:
+                count = sock.recv_into(buffer, min(remaining, DOWNLOAD_CHUNK))
+            except TimeoutError as exc:
+                raise httpx.ReadTimeout(str(exc) or "timed out", request=response.request) from exc
+            except OSError as exc:
+                raise httpx.ReadError(str(exc), request=response.request) from exc
+            if count == 0:
+                raise httpx.RemoteProtocolError(
+                    "peer closed connection without sending complete message body: "
+                    f"received {expected - remaining} bytes, expected {expected}",
+                    request=response.request,
+                )
+            remaining -= count
+            yield view[:count]
+    finally:
+        close = getattr(raw, "close", None)
+        if close is not None:
+            close()
+
+
+def _write_atomically(dest: Path, chunks: Iterable[bytes | memoryview]) -> None:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
@@ -126,32 +263,35 @@ class DropBoxClient:
         path: str,
         *,
         params: dict[str, str] | None = None,
-        data: dict[str, str] | None = None,
-        upload: tuple[str, Callable[[], BinaryIO]] | None = None,
+        upload: Callable[[], MultipartUpload] | None = None,
     ) -> Iterator[httpx.Response]:
         """One request with retries; yields the successful (streamed) response.
 
         Connection errors and 5xx answers are retried; a 4xx answer raises at once.
+        ``upload`` makes a fresh multipart body for each attempt.
         """
         last = ""
         for attempt in range(self.attempts):
             if attempt:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
-            handle = None if upload is None else upload[1]()
+            chunks: Generator[bytes, None, None] | None = None
             try:
-                files = None
-                if upload is not None and handle is not None:
-                    files = {"file": (upload[0], handle, "application/octet-stream")}
-                request = self._http.build_request(
-                    method, path, params=params, data=data, files=files
-                )
+                if upload is None:
+                    request = self._http.build_request(method, path, params=params)
+                else:
+                    form = upload()
+                    headers = form.headers()
+                    chunks = form.chunks()
+                    request = self._http.build_request(
+                        method, path, params=params, headers=headers, content=chunks
+                    )
                 response = self._http.send(request, stream=True)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
             finally:
-                if handle is not None:
-                    handle.close()
+                if chunks is not None:
+                    chunks.close()
             try:
                 if response.status_code >= 500:
                     response.read()
@@ -193,8 +333,7 @@ class DropBoxClient:
         body = self._json(
             "POST",
             f"{API_PREFIX}/upload",
-            data=data,
-            upload=(name, lambda: path.open("rb")),
+            upload=lambda: MultipartUpload(data, "file", name, path),
         )
         return ArtifactRecord.from_json(body)
 
@@ -224,7 +363,7 @@ class DropBoxClient:
         """Stream the artifact's bytes to ``dest`` (replaced only when complete)."""
         record = self.get(artifact_id)
         with self._request("GET", record.download_path) as response:
-            _write_atomically(Path(dest), response.iter_bytes(CHUNK))
+            _write_atomically(Path(dest), _body_chunks(response, self._http.timeout.read))
         return record
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from dataclasses import dataclass
@@ -296,6 +297,21 @@ def baseline_from_environment(environ: dict[str, str] | None = None) -> int | No
         raise ConfigError(exc.detail) from None
 
 
+def fastest_protocols() -> tuple[str, str]:
+    """uvicorn's ``(http, loop)``: the C implementations when installed, else pure Python."""
+    http = "httptools" if _importable("httptools") else "h11"
+    loop = "uvloop" if _importable("uvloop") else "asyncio"
+    return http, loop
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
 def serve(
     root: Path,
     host: str = "127.0.0.1",
@@ -315,5 +331,8 @@ def serve(
         )
     current = baseline if baseline is not None else baseline_from_environment()
     store = Store(root, baseline=current, max_bytes=max_bytes)
-    log.info("DropBoxMini serving %s on http://%s:%d", store.root, host, port)
-    uvicorn.run(create_app(store, ring), host=host, port=port, log_level="warning")
+    http, loop = fastest_protocols()
+    log.info("DropBoxMini serving %s on http://%s:%d (%s)", store.root, host, port, http)
+    uvicorn.run(
+        create_app(store, ring), host=host, port=port, log_level="warning", http=http, loop=loop
+    )

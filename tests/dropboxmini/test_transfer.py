@@ -1,0 +1,139 @@
+"""Large transfers: the streamed multipart upload body and the direct socket download."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from orchestrator.dropboxmini import ArtifactRecord, DropBoxClient, UploadFields
+from orchestrator.dropboxmini import client as client_module
+from orchestrator.dropboxmini.client import MultipartUpload, _body_chunks
+from tests.dropboxmini.conftest import RW, Live
+
+HOSTILE = 'we"ird\\name\x01\x1b\r\n\x7fé.bin'
+
+
+def test_upload_body_is_what_httpx_would_send(tmp_path: Path) -> None:
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"a\r\n--b\r\n" * 1000)
+    fields = {"artifactType": "generic", "label": 'q"uo\\te\x00é', "tags": "a,b"}
+    body = MultipartUpload(fields, "file", HOSTILE, source, chunk_size=1000)
+    ours = b"".join(body.chunks())
+    with source.open("rb") as handle, httpx.Client() as http:
+        reference = http.build_request(
+            "POST",
+            "http://x/",
+            data=fields,
+            files={"file": (HOSTILE, handle, "application/octet-stream")},
+        )
+        theirs = b"".join(reference.stream)  # type: ignore[union-attr]
+    boundary = reference.headers["content-type"].split("boundary=")[1].encode()
+    assert ours == theirs.replace(boundary, body.boundary.encode())
+    assert body.content_length() == len(ours)
+    assert body.headers()["Content-Type"] == f"multipart/form-data; boundary={body.boundary}"
+
+
+def test_upload_without_a_file_name_omits_it(tmp_path: Path) -> None:
+    source = tmp_path / "f.bin"
+    source.write_bytes(b"x")
+    body = b"".join(MultipartUpload({}, "file", "", source).chunks())
+    assert b'name="file"\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n' in body
+
+
+@pytest.fixture
+def direct_reads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Lowers the direct-read threshold and records whether each download used it."""
+    monkeypatch.setattr(client_module, "DIRECT_READ_MIN", 1)
+    seen: list[bool] = []
+    original = client_module._direct_socket
+
+    def spy(response: httpx.Response) -> socket.socket | None:
+        sock = original(response)
+        seen.append(sock is not None)
+        return sock
+
+    monkeypatch.setattr(client_module, "_direct_socket", spy)
+    return seen
+
+
+@pytest.mark.parametrize("size", [1, 70_000, 3 * 1024 * 1024 + 17])
+def test_download_read_from_the_socket_is_exact(
+    live: Live, project: str, tmp_path: Path, direct_reads: list[bool], size: int
+) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(os.urandom(size))
+    with DropBoxClient(live.url, RW) as client:
+        record = client.upload(source, UploadFields("generic", project))
+        assert record.size == size
+        assert record.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+        for attempt in range(2):
+            dest = tmp_path / f"back-{attempt}.bin"
+            client.download(record.artifact_id, dest)
+            assert dest.read_bytes() == source.read_bytes()
+        assert client.get(record.artifact_id) == record
+    assert direct_reads == [True, True]
+    assert not list(tmp_path.glob(".back-*"))
+
+
+def _short_body_server(declared: int, sent: int) -> tuple[str, threading.Thread]:
+    """A server answering one request with ``sent`` of ``declared`` bytes, then closing."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def run() -> None:
+        conn, _ = listener.accept()
+        with conn, listener:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            conn.sendall(
+                f"HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n"
+                "Content-Type: application/octet-stream\r\n\r\n".encode()
+                + b"z" * sent
+            )
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{port}", thread
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_body_cut_short_raises(monkeypatch: pytest.MonkeyPatch, direct: bool) -> None:
+    monkeypatch.setattr(client_module, "DIRECT_READ_MIN", 1 if direct else 1 << 40)
+    url, thread = _short_body_server(declared=5_000_000, sent=300_000)
+    with httpx.Client() as http, http.stream("GET", url) as response:
+        got = 0
+        with pytest.raises(httpx.RemoteProtocolError):
+            for chunk in _body_chunks(response, 10.0):
+                got += len(chunk)
+    thread.join(timeout=10)
+    assert got == 300_000
+
+
+def test_failed_download_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(client_module, "DIRECT_READ_MIN", 1)
+    url, thread = _short_body_server(declared=5_000_000, sent=300_000)
+    record = {
+        "artifactId": "20250101-001",
+        "artifactType": "generic",
+        "project": "p",
+        "fileName": "f.bin",
+        "size": 5_000_000,
+        "sha256": "0" * 64,
+        "createdUtc": "2025-01-01T00:00:00Z",
+    }
+
+    client = DropBoxClient(url, RW)
+    monkeypatch.setattr(client, "get", lambda artifact_id: ArtifactRecord.from_json(record))
+    dest = tmp_path / "out.bin"
+    with client, pytest.raises(httpx.RemoteProtocolError):
+        client.download("20250101-001", dest)
+    thread.join(timeout=10)
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == []
