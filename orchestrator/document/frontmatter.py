@@ -119,9 +119,10 @@ def _events(text: str) -> Iterator[Any]:
         yield from YAML(typ="safe", pure=True).parse(text)
         return
     parser = CParser(text)
+    get_event = parser.get_event
     try:
-        while parser.check_event():
-            yield parser.get_event()
+        while (event := get_event()) is not None:
+            yield event
     finally:
         parser.dispose()
 
@@ -331,15 +332,48 @@ class _Builder:
         stack: list[_Node] = []
         result: Any = None
         documents = 0
+        keys, values = self.positions.keys, self.positions.values
+        key_log, value_log = self.key_log, self.value_log
         for event in events:
             kind = type(event)
             if kind is ScalarEvent:
-                value = self.scalar(event)
                 self.count += 1
-                if stack:
-                    self.add(stack[-1], value, event.start_mark, 0, scalar=True, event=event)
+                if event.tag is not None or event.anchor is not None or not stack:
+                    value = self.scalar(event)
+                    if stack:
+                        self.add(stack[-1], value, event.start_mark, 0, scalar=True, event=event)
+                    else:
+                        result = value
+                    continue
+                # The common case, kept short: an untagged scalar inside a collection.
+                text: str = event.value
+                value = text if event.style else _plain_value(text)
+                parent = stack[-1]
+                mark = event.start_mark
+                position = (mark.line + 1, mark.column + 1)
+                container = parent.value
+                key = parent.key
+                if type(container) is list:
+                    where = (*parent.where, len(container))
+                    keys[where] = position
+                    key_log.append((where, position))
+                    container.append(value)
+                elif key is None and type(value) is str and (event.style or text != "<<"):
+                    if value in container:
+                        self.duplicate(parent, value, mark)
+                    where = (*parent.where, value)
+                    keys[where] = position
+                    key_log.append((where, position))
+                    parent.key = value
+                    container[value] = None
+                elif key is not None and not parent.key_is_merge:
+                    where = (*parent.where, key)
+                    values[where] = position
+                    value_log.append((where, position))
+                    container[key] = value
+                    parent.key = None
                 else:
-                    result = value
+                    self.add(parent, value, mark, 0, scalar=True, event=event)
             elif kind is MappingStartEvent or kind is SequenceStartEvent:
                 is_map = kind is MappingStartEvent
                 self.check_collection_tag(event, _MAP if is_map else _SEQ)
@@ -348,14 +382,11 @@ class _Builder:
                         event.start_mark,
                         f"invalid YAML: nested too deeply (more than {MAX_DEPTH} levels)",
                     )
-                where: JsonPath = ()
-                if stack:
-                    where = self.child_path(stack[-1], event)
                 self.count += 1
                 stack.append(
                     _Node(
                         value={} if is_map else [],
-                        where=where,
+                        where=self.child_path(stack[-1], event) if stack else (),
                         mark=event.start_mark,
                         anchor=event.anchor,
                         count_at_start=self.count,
@@ -386,6 +417,10 @@ class _Builder:
                         "YAML document",
                     )
         return result
+
+    def duplicate(self, parent: _Node, name: str, mark: Any) -> None:
+        first = self.positions.keys[(*parent.where, name)][0]
+        raise self.fail(mark, f"duplicate key '{name}' (first at line {first})")
 
     def scalar(self, event: Any) -> Any:
         tag = event.tag
@@ -473,8 +508,7 @@ class _Builder:
             name = value if isinstance(value, str) else _key_name(value)
             where = (*parent.where, name)
             if name in parent.value:
-                first = self.positions.keys[where][0]
-                raise self.fail(mark, f"duplicate key '{name}' (first at line {first})")
+                self.duplicate(parent, name, mark)
             parent.key = name
             parent.value[name] = None
             self.positions.keys[where] = position
