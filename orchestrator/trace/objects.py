@@ -218,6 +218,12 @@ def edit_tree(
     Only the trees on the edited paths are read and rewritten; every other subtree is reused
     by id. Returns None when the result is empty (empty folders do not exist in git).
     """
+    if tree and len(edits) == 1:
+        ((path, value),) = edits.items()
+        if len(path) == 1:
+            spliced = _splice_uniform(store.read_typed(tree, "tree"), path[0], value)
+            if spliced is not None:
+                return store.write("tree", spliced) if spliced else None
     entries = {e.name: e for e in store.read_tree(tree)} if tree else {}
     nested: dict[str, dict[tuple[str, ...], Entry | None]] = {}
     for path, value in edits.items():
@@ -240,6 +246,43 @@ def edit_tree(
     if not entries:
         return None
     return store.write_tree(list(entries.values()))
+
+
+def _splice_uniform(data: bytes, name: str, entry: Entry | None) -> bytes | None:
+    """Set or remove one entry of a tree whose entries all have the same size, in place.
+
+    A workflow's folder holds one folder per run, and run ids have one length, so its tree is
+    an array of equal records in name order: a binary search finds the place, and the cost
+    stays flat as runs accumulate. Returns None when the tree is not of that shape (the
+    caller then takes the general path), ``b""`` when the tree becomes empty.
+    """
+    encoded = name.encode("utf-8", "surrogateescape")
+    first_space, first_nul = data.find(b" "), data.find(b"\0")
+    if first_space < 0 or first_nul < first_space:
+        return None
+    size = first_nul + 21
+    count, rest = divmod(len(data), size)
+    if rest or first_nul - first_space - 1 != len(encoded):
+        return None
+    if data[first_nul::size] != b"\0" * count or data[first_space::size] != b" " * count:
+        return None
+    record = None
+    if entry is not None:
+        if len(entry.mode) != first_space:
+            return None
+        record = entry.mode + b" " + encoded + b"\0" + bytes.fromhex(entry.sha)
+    low, high = 0, count
+    while low < high:
+        middle = (low + high) // 2
+        start = middle * size + first_space + 1
+        if data[start : start + len(encoded)] < encoded:
+            low = middle + 1
+        else:
+            high = middle
+    at = low * size
+    found = low < count and data[at + first_space + 1 : at + first_nul] == encoded
+    tail = data[at + size :] if found else data[at:]
+    return data[:at] + (record or b"") + tail
 
 
 def lookup(store: ObjectStore, tree: str, path: tuple[str, ...]) -> Entry | None:
