@@ -37,8 +37,14 @@ def _timed(command: list[str], cwd: Path, repeat: int) -> float:
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
-        subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        subprocess.run(
+            command,
+            cwd=cwd,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+        )
         samples.append(time.perf_counter() - started)
     return statistics.median(samples)
 
@@ -70,8 +76,17 @@ def main() -> None:
         script_many.write_text("".join(f"sh -e {f}\n" for f in step_files))
         _git(repo, "init", "-q")
         _git(repo, "add", ".")
-        _git(repo, "-c", "user.name=bench", "-c", "user.email=bench@localhost",
-             "commit", "-q", "-m", "bench")
+        _git(
+            repo,
+            "-c",
+            "user.name=bench",
+            "-c",
+            "user.email=bench@localhost",
+            "commit",
+            "-q",
+            "-m",
+            "bench",
+        )
         env_note = os.environ.get("ORCH_BENCH_NOTE", "")
 
         orch_one = _timed([*ORCH, "apply", "intents/one.md"], repo, options.repeat)
@@ -84,8 +99,10 @@ def main() -> None:
         orch_per_step = (orch_many - orch_one) / (n - 1)
         shell_per_step = (shell_many - shell_one) / (n - 1)
         overhead = orch_per_step - shell_per_step
-        print(f"machine: {os.cpu_count()} cores, {platform.machine()}, "
-              f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f} {env_note}")
+        print(
+            f"machine: {os.cpu_count()} cores, {platform.machine()}, "
+            f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f} {env_note}"
+        )
         print(f"orch apply, {n} steps:           {orch_many * 1000:8.1f} ms")
         print(f"orch apply, 1 step:              {orch_one * 1000:8.1f} ms   (target < 500 ms)")
         print(f"plain shell, {n} steps:          {shell_many * 1000:8.1f} ms")

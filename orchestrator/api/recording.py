@@ -7,6 +7,7 @@ its evidence on disk) and every save commits exactly that folder to the trace.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,19 @@ from typing import TYPE_CHECKING
 
 from orchestrator import report
 from orchestrator.record import RunRecord, StepRecord, to_json, to_json_step
-from orchestrator.trace import TraceReader, TraceWriter, encode_record, own_trace_repository
+from orchestrator.trace import (
+    TracePushError,
+    TraceReader,
+    TraceWriter,
+    encode_record,
+    own_trace_repository,
+)
 
 if TYPE_CHECKING:
     from orchestrator.api.apply import Prepared
     from orchestrator.api.workspace import Place
+
+log = logging.getLogger("orch")
 
 # Step changes of a run in progress, one JSON line each; never committed (run.json has them).
 JOURNAL = "journal.jsonl"
@@ -83,13 +92,18 @@ class RunBook:
     def save(self, record: RunRecord) -> RunRecord:
         """Rewrite the run folder and commit it to the trace."""
         self.write_local(record)
-        self.last_commit = self.writer.commit_run(
-            record.workflow.id,
-            record.run_id,
-            self.files(),
-            state=record.state.value,
-            author=author_of(record.trigger.actor),
-        )
+        try:
+            self.last_commit = self.writer.commit_run(
+                record.workflow.id,
+                record.run_id,
+                self.files(),
+                state=record.state.value,
+                author=author_of(record.trigger.actor),
+            )
+        except TracePushError as exc:
+            # The run is recorded in the local trace; the next successful push carries it.
+            self.last_commit = exc.commit
+            log.warning("the trace is committed but could not be pushed: %s", exc)
         return record
 
     def note_step(self, step: StepRecord) -> None:

@@ -3,6 +3,7 @@ unexpected ones a short note and the path of the saved traceback."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -36,10 +37,22 @@ def _save_traceback() -> Path:
     return Path(name)
 
 
+class _Warnings(logging.Handler):
+    """Shows the core's warnings (things that went wrong without failing the command)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.WARNING)
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._console.print(f"orch: warning: {record.getMessage()}", markup=False)
+
+
 def run_guarded(entry: Callable[[], object]) -> int:
     """Run the command; turn orch's errors into messages and exit codes, and bugs into a
     short note plus a saved traceback. Normal exits pass through as ``SystemExit``."""
     console = Console(stderr=True, soft_wrap=True)
+    logging.getLogger("orch").addHandler(_Warnings(console))
     try:
         entry()
     except OrchError as exc:

@@ -163,3 +163,21 @@ def test_report_is_the_document_as_it_ran(git_repo: Path) -> None:
     assert "`version` = `2`" in report
     assert "exit code 3" in report
     assert "built" in report
+
+
+def test_a_trace_push_that_fails_warns_but_keeps_the_run(git_repo: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(git_repo, "remote", "add", "evidence", str(remote))
+    body = "# Demo\n\n```sh {step=a}\ntrue\n```\n"
+    commit_documents(git_repo, {"intents/demo.md": document(FRONT, body)})
+    (git_repo / "orch.toml").write_text('trace-remote = "evidence"\n')
+    pushed = orch(git_repo, "apply", "intents/demo.md")
+    assert pushed.code == 0, pushed.stderr
+    assert "orch-trace" in git(remote, "branch", "--list")
+    git(git_repo, "remote", "set-url", "evidence", str(tmp_path / "gone.git"))
+    unpushed = orch(git_repo, "apply", "intents/demo.md", "--json")
+    assert unpushed.code == 0, unpushed.stderr
+    assert "warning: the trace is committed but could not be pushed" in unpushed.stderr
+    run_id = unpushed.json()["run_id"]
+    assert run_id in git(git_repo, "log", "--format=%s", "orch-trace")
