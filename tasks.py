@@ -71,12 +71,10 @@ def test() -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    print("+ pytest", flush=True)
-    sys.exit(
-        subprocess.run(
-            [str(BIN / "python"), "-m", "pytest", *sys.argv[2:]], cwd=ROOT, env=env, check=False
-        ).returncode
-    )
+    # One worker per core: most tests wait on real processes (git, orch, servers).
+    command = [str(BIN / "python"), "-m", "pytest", "-n", "auto", *sys.argv[2:]]
+    print("+", " ".join(command[1:]), flush=True)
+    sys.exit(subprocess.run(command, cwd=ROOT, env=env, check=False).returncode)
 
 
 if __name__ == "__main__":
