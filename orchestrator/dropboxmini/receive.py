@@ -7,6 +7,8 @@ fields are kept in memory up to a cap. Memory does not grow with the file's size
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -28,6 +30,7 @@ FIELD_NAMES = (
     "createdBy",
 )
 MAX_FIELD_BYTES = 64 * 1024
+WRITE_BATCH = 1024 * 1024
 FORM_OVERHEAD = 1024 * 1024
 DRAIN_LIMIT = 64 * 1024 * 1024
 
@@ -52,6 +55,8 @@ class FormReceiver:
         self.pending: PendingUpload | None = None
         self._part = _PartState()
         self.complete = False
+        self.file_data: list[memoryview] = []
+        self.file_data_size = 0
         self.parser = MultipartParser(
             boundary,
             {
@@ -100,7 +105,10 @@ class FormReceiver:
         part = self._part
         if part.is_file:
             assert self.pending is not None
-            self.pending.write(memoryview(data)[start:end])
+            view = memoryview(data if isinstance(data, bytes) else bytes(data))[start:end]
+            self.pending.accept(view)
+            self.file_data.append(view)
+            self.file_data_size += len(view)
         elif part.buffer is not None:
             part.buffer += data[start:end]
             if len(part.buffer) > MAX_FIELD_BYTES:
@@ -138,6 +146,11 @@ class FormReceiver:
             created_by=get("createdBy"),
         )
 
+    def take_file_data(self) -> list[memoryview]:
+        """The file bytes parsed since the last call (views of the received chunks)."""
+        data, self.file_data, self.file_data_size = self.file_data, [], 0
+        return data
+
     def discard(self) -> None:
         if self.pending is not None:
             self.pending.discard()
@@ -156,22 +169,53 @@ async def receive_form(
 ) -> FormReceiver:
     """Feed ``body`` through the parser; on any error the partial file is removed.
 
-    When the file passes the store's limit the rest of the body (up to ``DRAIN_LIMIT``) is
-    read and dropped, so the client can read the 413 answer instead of a reset connection.
+    The file's bytes are hashed and written in a worker thread, a batch of about
+    ``WRITE_BATCH`` bytes at a time, while the next batch is received and parsed; at most
+    two batches are held at once. When the file passes the store's limit the rest of the
+    body (up to ``DRAIN_LIMIT``) is read and dropped, so the client can read the 413 answer
+    instead of a reset connection.
     """
     receiver = FormReceiver(store, boundary_of(content_type))
+    loop = asyncio.get_running_loop()
+    writing: asyncio.Future[None] | None = None
+
+    async def flush(at_least: int) -> None:
+        nonlocal writing
+        if receiver.file_data_size < at_least or receiver.file_data_size == 0:
+            return
+        assert receiver.pending is not None
+        batch = receiver.take_file_data()
+        if writing is not None:
+            await writing
+        writing = loop.run_in_executor(None, receiver.pending.absorb, batch)
+
     try:
-        async for chunk in body:
-            try:
-                receiver.parser.write(chunk)
-            except TooLargeError:
-                drained = 0
-                async for rest in body:
-                    drained += len(rest)
-                    if drained > DRAIN_LIMIT:
-                        break
-                raise
-        receiver.parser.finalize()
+        try:
+            async for chunk in body:
+                try:
+                    receiver.parser.write(chunk)
+                except TooLargeError:
+                    if writing is not None:
+                        with contextlib.suppress(Exception):
+                            await writing
+                        writing = None
+                    receiver.discard()
+                    drained = 0
+                    async for rest in body:
+                        drained += len(rest)
+                        if drained > DRAIN_LIMIT:
+                            break
+                    raise
+                await flush(WRITE_BATCH)
+            receiver.parser.finalize()
+            await flush(0)
+            if writing is not None:
+                await writing
+                writing = None
+        finally:
+            if writing is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(writing)
         if not receiver.complete:
             raise FieldError("file", "the multipart body ended before its closing boundary")
     except MultipartParseError as exc:

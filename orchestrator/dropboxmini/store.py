@@ -111,18 +111,37 @@ class PendingUpload:
         self.max_bytes = max_bytes
 
     def write(self, chunk: bytes | memoryview) -> None:
+        try:
+            self.accept(chunk)
+        except TooLargeError:
+            self.discard()
+            raise
+        self.absorb((chunk,))
+
+    def accept(self, chunk: bytes | memoryview) -> None:
+        """Count ``chunk`` against the limit (:class:`TooLargeError` when it is passed; the
+        caller discards the upload) and note the file's first bytes; :meth:`absorb` must then
+        be given the same bytes, in the same order."""
         if self._file is None:
             raise ValueError("write to a closed upload")
         self.size += len(chunk)
         if self.size > self.max_bytes:
-            self.discard()
             raise TooLargeError(
                 f"the file is larger than this store's limit of {self.max_bytes} bytes"
             )
         if len(self._head) < 8:
             self._head += bytes(chunk[: 8 - len(self._head)])
-        self._hash.update(chunk)
-        self._file.write(chunk)
+
+    def absorb(self, chunks: Iterable[bytes | memoryview]) -> None:
+        """Hash and write accepted chunks, in order. Safe to run in a worker thread while
+        nothing else touches this upload (hashing and writing release the GIL)."""
+        file = self._file
+        if file is None:
+            raise ValueError("write to a closed upload")
+        update, write = self._hash.update, file.write
+        for chunk in chunks:
+            update(chunk)
+            write(chunk)
 
     def copy_from(self, stream: BinaryIO | Iterable[bytes]) -> None:
         if hasattr(stream, "read"):

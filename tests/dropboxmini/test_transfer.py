@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -14,6 +16,8 @@ import pytest
 from orchestrator.dropboxmini import ArtifactRecord, DropBoxClient, UploadFields
 from orchestrator.dropboxmini import client as client_module
 from orchestrator.dropboxmini.client import MultipartUpload, _body_chunks
+from orchestrator.dropboxmini.receive import receive_form
+from orchestrator.dropboxmini.store import PendingUpload, Store
 from tests.dropboxmini.conftest import RW, Live
 
 HOSTILE = 'we"ird\\name\x01\x1b\r\n\x7fé.bin'
@@ -137,3 +141,59 @@ def test_failed_download_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monk
     thread.join(timeout=10)
     assert not dest.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def _form_body(content: bytes) -> tuple[bytes, str]:
+    boundary = "xYz" + os.urandom(8).hex()
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="project"\r\n\r\np\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
+    ).encode()
+    body += content + f"\r\n--{boundary}\r\n".encode()
+    body += b'Content-Disposition: form-data; name="label"\r\n\r\nafter\r\n'
+    body += f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+async def _pieces(body: bytes, sizes: list[int]) -> AsyncIterator[bytes]:
+    start, turn = 0, 0
+    while start < len(body):
+        size = sizes[turn % len(sizes)]
+        yield body[start : start + size]
+        start, turn = start + size, turn + 1
+
+
+@pytest.mark.parametrize("sizes", [[1, 7, 300], [65536], [3 * 1024 * 1024], [5000, 2_000_000]])
+def test_received_file_is_exact_whatever_the_chunking(tmp_path: Path, sizes: list[int]) -> None:
+    content = os.urandom(5 * 1024 * 1024 + 3) if sizes != [1, 7, 300] else os.urandom(200_000)
+    body, content_type = _form_body(content)
+    store = Store(tmp_path / "store")
+    form = asyncio.run(receive_form(store, content_type, _pieces(body, sizes)))
+    assert form.pending is not None
+    form.pending.close()
+    assert form.pending.path.read_bytes() == content
+    assert form.pending.size == len(content)
+    assert form.pending.sha256 == hashlib.sha256(content).hexdigest()
+    assert form.fields == {"project": "p", "label": "after"}
+    form.discard()
+
+
+def test_a_failing_disk_write_fails_the_upload_and_removes_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body, content_type = _form_body(os.urandom(4 * 1024 * 1024))
+    store = Store(tmp_path / "store")
+    calls: list[int] = []
+    original = PendingUpload.absorb
+
+    def failing(self: PendingUpload, chunks: list[memoryview]) -> None:
+        calls.append(len(chunks))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        original(self, chunks)
+
+    monkeypatch.setattr(PendingUpload, "absorb", failing)
+    with pytest.raises(OSError, match="No space"):
+        asyncio.run(receive_form(store, content_type, _pieces(body, [65536])))
+    assert len(calls) == 2
+    assert list((tmp_path / "store" / ".tmp").iterdir()) == []
