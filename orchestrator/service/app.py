@@ -84,6 +84,7 @@ def create_app(
 ) -> FastAPI:
     """The service for the repository at ``root``; starting it starts the run queue."""
     runs = queue or RunQueue(root, workers)
+    submissions = queueing.Submissions(root)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -137,7 +138,7 @@ def create_app(
     def submit(body: RunSubmission, key: Runner) -> Accepted:
         """Validate now, record the run ``pending`` in the trace, queue it (trigger ``api``)."""
         try:
-            queued = queueing.enqueue(root, body.workflow, body.inputs, actor=key.name)
+            queued = submissions.enqueue(body.workflow, body.inputs, actor=key.name)
         except queueing.UnknownWorkflow as exc:
             raise ApiError(404, str(exc)) from None
         except queueing.UncommittedDocument as exc:

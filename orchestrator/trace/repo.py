@@ -13,6 +13,7 @@ from pathlib import Path
 
 from orchestrator.errors import TraceError
 from orchestrator.trace.gitcmd import GitFailed, run_git
+from orchestrator.trace.objects import ObjectStore
 
 ZERO_ID = "0" * 40
 
@@ -45,6 +46,29 @@ def git_common_dir(repo: Path) -> Path:
     except GitFailed as exc:
         raise TraceError(f"{repo} is not a git repository: {exc.stderr.strip()}") from exc
     return Path(out.decode().strip())
+
+
+def own_git_dir(repo: Path) -> Path:
+    """The git directory of the work tree ``repo`` (a linked worktree has its own, holding HEAD)."""
+    try:
+        out = run_git("rev-parse", "--absolute-git-dir", cwd=repo)
+    except GitFailed as exc:
+        raise TraceError(f"{repo} is not a git repository: {exc.stderr.strip()}") from exc
+    return Path(out.decode().strip())
+
+
+def read_head(git_dir: Path, common: ObjectStore) -> str | None:
+    """The commit HEAD of ``git_dir`` points at, read without a process; None when unborn.
+
+    ``common`` is the object store of the shared git directory, where branches live.
+    """
+    try:
+        text = (git_dir / "HEAD").read_text().strip()
+    except OSError as exc:
+        raise TraceError(f"cannot read HEAD in {git_dir}: {exc}") from exc
+    if text.startswith("ref: "):
+        return common.read_ref(text[5:].strip())
+    return text or None
 
 
 def head_commit(root: Path) -> str | None:
