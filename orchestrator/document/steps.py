@@ -324,8 +324,42 @@ def check_condition_syntax(expression: str, where: Where) -> None:
         check_expression(expression, where)
 
 
+# Templates and conditions made only of names, attributes, string and integer literals, a few
+# operators and filters are valid whatever they say: Jinja is spared parsing them. Anything
+# else (a keyword, a block tag, whitespace control, a newline inside a tag) goes to Jinja.
+_NAME = (
+    r"(?!(?:and|or|not|in|is|if|else|elif|for|recursive|true|false|none|True|False|None)"
+    r"(?![A-Za-z0-9_]))[A-Za-z_][A-Za-z0-9_]*"
+)
+_ATOM = (
+    rf"(?:{_NAME}(?:[ \t]*\.[ \t]*{_NAME})*"
+    r"|'[^'\\{}\n]*'|\"[^\"\\{}\n]*\"|0|[1-9][0-9]*)"
+)
+_SIMPLE_TAG = re.compile(
+    rf"\{{\{{[ \t]*{_ATOM}(?:[ \t]*[%~+][ \t]*{_ATOM})*(?:[ \t]*\|[ \t]*{_NAME})*[ \t]*\}}\}}"
+)
+_SIMPLE_CONDITION = re.compile(
+    rf"[ \t]*{_ATOM}(?:(?:[ \t]*(?:==|!=|[%~+])[ \t]*|[ \t]+(?:and|or)[ \t]+){_ATOM})*[ \t]*"
+)
+
+
+def _simple_template(text: str, body: bool) -> bool:
+    """Whether ``text`` is plain text with simple ``{{ ... }}`` tags only."""
+    if "{%" in text or "\x00" in text or (not body and "{#" in text):
+        return False
+    position = 0
+    while (start := text.find("{{", position)) >= 0:
+        tag = _SIMPLE_TAG.match(text, start)
+        if tag is None:
+            return False
+        position = tag.end()
+    return True
+
+
 @functools.lru_cache(maxsize=4096)
 def _valid_template(text: str, body: bool) -> bool:
+    if _simple_template(text, body):
+        return True
     try:
         check_syntax(text, Where("", 1), body=body)
     except TemplateError:
@@ -335,6 +369,8 @@ def _valid_template(text: str, body: bool) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _valid_expression(expression: str) -> bool:
+    if _SIMPLE_CONDITION.fullmatch(expression):
+        return True
     try:
         check_expression(expression, Where("", 1))
     except TemplateError:
