@@ -208,6 +208,11 @@ class Submissions:
         self._index: WorkflowIndex | None = None
         self._writers: dict[tuple[Path, str, str, str | None], TraceWriter] = {}
 
+    @property
+    def index(self) -> WorkflowIndex | None:
+        """The index of the last submission's HEAD (None before the first)."""
+        return self._index
+
     def _open(self) -> None:
         """Find the repository once (three ``git`` processes); not a repository: slow path."""
         if self._ready:
