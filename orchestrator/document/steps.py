@@ -338,9 +338,10 @@ _ATOM = (
 _SIMPLE_TAG = re.compile(
     rf"\{{\{{[ \t]*{_ATOM}(?:[ \t]*[%~+][ \t]*{_ATOM})*(?:[ \t]*\|[ \t]*{_NAME})*[ \t]*\}}\}}"
 )
-_SIMPLE_CONDITION = re.compile(
-    rf"[ \t]*{_ATOM}(?:(?:[ \t]*(?:==|!=|[%~+])[ \t]*|[ \t]+(?:and|or)[ \t]+){_ATOM})*[ \t]*"
-)
+_ARITHMETIC = rf"{_ATOM}(?:[ \t]*[%~+][ \t]*{_ATOM})*"
+_COMPARISON = rf"{_ARITHMETIC}(?:[ \t]*(?:[=!]=|[<>]=?)[ \t]*{_ARITHMETIC})*"
+_OPERAND = rf"(?:not[ \t]+)?{_COMPARISON}"
+_SIMPLE_CONDITION = re.compile(rf"[ \t]*{_OPERAND}(?:[ \t]+(?:and|or)[ \t]+{_OPERAND})*[ \t]*")
 
 
 def _simple_template(text: str, body: bool) -> bool:
