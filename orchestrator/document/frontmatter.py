@@ -16,9 +16,10 @@ Building from events needs no recursion, so hostile input is cut short: nesting 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,18 +114,16 @@ def parser_name() -> str:
     return "libyaml" if CParser is not None else "python"
 
 
-def _events(text: str) -> Iterator[Any]:
-    """The parse events of ``text``, from the C parser when it is available."""
+def _events(text: str) -> tuple[Callable[[], Any], Callable[[], None]]:
+    """A function giving the next parse event of ``text`` (None at the end), and a closer.
+
+    The events come from the C parser when it is available.
+    """
     if CParser is None:
-        yield from YAML(typ="safe", pure=True).parse(text)
-        return
+        events = YAML(typ="safe", pure=True).parse(text)
+        return functools.partial(next, events, None), events.close
     parser = CParser(text)
-    get_event = parser.get_event
-    try:
-        while (event := get_event()) is not None:
-            yield event
-    finally:
-        parser.dispose()
+    return parser.get_event, parser.dispose
 
 
 def split(text: str, path: str) -> Split:
@@ -156,10 +155,13 @@ def split(text: str, path: str) -> Split:
 def load(front_matter: str, path: str) -> tuple[Any, Positions]:
     """Load the YAML front matter; returns plain data and positions."""
     builder = _Builder(path)
+    next_event, close = _events(front_matter)
     try:
-        data = builder.build(_events(front_matter))
+        data = builder.build(next_event)
     except YAMLError as exc:
         raise FrontMatterError([_syntax_diagnostic(exc, front_matter, path)]) from None
+    finally:
+        close()
     if builder.problems:
         raise FrontMatterError(builder.problems)
     return data, builder.positions
@@ -328,13 +330,13 @@ class _Builder:
     def problem(self, mark: Any, message: str) -> None:
         self.problems.append(Diagnostic(self.path, mark.line + 1, mark.column + 1, message))
 
-    def build(self, events: Iterator[Any]) -> Any:
+    def build(self, next_event: Callable[[], Any]) -> Any:
         stack: list[_Node] = []
         result: Any = None
         documents = 0
         keys, values = self.positions.keys, self.positions.values
         key_log, value_log = self.key_log, self.value_log
-        for event in events:
+        while (event := next_event()) is not None:
             kind = type(event)
             if kind is ScalarEvent:
                 self.count += 1

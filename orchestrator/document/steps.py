@@ -180,15 +180,14 @@ def _attributes(
     attrs: dict[str, str] = {}
     for word in words:
         key, equals, value = word.partition("=")
-        at_col = _word_col(source, key, col)
         if not equals:
             message = f"step attribute '{word}' is not key=value"
-            problems.append(Diagnostic(path, line, at_col, message))
+            problems.append(Diagnostic(path, line, _word_col(source, key, col), message))
             continue
         if key not in KNOWN_ATTRIBUTES:
             known = ", ".join(KNOWN_ATTRIBUTES)
             message = f"unknown step attribute '{key}' (known: {known})"
-            problems.append(Diagnostic(path, line, at_col, message))
+            problems.append(Diagnostic(path, line, _word_col(source, key, col), message))
             continue
         if key in attrs:
             second = _word_col(source, key, col, occurrence=2)
