@@ -195,4 +195,4 @@ def serve(
     queue = RunQueue(root, workers)
     queue.open()
     app = create_app(root, keys, workers, queue=queue)
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).run()
+    uvicorn.Server(uvicorn.Config(app, host=host, port=port, http="auto", log_level="info")).run()
