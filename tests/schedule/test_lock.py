@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,8 @@ BODY = """
 # Slow
 
 ```bash {step=first}
-sleep 2
+for _ in $(seq 600); do test -f release && break; sleep 0.1; done
+test -f release
 ```
 
 ```bash {step=second}
@@ -54,8 +56,28 @@ def test_a_second_apply_waits_for_the_first(git_repo: Path) -> None:
     ):
         time.sleep(0.05)
     second = _apply(git_repo)
+    # The first run holds the lock until the test sees the second one waiting for it.
+    assert second.stderr is not None
+    seen: list[str] = []
+    waiting = threading.Event()
+
+    def read_second_stderr() -> None:
+        assert second.stderr is not None
+        for line in second.stderr:
+            seen.append(line)
+            if "waiting for run" in line:
+                waiting.set()
+
+    reader = threading.Thread(target=read_second_stderr, daemon=True)
+    reader.start()
+    assert waiting.wait(timeout=60), "".join(seen)
+    (git_repo / "release").touch()
     out_first, err_first = first.communicate(timeout=60)
-    out_second, err_second = second.communicate(timeout=60)
+    assert second.stdout is not None
+    out_second = second.stdout.read()
+    second.wait(timeout=60)
+    reader.join(timeout=10)
+    err_second = "".join(seen)
     assert first.returncode == 0, err_first
     assert second.returncode == 0, err_second
     assert "waiting for run" in err_second
