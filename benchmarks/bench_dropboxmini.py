@@ -2,9 +2,12 @@
 
     .venv/bin/python benchmarks/bench_dropboxmini.py [--size-mib N]
 
-Creates an N MiB file (default 1024), times ``shutil.copyfile`` on the same disk, then starts
-the server in its own process, uploads and downloads the file with ``DropBoxClient`` run in a
-second process, and reports throughput and each process's peak RSS (VmHWM).
+Creates an N MiB file (default 1024) and starts the server in its own process. Then, twice,
+it times ``shutil.copyfile`` of the file on the same disk and right after it one transfer
+with ``DropBoxClient`` run in its own process (first the upload, then the download), so each
+transfer is compared with a copy made under the same conditions; the disk and the machine
+are shared, and a copy's speed changes by several times from one minute to the next. It
+reports throughput, CPU seconds of each side, and each process's peak RSS (VmHWM).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -39,27 +43,28 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def client_main(url: str, source: str, dest: str, server_pid: str) -> None:
+def client_main(phase: str, url: str, target: str, path: str, server_pid: str) -> None:
+    """One transfer: ``upload`` of the file at ``path``, or ``download`` of id ``target``."""
     from orchestrator.dropboxmini import DropBoxClient, UploadFields
 
     me, server = os.getpid(), int(server_pid)
     with DropBoxClient(url, KEY, timeout=600) as client:
-        cpu0 = (cpu_s(me), cpu_s(server))
+        before = (cpu_s(me), cpu_s(server))
         start = time.perf_counter()
-        record = client.upload(Path(source), UploadFields("generic", "bench", label="bench"))
-        uploaded = time.perf_counter()
-        cpu1 = (cpu_s(me), cpu_s(server))
-        client.download(record.artifact_id, Path(dest))
-        downloaded = time.perf_counter()
-        cpu2 = (cpu_s(me), cpu_s(server))
+        if phase == "upload":
+            record = client.upload(Path(path), UploadFields("generic", "bench", label="bench"))
+        else:
+            record = client.download(target, Path(path))
+        seconds = time.perf_counter() - start
+        after = (cpu_s(me), cpu_s(server))
     print(
         json.dumps(
             {
-                "upload_s": uploaded - start,
-                "download_s": downloaded - uploaded,
-                "upload_cpu_s": [cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]],
-                "download_cpu_s": [cpu2[0] - cpu1[0], cpu2[1] - cpu1[1]],
-                "client_hwm_mib": vm_hwm_mib(os.getpid()),
+                "seconds": seconds,
+                "client_cpu_s": after[0] - before[0],
+                "server_cpu_s": after[1] - before[1],
+                "client_hwm_mib": vm_hwm_mib(me),
+                "artifact_id": record.artifact_id,
                 "sha256": record.sha256,
             }
         )
@@ -79,22 +84,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def copy_seconds(source: Path) -> float:
+    copy = source.with_name("copy.bin")
+    start = time.perf_counter()
+    shutil.copyfile(source, copy)
+    seconds = time.perf_counter() - start
+    copy.unlink()
+    return seconds
+
+
+def transfer(phase: str, url: str, target: str, path: Path, server_pid: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--client", phase, url, target, str(path), str(server_pid)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
     args = parser.parse_args()
     size = args.size_mib * 1024 * 1024
+    mib = args.size_mib
     work = Path(tempfile.mkdtemp(prefix="bench-dropboxmini-", dir=args.dir))
     server = None
     try:
         source = work / "source.bin"
         make_file(source, args.size_mib)
-        start = time.perf_counter()
-        shutil.copyfile(source, work / "copy.bin")
-        copy_s = time.perf_counter() - start
-        (work / "copy.bin").unlink()
-
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {
@@ -125,46 +146,35 @@ def main() -> None:
                     raise
                 time.sleep(0.1)
         idle_mib = vm_hwm_mib(server.pid)
-        done = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--client",
-                url,
-                str(source),
-                str(work / "back.bin"),
-                str(server.pid),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        result = json.loads(done.stdout)
+
+        up_copy_s = copy_seconds(source)
+        up = transfer("upload", url, "-", source, server.pid)
+        back = work / "back.bin"
+        down_copy_s = copy_seconds(source)
+        down = transfer("download", url, up["artifact_id"], back, server.pid)
         server_mib = vm_hwm_mib(server.pid)
-        same = (work / "back.bin").stat().st_size == size
-        mib = args.size_mib
-        copy_rate = mib / copy_s
-        up_rate = mib / result["upload_s"]
-        down_rate = mib / result["download_s"]
+        same = back.stat().st_size == size and down["sha256"] == up["sha256"]
+
         print(
             f"machine: {os.cpu_count()} cores, {platform.machine()}, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}, "
+            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
         )
         print(f"file: {mib} MiB in {work}")
-        print(f"plain copy (shutil.copyfile): {copy_s:.2f} s  {copy_rate:.0f} MiB/s")
-        up_cpu, down_cpu = result["upload_cpu_s"], result["download_cpu_s"]
-        print(
-            f"upload:   {result['upload_s']:.2f} s  {up_rate:.0f} MiB/s  "
-            f"({up_rate / copy_rate:.2f} x copy)  "
-            f"CPU client {up_cpu[0]:.2f} s, server {up_cpu[1]:.2f} s"
-        )
-        print(
-            f"download: {result['download_s']:.2f} s  {down_rate:.0f} MiB/s  "
-            f"({down_rate / copy_rate:.2f} x copy)  "
-            f"CPU client {down_cpu[0]:.2f} s, server {down_cpu[1]:.2f} s"
-        )
+        for name, copy_s, result in (
+            ("upload", up_copy_s, up),
+            ("download", down_copy_s, down),
+        ):
+            copy_rate, rate = mib / copy_s, mib / result["seconds"]
+            print(f"plain copy (shutil.copyfile): {copy_s:.2f} s  {copy_rate:.0f} MiB/s")
+            print(
+                f"{name + ':':9} {result['seconds']:.2f} s  {rate:.0f} MiB/s  "
+                f"({rate / copy_rate:.2f} x copy)  CPU client {result['client_cpu_s']:.2f} s, "
+                f"server {result['server_cpu_s']:.2f} s"
+            )
         print(f"server peak RSS (VmHWM): {server_mib:.0f} MiB (idle {idle_mib:.0f} MiB)")
-        print(f"client peak RSS (VmHWM): {result['client_hwm_mib']:.0f} MiB")
+        client_mib = max(up["client_hwm_mib"], down["client_hwm_mib"])
+        print(f"client peak RSS (VmHWM): {client_mib:.0f} MiB")
         print(f"downloaded size matches: {same}")
     finally:
         if server is not None:
@@ -174,7 +184,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 6 and sys.argv[1] == "--client":
+    if len(sys.argv) == 7 and sys.argv[1] == "--client":
         client_main(*sys.argv[2:])
     else:
         main()

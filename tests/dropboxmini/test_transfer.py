@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import platform
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +19,7 @@ import pytest
 from orchestrator.dropboxmini import ArtifactRecord, DropBoxClient, UploadFields
 from orchestrator.dropboxmini import client as client_module
 from orchestrator.dropboxmini.client import MultipartUpload, _body_chunks
-from orchestrator.dropboxmini.receive import receive_form
+from orchestrator.dropboxmini.receive import WRITE_BATCH, receive_form
 from orchestrator.dropboxmini.store import PendingUpload, Store
 from tests.dropboxmini.conftest import RW, Live
 
@@ -165,7 +168,8 @@ async def _pieces(body: bytes, sizes: list[int]) -> AsyncIterator[bytes]:
 
 @pytest.mark.parametrize("sizes", [[1, 7, 300], [65536], [3 * 1024 * 1024], [5000, 2_000_000]])
 def test_received_file_is_exact_whatever_the_chunking(tmp_path: Path, sizes: list[int]) -> None:
-    content = os.urandom(5 * 1024 * 1024 + 3) if sizes != [1, 7, 300] else os.urandom(200_000)
+    size = 2 * WRITE_BATCH + 3 if sizes != [1, 7, 300] else 200_000
+    content = os.urandom(size)
     body, content_type = _form_body(content)
     store = Store(tmp_path / "store")
     form = asyncio.run(receive_form(store, content_type, _pieces(body, sizes)))
@@ -181,7 +185,7 @@ def test_received_file_is_exact_whatever_the_chunking(tmp_path: Path, sizes: lis
 def test_a_failing_disk_write_fails_the_upload_and_removes_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    body, content_type = _form_body(os.urandom(4 * 1024 * 1024))
+    body, content_type = _form_body(os.urandom(3 * WRITE_BATCH))
     store = Store(tmp_path / "store")
     calls: list[int] = []
     original = PendingUpload.absorb
@@ -197,3 +201,21 @@ def test_a_failing_disk_write_fails_the_upload_and_removes_the_file(
         asyncio.run(receive_form(store, content_type, _pieces(body, [65536])))
     assert len(calls) == 2
     assert list((tmp_path / "store" / ".tmp").iterdir()) == []
+
+
+def test_keep_freed_memory_applies_with_glibc() -> None:
+    code = (
+        "from orchestrator.dropboxmini.server import keep_freed_memory\nprint(keep_freed_memory())"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    linux_glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert done.stdout.strip() == ("True" if linux_glibc else "False")
+
+
+def test_fastest_protocols_fall_back_to_pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.dropboxmini import server
+
+    monkeypatch.setattr(server, "_importable", lambda module: False)
+    assert server.fastest_protocols() == ("h11", "asyncio")
+    monkeypatch.setattr(server, "_importable", lambda module: True)
+    assert server.fastest_protocols() == ("httptools", "uvloop")
