@@ -25,7 +25,7 @@ from orchestrator.api.workspace import (
     working_copy_dirty,
 )
 from orchestrator.errors import Diagnostic, DocumentError
-from orchestrator.model import Document, DocumentStatus, RunState, Step, Trigger
+from orchestrator.model import Document, DocumentStatus, RunState, Step, StepState, Trigger
 from orchestrator.process import MASK, Masker
 from orchestrator.record import (
     DocumentInfo,
@@ -292,6 +292,7 @@ def _execute(
         record = runner.execute(execution, record, env, watcher)
     except BaseException as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"orch failed: {exc}"
+        record = watcher.latest(record)
         book.save(_finished(record, RunError(step=_running_step(record), message=reason)))
         raise
     error = record.error
@@ -314,12 +315,21 @@ class _KeepsRunFolderCurrent:
     def __init__(self, observer: runner.Observer, book: recording.RunBook):
         self._observer = observer
         self._book = book
+        self._steps: dict[str, StepRecord] = {}
+
+    def latest(self, record: RunRecord) -> RunRecord:
+        """``record`` with every step as last reported (for a run cut short)."""
+        for step in self._steps.values():
+            cut = step.moved_to(StepState.FAILED) if step.state is StepState.RUNNING else step
+            record = record.with_step(cut)
+        return record
 
     @property
     def verbose(self) -> bool:
         return self._observer.verbose
 
     def step_changed(self, step: StepRecord) -> None:
+        self._steps[step.name] = step
         self._book.note_step(step)
         self._observer.step_changed(step)
 
@@ -331,7 +341,9 @@ class _KeepsRunFolderCurrent:
 
 
 def _running_step(record: RunRecord) -> str | None:
-    return next((s.name for s in record.steps if s.state.value == "running"), None)
+    """The step a cut-short run was in: the last one that started and did not complete."""
+    started = [s for s in record.steps if s.started_at is not None]
+    return started[-1].name if started and started[-1].state is StepState.FAILED else None
 
 
 def _finished(record: RunRecord, error: RunError | None) -> RunRecord:
