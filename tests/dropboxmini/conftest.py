@@ -36,10 +36,13 @@ KEYS = KeyRing(
 
 
 def zip_bytes(text: str = "payload") -> bytes:
+    """A small zip; the same text gives the same bytes (fixed entry times, so two calls
+    either side of a two-second boundary do not differ)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
-        archive.writestr("manifest.json", '{"artifact_id": "x"}')
-        archive.writestr("payload/file.txt", text)
+        entries = (("manifest.json", '{"artifact_id": "x"}'), ("payload/file.txt", text))
+        for name, content in entries:
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0)), content)
     return buf.getvalue()
 
 
