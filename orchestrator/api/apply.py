@@ -96,8 +96,20 @@ def prepare(request: RunRequest) -> Prepared:
     relative_path = (
         relative_to_root(place, request.path) if place.in_repository else (request.path.name)
     )
-    _check_status(doc, request)
     file_values = document.load_inputs_file(request.inputs_file) if request.inputs_file else None
+    return validate_request(request, place, doc, relative_path, environ, file_values)
+
+
+def validate_request(
+    request: RunRequest,
+    place: Place,
+    doc: Document,
+    relative_path: str,
+    environ: Mapping[str, str],
+    file_values: Mapping[str, Any] | None = None,
+) -> Prepared:
+    """Validate a request for a document already located and parsed (see ``prepare``)."""
+    check_status(doc, request)
     supplied = dict(request.supplied_inputs or {})
     if request.trigger is not Trigger.MANUAL and doc.triggers is not None:
         supplied = {**doc.triggers.inputs, **supplied}
@@ -125,13 +137,14 @@ def prepare(request: RunRequest) -> Prepared:
         relative_path=relative_path,
         inputs=inputs,
         masker=Masker(secret_values),
-        environ=environ,
+        environ=dict(environ),
         workdir=(request.workdir or place.root).resolve(),
         secret_inputs=secret_inputs,
     )
 
 
-def _check_status(doc: Document, request: RunRequest) -> None:
+def check_status(doc: Document, request: RunRequest) -> None:
+    """Refuse a run the document's governance status does not allow."""
     status = doc.status
     line = doc.line_of("status")
     message = None
@@ -161,10 +174,32 @@ def _digest(values: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def new_record(prepared: Prepared, run_id: str) -> RunRecord:
+@dataclass(frozen=True)
+class GitFacts:
+    """What git says about where a run happens; asked once, or given by a caller that knows."""
+
+    document_commit: str | None
+    workspace_commit: str | None
+    document_dirty: bool
+    workspace_dirty: bool
+
+
+def git_facts(prepared: Prepared) -> GitFacts:
+    place = prepared.place
+    if not place.in_repository:
+        return GitFacts(None, None, document_dirty=False, workspace_dirty=False)
+    unattended = prepared.request.workdir is not None
+    return GitFacts(
+        document_commit=repo.head_commit(place.root),
+        workspace_commit=repo.head_commit(prepared.workdir),
+        document_dirty=repo.is_dirty(place.root, prepared.relative_path, prepared.document.text),
+        workspace_dirty=not unattended and working_copy_dirty(place.root),
+    )
+
+
+def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -> RunRecord:
     doc, place, request = prepared.document, prepared.place, prepared.request
-    commit = repo.head_commit(prepared.workdir) if place.in_repository else None
-    dirty_doc = place.in_repository and repo.is_dirty(place.root, prepared.relative_path, doc.text)
+    facts = facts or git_facts(prepared)
     unattended = request.workdir is not None
     pid = os.getpid()
     inputs = masked_inputs(prepared)
@@ -179,9 +214,9 @@ def new_record(prepared: Prepared, run_id: str) -> RunRecord:
         ),
         document=DocumentInfo(
             path=prepared.relative_path,
-            commit=repo.head_commit(place.root) if place.in_repository else None,
+            commit=facts.document_commit,
             blob=repo.blob_id_of_text(doc.text),
-            dirty=dirty_doc,
+            dirty=facts.document_dirty,
         ),
         trigger=TriggerInfo(
             source=request.trigger,
@@ -198,10 +233,8 @@ def new_record(prepared: Prepared, run_id: str) -> RunRecord:
             kind="worktree"
             if unattended
             else ("working-copy" if place.in_repository else "folder"),
-            commit=commit,
-            dirty=False
-            if unattended or not place.in_repository
-            else working_copy_dirty(place.root),
+            commit=facts.workspace_commit,
+            dirty=facts.workspace_dirty,
         ),
     ).moved_to(RunState.PENDING, request.queued_at)
 

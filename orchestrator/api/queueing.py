@@ -13,7 +13,6 @@ masked cannot run any more and is recorded ``failed`` with that reason.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import tempfile
 import threading
@@ -25,28 +24,28 @@ from typing import Any
 
 from orchestrator import config, document, runner
 from orchestrator.api.apply import (
-    Prepared,
+    GitFacts,
     RunRequest,
-    _check_status,
     new_record,
     new_run_id,
     prepare,
     run_prepared,
+    validate_request,
 )
 from orchestrator.api.inspect import documents_under, list_documents
 from orchestrator.api.recording import (
     RunBook,
-    _ignore_state_dir,
+    ignore_state_dir,
     run_folder,
     trace_reader,
     trace_repository,
     trace_writer,
 )
 from orchestrator.api.workspace import Place, locate, relative_to_root
-from orchestrator.errors import Diagnostic, DocumentError, OrchError, TraceError, UsageError
+from orchestrator.errors import OrchError, TraceError, UsageError
 from orchestrator.model import Document, InputDecl, Trigger
-from orchestrator.process import MASK, Masker
-from orchestrator.record import RunRecord, timestamp, utc_now
+from orchestrator.process import MASK
+from orchestrator.record import timestamp, utc_now
 from orchestrator.trace import TraceWriter, encode_record, repo
 from orchestrator.trace.objects import BLOB_MODE, ObjectStore, commit_tree_id, lookup
 
@@ -257,10 +256,13 @@ class Submissions:
             queued_at=queued_at,
             environ=environment,
         )
-        prepared = _validate(request, place, found.document, found.relative_path, environment)
-        record = _committed_record(prepared, run_id, head)
+        prepared = validate_request(
+            request, place, found.document, found.relative_path, environment
+        )
+        facts = GitFacts(head, head, document_dirty=False, workspace_dirty=False)
+        record = new_record(prepared, run_id, facts)
         folder = run_folder(prepared, run_id)
-        _ignore_state_dir(place.settings.state_dir)
+        ignore_state_dir(place.settings.state_dir)
         folder.mkdir(parents=True, exist_ok=True)
         RunBook(folder=folder, writer=writer).save(record)
         return Queued(
@@ -317,63 +319,6 @@ class Submissions:
         except OSError:
             return False
         return repo.blob_id_of_text(data) == found.blob
-
-
-def _validate(
-    request: RunRequest,
-    place: Place,
-    doc: Document,
-    relative_path: str,
-    environ: Mapping[str, str],
-) -> Prepared:
-    """``apply.prepare`` for an already located and parsed document, trigger ``api``."""
-    _check_status(doc, request)
-    supplied = dict(request.supplied_inputs or {})
-    if doc.triggers is not None:
-        supplied = {**doc.triggers.inputs, **supplied}
-    inputs = document.resolve_inputs(doc, extra=supplied)
-    missing = [name for name in doc.secrets if not environ.get(name)]
-    if missing:
-        raise DocumentError(
-            Diagnostic(
-                str(doc.path),
-                doc.line_of("secrets"),
-                1,
-                f"secret {name} is not set: export it in the environment that runs orch",
-            )
-            for name in missing
-        )
-    secret_inputs = frozenset(decl.name for decl in doc.inputs if decl.secret)
-    secret_values = [environ[name] for name in doc.secrets]
-    secret_values += [str(inputs[name]) for name in secret_inputs if inputs.get(name) is not None]
-    return Prepared(
-        request=request,
-        place=place,
-        document=doc,
-        relative_path=relative_path,
-        inputs=inputs,
-        masker=Masker(secret_values),
-        environ=dict(environ),
-        workdir=place.root.resolve(),
-        secret_inputs=secret_inputs,
-    )
-
-
-def _committed_record(prepared: Prepared, run_id: str, head: str) -> RunRecord:
-    """``new_record`` with the git facts already known: ``head`` holds exactly this text.
-
-    ``new_record`` asks git for HEAD and the document's blob when the place is a repository;
-    here both are known, so it builds the record as for a folder and the commit is set after.
-    """
-    outside = dataclasses.replace(
-        prepared, place=dataclasses.replace(prepared.place, in_repository=False)
-    )
-    record = new_record(outside, run_id)
-    return dataclasses.replace(
-        record,
-        document=dataclasses.replace(record.document, commit=head, dirty=False),
-        workspace=dataclasses.replace(record.workspace, commit=head, dirty=False),
-    )
 
 
 def pending_runs(where: Path) -> list[Queued]:

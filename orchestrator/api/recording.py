@@ -77,7 +77,7 @@ class RunBook:
 
     @classmethod
     def open(cls, prepared: Prepared, folder: Path) -> RunBook:
-        _ignore_state_dir(prepared.place.settings.state_dir)
+        ignore_state_dir(prepared.place.settings.state_dir)
         writer = trace_writer(prepared.place)
         folder.mkdir(parents=True, exist_ok=True)
         return cls(folder=folder, writer=writer)
@@ -123,7 +123,7 @@ class RunBook:
         }
 
 
-def _ignore_state_dir(state_dir: Path) -> None:
+def ignore_state_dir(state_dir: Path) -> None:
     """Keep ``.orch/`` out of ``git status`` without touching the repository's .gitignore."""
     state_dir.mkdir(parents=True, exist_ok=True)
     marker = state_dir / ".gitignore"
