@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import __version__
-from orchestrator.api import history, queueing
+from orchestrator.api import history, queueing, submissions
 from orchestrator.errors import DocumentError, OrchError, TraceError
 from orchestrator.service.keys import ApiKey, Keys, load_keys
 from orchestrator.service.queue import RunQueue
@@ -84,7 +84,7 @@ def create_app(
 ) -> FastAPI:
     """The service for the repository at ``root``; starting it starts the run queue."""
     runs = queue or RunQueue(root, workers)
-    submissions = queueing.Submissions(root)
+    intake = submissions.Submissions(root)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -138,7 +138,7 @@ def create_app(
     def submit(body: RunSubmission, key: Runner) -> Accepted:
         """Validate now, record the run ``pending`` in the trace, queue it (trigger ``api``)."""
         try:
-            queued = submissions.enqueue(body.workflow, body.inputs, actor=key.name)
+            queued = intake.enqueue(body.workflow, body.inputs, actor=key.name)
         except queueing.UnknownWorkflow as exc:
             raise ApiError(404, str(exc)) from None
         except queueing.UncommittedDocument as exc:
