@@ -82,19 +82,28 @@ def run(
             start_new_session=True,
         )
         follower = _Follower(capture.fileno(), masker, on_output) if on_output else None
-        timed_out = False
-        try:
-            exit_code: int | None = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            exit_code = None
+        # A timer kills the tree on timeout, so the wait itself can block: Popen.wait with a
+        # timeout polls with growing sleeps, which would add milliseconds to every short step.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
             kill_tree(process)
+
+        timer = threading.Timer(timeout, expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            code = process.wait()
         except BaseException:
             kill_tree(process)
             raise
         finally:
+            timer.cancel()
             if follower is not None:
                 follower.stop()
+        timed_out = expired.is_set()
+        exit_code: int | None = None if timed_out else code
         capture.seek(0)
         output = capture.read().decode("utf-8", errors="replace")
     return Finished(

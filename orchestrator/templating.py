@@ -40,6 +40,8 @@ def _environment(*, comments: bool) -> ImmutableSandboxedEnvironment:
     return env
 
 
+_BODY_MARKERS = ("{{", "{%")
+_TEXT_MARKERS = ("{{", "{%", "{#")
 _BODY_ENV = _environment(comments=False)
 _TEXT_ENV = _environment(comments=True)
 
@@ -116,6 +118,8 @@ def _failing_line(exc: Exception) -> int | None:
 
 def render(source: str, context: Mapping[str, Any], where: Where, *, body: bool = False) -> str:
     """Render ``source``; ``body=True`` for step bodies (Jinja comments off)."""
+    if not any(marker in source for marker in (_BODY_MARKERS if body else _TEXT_MARKERS)):
+        return source  # nothing to render: most step bodies, and compiling is not free
     template = _compile(source, where, body=body)
     try:
         return template.render(context)

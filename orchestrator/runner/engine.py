@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -173,6 +174,17 @@ def execute(
     observer: Observer,
 ) -> RunRecord:
     """Run every step in order and return ``record`` with the steps' results."""
+    with tempfile.TemporaryDirectory(prefix="orch-run-") as scratch:
+        return _execute_in(execution, record, env, observer, Path(scratch))
+
+
+def _execute_in(
+    execution: Execution,
+    record: RunRecord,
+    env: Mapping[str, str],
+    observer: Observer,
+    scratch: Path,
+) -> RunRecord:
     views: dict[str, context.StepView] = {}
     failed: StepRecord | None = None
     for index, step in enumerate(execution.document.steps):
@@ -182,7 +194,7 @@ def execute(
                 current, skipped_because=f"step '{failed.name}' failed before it"
             ).moved_to(StepState.SKIPPED)
         else:
-            current = _run_step(execution, step, current, env, views, observer)
+            current = _run_step(execution, step, current, env, views, observer, scratch)
             views[step.name] = context.StepView(
                 state=current.state.value, exit_code=current.exit_code, outputs=current.outputs
             )
@@ -204,6 +216,7 @@ def _run_step(
     env: Mapping[str, str],
     views: Mapping[str, context.StepView],
     observer: Observer,
+    scratch: Path,
 ) -> StepRecord:
     template_context = template_context_for(execution, env=env, steps=views)
     try:
@@ -237,7 +250,7 @@ def _run_step(
     for attempt in range(1, attempts + 1):
         if attempt > 1:
             time.sleep(step.retry_delay_seconds)
-        outcome = _attempt(execution, step, body, step_env, observer)
+        outcome = _attempt(execution, step, body, step_env, observer, scratch)
         if attempts > 1:
             logs.append(f"[orch: attempt {attempt} of {attempts}]\n")
         logs.append(outcome.log)
@@ -273,6 +286,7 @@ def _attempt(
     body: str,
     env: Mapping[str, str],
     observer: Observer,
+    scratch: Path,
 ) -> Outcome:
     if step.kind is StepKind.FILE:
         return files.write_file(step, body, execution.workdir)
@@ -293,7 +307,13 @@ def _attempt(
             observer.step_output(name, line)
 
     return script.run_script(
-        step, body, cwd=cwd, env=env, masker=execution.masker, on_output=on_output
+        step,
+        body,
+        scratch=scratch,
+        cwd=cwd,
+        env=env,
+        masker=execution.masker,
+        on_output=on_output,
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -16,30 +15,31 @@ def run_script(
     step: Step,
     body: str,
     *,
+    scratch: Path,
     cwd: Path,
     env: Mapping[str, str],
     masker: Masker,
     on_output: Callable[[str], None] | None,
 ) -> Outcome:
-    with tempfile.TemporaryDirectory(prefix="orch-step-") as scratch:
-        script = Path(scratch) / f"{step.name}.{step.language or 'txt'}"
-        script.write_text(body, encoding="utf-8")
-        output_file = Path(scratch) / "output"
-        output_file.touch()
-        step_env = {**env, "ORCH_OUTPUT": str(output_file)}
-        try:
-            finished = run(
-                [*step.command, str(script)],
-                cwd=cwd,
-                env=step_env,
-                timeout=step.timeout_seconds,
-                masker=masker,
-                on_output=on_output,
-            )
-        except OSError as exc:
-            message = f"could not start {step.command[0]!r}: {exc.strerror or exc}"
-            return Outcome(ok=False, log=message + "\n", error=message)
-        outputs = read_outputs(output_file, masker)
+    """Run one attempt; ``scratch`` is the run's private folder for the script and outputs."""
+    script = scratch / f"{step.name}.{step.language or 'txt'}"
+    script.write_text(body, encoding="utf-8")
+    output_file = scratch / f"{step.name}.output"
+    output_file.write_bytes(b"")
+    step_env = {**env, "ORCH_OUTPUT": str(output_file)}
+    try:
+        finished = run(
+            [*step.command, str(script)],
+            cwd=cwd,
+            env=step_env,
+            timeout=step.timeout_seconds,
+            masker=masker,
+            on_output=on_output,
+        )
+    except OSError as exc:
+        message = f"could not start {step.command[0]!r}: {exc.strerror or exc}"
+        return Outcome(ok=False, log=message + "\n", error=message)
+    outputs = read_outputs(output_file, masker)
     if finished.timed_out:
         error = (
             f"timed out after {_seconds(step.timeout_seconds)}; its whole process tree was stopped"
