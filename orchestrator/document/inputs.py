@@ -7,19 +7,24 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from orchestrator.errors import Diagnostic, InputError
 from orchestrator.model import Document, InputDecl
 
+from .schema import compiled_check
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
 
 @functools.lru_cache(maxsize=1024)
 def _validator(schema_json: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(
         json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER
     )
@@ -27,8 +32,14 @@ def _validator(schema_json: str) -> Draft202012Validator:
 
 def value_problems(decl: InputDecl, value: Any) -> list[str]:
     """What is wrong with ``value`` for ``decl`` (empty when it is valid)."""
+    schema_json = json.dumps(decl.schema, sort_keys=True, default=str)
+    fast = compiled_check(schema_json)
+    if fast is not None and fast(value):
+        return []
+    import jsonschema  # only to explain a problem, or for what the fast check cannot tell
+
     try:
-        validator = _validator(json.dumps(decl.schema, sort_keys=True, default=str))
+        validator = _validator(schema_json)
         errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
     except (jsonschema.SchemaError, jsonschema.exceptions.UnknownType, TypeError) as exc:
         return [f"input '{decl.name}': its declaration is not a valid schema ({exc})"]

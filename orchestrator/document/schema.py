@@ -7,14 +7,15 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import Diagnostic
 
 from .frontmatter import JsonPath, Positions
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema import Draft202012Validator
 
 _SCHEMA_FILE = Path(__file__).with_name("intent.schema.json")
 
@@ -30,8 +31,15 @@ def schema() -> Mapping[str, Any]:
     return loaded
 
 
+# jsonschema is imported only when a document is invalid (to explain why) or uses a rare
+# keyword: valid documents, the usual case, are checked by the compiled checks below, and
+# importing jsonschema costs more than validating a document.
+
+
 @functools.cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -175,11 +183,32 @@ def _fast_check() -> _Check:
         return lambda data: False
 
 
+@functools.lru_cache(maxsize=1024)
+def compiled_check(schema_json: str) -> _Check | None:
+    """A fast validity check of a JSON Schema given as JSON text, or None when the schema
+    uses what the compiler does not know (then only jsonschema can tell)."""
+    node = json.loads(schema_json)
+    try:
+        return _SchemaCompiler(node).compile(node)
+    except (_Unsupported, KeyError, TypeError, re.error):
+        return None
+
+
 @functools.cache
 def _meta_validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(
         Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER
     )
+
+
+@functools.cache
+def _format_checker() -> jsonschema.FormatChecker:
+    from jsonschema import Draft202012Validator
+
+    checker: jsonschema.FormatChecker = Draft202012Validator.FORMAT_CHECKER
+    return checker
 
 
 def _is_number(value: Any) -> bool:
@@ -241,7 +270,7 @@ class _SchemaCompiler:
 
     def ref(self, target: str) -> _Check:
         if target == _META_SCHEMA:
-            return _meta_validator().is_valid
+            return lambda value: bool(_meta_validator().is_valid(value))
         if not target.startswith("#/$defs/"):
             raise _Unsupported(target)
         name = target.removeprefix("#/$defs/")
@@ -268,12 +297,15 @@ class _SchemaCompiler:
             pattern = re.compile(rule)
             return lambda value: not isinstance(value, str) or pattern.search(value) is not None
         if key == "format":
-            checker = Draft202012Validator.FORMAT_CHECKER
-            return lambda value: checker.conforms(value, rule)
+            return lambda value: bool(_format_checker().conforms(value, rule))
         if key == "minLength":
             return lambda value: not isinstance(value, str) or len(value) >= rule
+        if key == "maxLength":
+            return lambda value: not isinstance(value, str) or len(value) <= rule
         if key == "minItems":
             return lambda value: not isinstance(value, list) or len(value) >= rule
+        if key == "maxItems":
+            return lambda value: not isinstance(value, list) or len(value) <= rule
         if key == "uniqueItems":
             if not rule:
                 return None
@@ -282,6 +314,10 @@ class _SchemaCompiler:
             return lambda value: not _is_number(value) or value >= rule
         if key == "exclusiveMinimum":
             return lambda value: not _is_number(value) or value > rule
+        if key == "maximum":
+            return lambda value: not _is_number(value) or value <= rule
+        if key == "exclusiveMaximum":
+            return lambda value: not _is_number(value) or value < rule
         if key == "required":
             names = list(rule)
             return lambda value: not isinstance(value, dict) or all(n in value for n in names)
