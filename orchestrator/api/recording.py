@@ -6,6 +6,7 @@ its evidence on disk) and every save commits exactly that folder to the trace.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -45,6 +46,7 @@ def trace_repository(place: Place) -> Path:
     return place.root if place.in_repository else own_trace_repository()
 
 
+@functools.lru_cache(maxsize=32)
 def trace_writer(place: Place) -> TraceWriter:
     settings = place.settings
     return TraceWriter(
@@ -55,6 +57,7 @@ def trace_writer(place: Place) -> TraceWriter:
     )
 
 
+@functools.lru_cache(maxsize=32)
 def trace_reader(place: Place) -> TraceReader:
     settings = place.settings
     return TraceReader(trace_repository(place), settings.trace_branch, prefix=settings.trace_prefix)

@@ -60,8 +60,9 @@ def working_copy_dirty(root: Path) -> bool:
 def git_identity(root: Path | None) -> str | None:
     """``Name <email>`` from git's configuration, when it has one."""
     try:
-        name = run_git("config", "user.name", cwd=root).decode().strip()
-        email = run_git("config", "user.email", cwd=root).decode().strip()
+        out = run_git("config", "--get-regexp", r"^user\.(name|email)$", cwd=root).decode()
     except GitFailed:
         return None
+    values = dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+    name, email = values.get("user.name", "").strip(), values.get("user.email", "").strip()
     return f"{name} <{email}>" if name else None

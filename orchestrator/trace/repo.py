@@ -6,6 +6,7 @@ inherited ``GIT_DIR`` or ``GIT_INDEX_FILE`` (a git hook's environment) never red
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from datetime import UTC, datetime
@@ -41,6 +42,13 @@ def git_common_dir(repo: Path) -> Path:
     repo = Path(repo)
     if not repo.is_dir():
         raise TraceError(f"trace repository {repo} is not a folder")
+    return _common_dir(repo.resolve())
+
+
+@functools.lru_cache(maxsize=64)
+def _common_dir(repo: Path) -> Path:
+    # Asked several times per run (trace reader, writer, locks); a repository's git folder
+    # does not move while orch runs. Failures are not cached.
     try:
         out = run_git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=repo)
     except GitFailed as exc:

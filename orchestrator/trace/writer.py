@@ -10,6 +10,7 @@ never share files, so this never conflicts.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -66,6 +67,15 @@ def _one_line(value: object) -> str:
     return " ".join(str(value).split())
 
 
+@functools.lru_cache(maxsize=16)
+def _valid_ref(ref: str) -> bool:
+    try:
+        run_git("check-ref-format", ref)
+    except GitFailed:
+        return False
+    return True
+
+
 class TraceWriter:
     """Writes run folders to ``branch`` of ``trace_repo`` (a work tree, .git or bare repo)."""
 
@@ -84,10 +94,8 @@ class TraceWriter:
         self.store = ObjectStore(self.git_dir)
         self.branch = branch
         self.ref = f"refs/heads/{branch}"
-        try:
-            run_git("check-ref-format", self.ref)
-        except GitFailed as exc:
-            raise TraceError(f"{branch!r} is not a valid branch name for the trace") from exc
+        if not _valid_ref(self.ref):
+            raise TraceError(f"{branch!r} is not a valid branch name for the trace")
         self.prefix = check_name(prefix, "trace prefix") if prefix else ""
         self.remote = remote
         self.max_attempts = max_attempts
