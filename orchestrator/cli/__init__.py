@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.syntax import Syntax
 from rich.table import Table
 
 from orchestrator import __version__, api
@@ -115,6 +114,8 @@ def plan(
     if as_json:
         out.print_json(data=[_planned_json(p) for p in result.steps])
         return
+    from rich.syntax import Syntax  # imported here: only plan highlights code
+
     out.print(f"[bold]{escape(result.document.title)}[/bold] ({result.document.id})")
     for planned in result.steps:
         step = planned.step

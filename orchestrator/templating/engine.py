@@ -1,5 +1,7 @@
 """Jinja2, sandboxed and strict: the only module that imports jinja2.
 
+Imported by the package only when a text holds template syntax.
+
 Step bodies, ``env`` values, ``if`` conditions and artifact fields are all rendered here. The
 environment is sandboxed (no attribute walking into Python internals), undefined names are
 errors, the final newline is kept, and in step bodies Jinja comments are off because ``{#`` is
@@ -10,7 +12,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import jinja2
@@ -19,6 +20,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from orchestrator.errors import Diagnostic, TemplateError
+from orchestrator.templating.where import Where
 
 # A comment opener no document can contain: Jinja has no switch to turn comments off.
 _NO_COMMENTS = "\x00{#\x00"
@@ -40,46 +42,8 @@ def _environment(*, comments: bool) -> ImmutableSandboxedEnvironment:
     return env
 
 
-_BODY_MARKERS = ("{{", "{%")
-_TEXT_MARKERS = ("{{", "{%", "{#")
 _BODY_ENV = _environment(comments=False)
 _TEXT_ENV = _environment(comments=True)
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where a template came from: file, line of its first line, and what it is."""
-
-    path: str
-    line: int
-    what: str = "template"
-
-
-class Placeholder:
-    """Stands for a value that exists only at run time (``orch plan`` shows it as such)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def __getattr__(self, attr: str) -> Placeholder:
-        if attr.startswith("_"):
-            raise AttributeError(attr)
-        return Placeholder(f"{self._name}.{attr}")
-
-    def __getitem__(self, key: object) -> Placeholder:
-        return Placeholder(f"{self._name}.{key}")
-
-    def __str__(self) -> str:
-        return f"<{self._name}>"
-
-    def __bool__(self) -> bool:
-        return True
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Placeholder) and other._name == self._name
-
-    def __hash__(self) -> int:
-        return hash(self._name)
 
 
 def _error(where: Where, lineno: int | None, message: str) -> TemplateError:
@@ -118,8 +82,6 @@ def _failing_line(exc: Exception) -> int | None:
 
 def render(source: str, context: Mapping[str, Any], where: Where, *, body: bool = False) -> str:
     """Render ``source``; ``body=True`` for step bodies (Jinja comments off)."""
-    if not any(marker in source for marker in (_BODY_MARKERS if body else _TEXT_MARKERS)):
-        return source  # nothing to render: most step bodies, and compiling is not free
     template = _compile(source, where, body=body)
     try:
         return template.render(context)
