@@ -63,6 +63,17 @@ def demo() -> None:
         orch, "apply", "intents/build-and-test.md", "-i", "version=1.2.3", cwd=scratch, check=False
     )
     run(orch, "runs", cwd=scratch, check=False)
+    latest = subprocess.run(
+        [str(orch), "runs", "--json", "--limit", "1"],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    if '"run_id"' in latest:
+        run_id = latest.split('"run_id": "', 1)[1].split('"', 1)[0]
+        run(orch, "show", run_id, cwd=scratch, check=False)
+    print(f"\nThe trace is the branch orch-trace of {scratch}: try git -C {scratch} log orch-trace")
     sys.exit(code)
 
 

@@ -189,6 +189,19 @@ def _summarise(record: RunRecord, folder: Path, *, verbose: bool) -> None:
         if step.state.value == "failed" and not verbose and step.log:
             err.print(f"[red]── output of {escape(step.name)} (last lines) ──[/red]")
             err.print(api.log_tail(folder, step.log), markup=False, highlight=False)
+    for artifact in record.artifacts:
+        publication = artifact.publication
+        if publication.state == "published":
+            err.print(
+                f"artifact {escape(artifact.file_name)} published as {publication.artifact_id}"
+                f" (payload sha256 {artifact.payload_sha256[:16]}…)",
+                highlight=False,
+            )
+        else:
+            err.print(
+                f"[yellow]artifact {escape(artifact.file_name)} waits to be published[/yellow]:"
+                f" {escape(publication.error or '')}; deliver it later with `orch publish`"
+            )
     if record.error is not None:
         where = f"step '{record.error.step}': " if record.error.step else ""
         err.print(f"[bold red]failed[/bold red] {escape(where + record.error.message)}")

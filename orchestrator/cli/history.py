@@ -36,7 +36,9 @@ def runs(
     if as_json:
         out.print_json(data=records)
         return
-    table = Table("run", "workflow", "state", "trigger", "started", "duration")
+    table = Table(box=None, header_style="bold")
+    for column in ("run", "workflow", "state", "trigger", "seconds", "by"):
+        table.add_column(column, no_wrap=column != "by", overflow="ellipsis")
     for record in records:
         trigger = record.get("trigger") or {}
         duration = record.get("duration_seconds")
@@ -44,11 +46,9 @@ def runs(
             record.get("run_id", ""),
             (record.get("workflow") or {}).get("id", ""),
             _state(record.get("state", "")),
-            escape(
-                f"{trigger.get('source', '')} by {str(trigger.get('actor', '')).split(' <')[0]}"
-            ),
-            record.get("started_at") or "",
-            "" if duration is None else f"{duration:.2f}s",
+            trigger.get("source", ""),
+            "" if duration is None else f"{duration:.2f}",
+            escape(str(trigger.get("actor", "")).split(" <")[0]),
         )
     out.print(table)
 
