@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import tempfile
@@ -82,27 +83,17 @@ def run(
             start_new_session=True,
         )
         follower = _Follower(capture.fileno(), masker, on_output) if on_output else None
-        # A timer kills the tree on timeout, so the wait itself can block: Popen.wait with a
-        # timeout polls with growing sleeps, which would add milliseconds to every short step.
-        expired = threading.Event()
-
-        def expire() -> None:
-            expired.set()
-            kill_tree(process)
-
-        timer = threading.Timer(timeout, expire)
-        timer.daemon = True
-        timer.start()
         try:
+            timed_out = not _wait_for_exit(process, timeout)
+            if timed_out:
+                kill_tree(process)
             code = process.wait()
         except BaseException:
             kill_tree(process)
             raise
         finally:
-            timer.cancel()
             if follower is not None:
                 follower.stop()
-        timed_out = expired.is_set()
         exit_code: int | None = None if timed_out else code
         capture.seek(0)
         output = capture.read().decode("utf-8", errors="replace")
@@ -112,6 +103,27 @@ def run(
         timed_out=timed_out,
         seconds=time.monotonic() - started,
     )
+
+
+def _wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Block until the process exits (True) or ``timeout`` passes (False).
+
+    A pidfd wakes us the moment the process exits; ``Popen.wait(timeout)`` would instead poll
+    with growing sleeps, adding milliseconds to every short step.
+    """
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # no pidfd on this system: poll
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    return bool(ready)
 
 
 def kill_tree(process: subprocess.Popen[bytes]) -> None:

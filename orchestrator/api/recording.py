@@ -12,9 +12,10 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from orchestrator import report
+from orchestrator.model import RunState
 from orchestrator.record import RunRecord, StepRecord, to_json, to_json_step
 from orchestrator.trace import (
     TracePushError,
@@ -77,6 +78,7 @@ class RunBook:
     folder: Path
     writer: TraceWriter
     last_commit: str | None = None
+    _journal: TextIO | None = None
 
     @classmethod
     def open(cls, prepared: Prepared, folder: Path) -> RunBook:
@@ -85,21 +87,31 @@ class RunBook:
         folder.mkdir(parents=True, exist_ok=True)
         return cls(folder=folder, writer=writer)
 
-    def write_local(self, record: RunRecord) -> None:
-        """Rewrite the run folder on disk (no trace commit)."""
-        (self.folder / "run.json").write_bytes(encode_record(to_json(record)))
-        (self.folder / "report.md").write_text(
-            report.render(record, self.read_log), encoding="utf-8"
-        )
+    def write_local(self, record: RunRecord) -> dict[str, bytes]:
+        """Rewrite ``run.json`` and ``report.md`` on disk; return the whole folder's files
+        (each step log is read once, for the report and the trace alike)."""
+        files = self.files()
+
+        def read_log(relative: str) -> str:
+            return files.get(relative, b"").decode("utf-8", errors="replace")
+
+        files["run.json"] = encode_record(to_json(record))
+        files["report.md"] = report.render(record, read_log).encode("utf-8")
+        (self.folder / "run.json").write_bytes(files["run.json"])
+        (self.folder / "report.md").write_bytes(files["report.md"])
+        return files
 
     def save(self, record: RunRecord) -> RunRecord:
         """Rewrite the run folder and commit it to the trace."""
-        self.write_local(record)
+        if record.state in (RunState.COMPLETED, RunState.FAILED) and self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        files = self.write_local(record)
         try:
             self.last_commit = self.writer.commit_run(
                 record.workflow.id,
                 record.run_id,
-                self.files(),
+                files,
                 state=record.state.value,
                 author=author_of(record.trigger.actor),
             )
@@ -111,12 +123,10 @@ class RunBook:
 
     def note_step(self, step: StepRecord) -> None:
         """Append a step's change to the journal that crash recovery replays."""
-        with (self.folder / JOURNAL).open("a", encoding="utf-8") as journal:
-            journal.write(json.dumps(to_json_step(step), separators=(",", ":")) + "\n")
-
-    def read_log(self, relative: str) -> str:
-        path = self.folder / relative
-        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        if self._journal is None:
+            # Kept open for the run (line-buffered: each line reaches the file at once).
+            self._journal = (self.folder / JOURNAL).open("a", encoding="utf-8", buffering=1)
+        self._journal.write(json.dumps(to_json_step(step), separators=(",", ":")) + "\n")
 
     def files(self) -> dict[str, bytes]:
         return {

@@ -25,7 +25,7 @@ def run_script(
     script = scratch / f"{step.name}.{step.language or 'txt'}"
     script.write_text(body, encoding="utf-8")
     output_file = scratch / f"{step.name}.output"
-    output_file.write_bytes(b"")
+    output_file.unlink(missing_ok=True)  # the step creates it when it has outputs
     step_env = {**env, "ORCH_OUTPUT": str(output_file)}
     try:
         finished = run(
