@@ -53,6 +53,13 @@ def serialise_tree(entries: list[Entry]) -> bytes:
     )
 
 
+def _level(size: int) -> int:
+    """zlib level of a loose object: large ones (a workflow's tree of thousands of runs) are
+    stored, not deflated. Deflating them costs milliseconds per commit, growing with the
+    runs, and is wasted work: git's next pack stores consecutive versions as small deltas."""
+    return 0 if size > 64 * 1024 else 1
+
+
 def parse_tree(data: bytes) -> list[Entry]:
     raw: list[tuple[bytes, bytes, bytes]] = _ENTRY.findall(data)
     if sum(len(mode) + len(name) + 22 for mode, name, _ in raw) != len(data):
@@ -138,7 +145,7 @@ class ObjectStore:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    handle.write(zlib.compress(raw, 1))
+                    handle.write(zlib.compress(raw, _level(len(raw))))
                 tmp.replace(target)
             except BaseException:
                 with contextlib.suppress(OSError):
