@@ -84,13 +84,7 @@ def build_zip(destination: Path, files: list[PayloadFile], manifest: Mapping[str
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise PublishError(f"cannot write the package {destination}: {exc}") from exc
-    return Packaged(
-        path=destination,
-        size=destination.stat().st_size,
-        sha256=file_sha256(destination),
-        payload_sha256=str(manifest["payload_sha256"]),
-        manifest=manifest,
-    )
+    return _packaged(destination, manifest)
 
 
 def single_file(
@@ -104,10 +98,18 @@ def single_file(
         )
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
-    with files[0].source.open("rb") as source, partial.open("wb") as target:
-        while chunk := source.read(_CHUNK):
-            target.write(chunk)
-    partial.replace(destination)
+    try:
+        with files[0].source.open("rb") as source, partial.open("wb") as target:
+            while chunk := source.read(_CHUNK):
+                target.write(chunk)
+        partial.replace(destination)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise PublishError(f"cannot write the package {destination}: {exc}") from exc
+    return _packaged(destination, manifest)
+
+
+def _packaged(destination: Path, manifest: Mapping[str, Any]) -> Packaged:
     return Packaged(
         path=destination,
         size=destination.stat().st_size,
