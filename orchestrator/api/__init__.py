@@ -14,10 +14,10 @@ if TYPE_CHECKING:
     from orchestrator.api.history import Shown, logs, recover, runs, show
     from orchestrator.api.inspect import Listed, Plan, list_documents, plan, summary, validate
     from orchestrator.api.publishing import Delivery, publish_pending
-    from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued, serve
+    from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued
     from orchestrator.api.recording import log_tail, run_folder
+    from orchestrator.api.scheduling import SchedulePass, schedule_forever, schedule_once
     from orchestrator.runner import PlannedStep
-    from orchestrator.schedule.scheduler import SchedulePass, schedule_forever, schedule_once
 
 _HOMES = {
     "Delivery": "orchestrator.api.publishing",
@@ -27,7 +27,7 @@ _HOMES = {
     "Prepared": "orchestrator.api.apply",
     "Queued": "orchestrator.api.queueing",
     "RunRequest": "orchestrator.api.apply",
-    "SchedulePass": "orchestrator.schedule.scheduler",
+    "SchedulePass": "orchestrator.api.scheduling",
     "Shown": "orchestrator.api.history",
     "apply": "orchestrator.api.apply",
     "enqueue": "orchestrator.api.queueing",
@@ -43,9 +43,8 @@ _HOMES = {
     "run_prepared": "orchestrator.api.apply",
     "run_queued": "orchestrator.api.queueing",
     "runs": "orchestrator.api.history",
-    "schedule_forever": "orchestrator.schedule.scheduler",
-    "schedule_once": "orchestrator.schedule.scheduler",
-    "serve": "orchestrator.api.queueing",
+    "schedule_forever": "orchestrator.api.scheduling",
+    "schedule_once": "orchestrator.api.scheduling",
     "show": "orchestrator.api.history",
     "summary": "orchestrator.api.inspect",
     "validate": "orchestrator.api.inspect",
@@ -77,7 +76,6 @@ __all__ = [
     "runs",
     "schedule_forever",
     "schedule_once",
-    "serve",
     "show",
     "summary",
     "validate",

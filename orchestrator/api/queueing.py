@@ -262,20 +262,3 @@ def fail_pending(place: Place, queued: Queued, reason: str) -> str:
         queued.workflow_id, queued.run_id, files, state="failed", message_title=reason
     )
     return "failed"
-
-
-def serve(
-    where: Path,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    workers: int = 2,
-    environ: Mapping[str, str] | None = None,
-) -> None:
-    """Run ``orch serve`` in the foreground until interrupted (keys from ``ORCH_API_KEYS_JSON``).
-
-    The web stack is imported here, not at start-up, so other commands do not pay for it.
-    """
-    from orchestrator.service.app import serve as serve_app
-
-    serve_app(locate(where).root, host=host, port=port, workers=workers, environ=environ)

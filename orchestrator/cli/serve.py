@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator import api
+from orchestrator.api.workspace import locate
 
 Where = Annotated[
     Path, typer.Option("--repo", "-C", help="The repository (default: the current folder).")
@@ -25,4 +25,7 @@ def serve(
     where: Where = Path(),
 ) -> None:
     """Serve the HTTP API (keys from ORCH_API_KEYS_JSON) and run the runs it queues."""
-    api.serve(where, host=host, port=port, workers=workers)
+    # Imported here: the web stack is slow to import, and no other command needs it.
+    from orchestrator.service.app import serve as serve_app
+
+    serve_app(locate(where).root, host=host, port=port, workers=workers)

@@ -11,9 +11,9 @@ import pytest
 
 from orchestrator import document
 from orchestrator.api.recording import trace_reader
+from orchestrator.api.scheduling import due_runs
 from orchestrator.api.workspace import locate
 from orchestrator.schedule import due_time, iso_utc, next_run
-from orchestrator.schedule.scheduler import due_runs
 from tests.conftest import build_file_tree
 from tests.core.helpers import document as make_document
 
