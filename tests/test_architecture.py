@@ -15,7 +15,7 @@ ALLOWED: dict[str, set[str]] = {
     "service": {"api", "trace", "document", "service"},
     "api": {"document", "runner", "artifacts", "trace", "hooks", "schedule", "api"},
     "schedule": {"schedule"},
-    "hooks": {"api", "trace", "document", "hooks"},
+    "hooks": {"trace", "document", "hooks"},
     "document": {"document"},
     "runner": {"runner"},
     "artifacts": {"dropboxmini", "artifacts"},
