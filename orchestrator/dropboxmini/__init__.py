@@ -4,8 +4,8 @@ This package imports nothing from the rest of ``orchestrator``.
 """
 
 from orchestrator.dropboxmini.client import DropBoxClient, LocalStoreClient, connect
+from orchestrator.dropboxmini.keys import ApiKey, KeyRing, load_keys
 from orchestrator.dropboxmini.protocol import (
-    ApiKey,
     ArtifactRecord,
     ArtifactType,
     ConfigError,
@@ -13,7 +13,6 @@ from orchestrator.dropboxmini.protocol import (
     DropBoxError,
     FieldError,
     ForbiddenError,
-    KeyRing,
     MethodNotAllowedError,
     NotFoundError,
     Role,
@@ -22,7 +21,6 @@ from orchestrator.dropboxmini.protocol import (
     UnavailableError,
     UploadFields,
     format_number,
-    load_keys,
     parse_number,
     sanitize_file_name,
 )

@@ -19,8 +19,6 @@ Exceptions::
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -437,81 +435,3 @@ class ArtifactRecord:
             )
         except (KeyError, TypeError, ValueError, FieldError) as exc:
             raise DropBoxError(f"the server answered a malformed artifact record: {exc}") from exc
-
-
-# --- keys -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    value: str = field(repr=False)
-    role: Role
-    max_artifact_age_hours: float | None = None
-
-    def may_read(self, record: ArtifactRecord, now: datetime | None = None) -> bool:
-        if self.role is not Role.AGENT or self.max_artifact_age_hours is None:
-            return True
-        return not record.older_than(self.max_artifact_age_hours, now)
-
-
-@dataclass(frozen=True)
-class KeyRing:
-    keys: tuple[ApiKey, ...]
-
-    def lookup(self, presented: str | None) -> ApiKey:
-        if not presented:
-            raise UnauthorizedError(f"send your API key in the {KEY_HEADER} header")
-        found: ApiKey | None = None
-        for key in self.keys:
-            if hmac.compare_digest(key.value.encode(), presented.encode()):
-                found = key
-        if found is None:
-            raise UnauthorizedError(f"the API key in {KEY_HEADER} is not known to this server")
-        return found
-
-
-def parse_keys_json(text: str) -> tuple[ApiKey, ...]:
-    """Keys from ``DROPBOX_API_KEYS_JSON``: ``{"keys": [{"value", "role", ...}]}``."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"DROPBOX_API_KEYS_JSON is not valid JSON: {exc.msg}") from None
-    entries = data.get("keys") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise ConfigError('DROPBOX_API_KEYS_JSON must be an object {"keys": [...]}')
-    keys: list[ApiKey] = []
-    for index, entry in enumerate(entries):
-        where = f"DROPBOX_API_KEYS_JSON keys[{index}]"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where} must be an object")
-        value, role, age = entry.get("value"), entry.get("role"), entry.get("maxArtifactAgeHours")
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where}.value must be a non-empty string")
-        try:
-            parsed_role = Role(str(role))
-        except ValueError:
-            raise ConfigError(f"{where}.role must be read, readwrite or agent") from None
-        if age is not None and (
-            isinstance(age, bool) or not isinstance(age, int | float) or age <= 0
-        ):
-            raise ConfigError(f"{where}.maxArtifactAgeHours must be a positive number")
-        if parsed_role is Role.AGENT and age is None:
-            raise ConfigError(f"{where}: an agent key needs maxArtifactAgeHours")
-        keys.append(ApiKey(value, parsed_role, None if age is None else float(age)))
-    return tuple(keys)
-
-
-def load_keys(environ: Mapping[str, str]) -> KeyRing:
-    """The key ring from the environment; the legacy shared key only when it stands alone."""
-    keys_json = environ.get("DROPBOX_API_KEYS_JSON", "").strip()
-    shared = environ.get("DROPBOX_SHARED_KEY", "").strip()
-    keys = parse_keys_json(keys_json) if keys_json else ()
-    if shared and not keys:
-        log.warning(
-            "DROPBOX_SHARED_KEY is deprecated: it acts as one readwrite key; "
-            "move to DROPBOX_API_KEYS_JSON"
-        )
-        keys = (ApiKey(shared, Role.READWRITE),)
-    elif shared:
-        log.warning("DROPBOX_SHARED_KEY is ignored because DROPBOX_API_KEYS_JSON defines keys")
-    return KeyRing(keys)

@@ -20,21 +20,19 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator.dropboxmini.keys import ApiKey, KeyRing, load_keys
 from orchestrator.dropboxmini.protocol import (
     API_PREFIX,
     DEFAULT_MAX_BYTES,
     KEY_HEADER,
-    ApiKey,
     ArtifactType,
     ConfigError,
     DropBoxError,
     ForbiddenError,
-    KeyRing,
     MethodNotAllowedError,
     TooLargeError,
     error_body,
     format_utc,
-    load_keys,
     parse_limit,
     parse_number,
     parse_utc,

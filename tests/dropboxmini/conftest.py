@@ -19,7 +19,10 @@ import httpx
 import pytest
 import uvicorn
 
-from orchestrator.dropboxmini.protocol import ApiKey, KeyRing, Role
+from orchestrator.dropboxmini.keys import ApiKey, KeyRing
+from orchestrator.dropboxmini.protocol import (
+    Role,
+)
 from orchestrator.dropboxmini.server import create_app
 from orchestrator.dropboxmini.store import Store
 

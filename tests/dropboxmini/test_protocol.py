@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from orchestrator.dropboxmini.keys import load_keys
 from orchestrator.dropboxmini.protocol import (
     ArtifactRecord,
     ArtifactType,
@@ -19,7 +20,6 @@ from orchestrator.dropboxmini.protocol import (
     UnauthorizedError,
     error_from_response,
     format_number,
-    load_keys,
     parse_number,
     sanitize_file_name,
     validate_project,
