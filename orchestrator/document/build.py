@@ -22,7 +22,7 @@ from orchestrator.model import (
 )
 from orchestrator.templating import Where, raw_input_references
 
-from . import frontmatter, schema, steps
+from . import frontmatter, schema, steps, templates
 from .frontmatter import Positions
 from .inputs import environment_name, value_problems
 
@@ -208,7 +208,7 @@ class _Context:
             return  # plain text: no Jinja tag, nothing to check
         line = self.positions.of(where)[0]
         try:
-            steps.check_template_syntax(text, Where(self.path, line, what), body=False)
+            templates.check_template_syntax(text, Where(self.path, line, what), body=False)
         except TemplateError as exc:
             line, col = self.positions.of(where)
             d = exc.diagnostic

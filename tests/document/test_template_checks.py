@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.document import steps
+from orchestrator.document import templates
 from orchestrator.errors import TemplateError
 from orchestrator.templating import Where, check_expression, check_syntax
 
@@ -93,14 +93,14 @@ def _jinja_accepts_condition(text: str) -> bool:
 @SETTINGS
 @given(TEXTS, st.booleans())
 def test_a_simple_template_is_one_jinja_accepts(text: str, body: bool) -> None:
-    if steps._simple_template(text, body):
+    if templates._simple_template(text, body):
         assert _jinja_accepts(text, body=body), text
 
 
 @SETTINGS
 @given(st.one_of(TEXTS, CONDITIONS))
 def test_a_simple_condition_is_one_jinja_accepts(text: str) -> None:
-    if steps._SIMPLE_CONDITION.fullmatch(text):
+    if templates._SIMPLE_CONDITION.fullmatch(text):
         assert _jinja_accepts_condition(text), text
 
 
@@ -115,7 +115,7 @@ def test_a_simple_condition_is_one_jinja_accepts(text: str) -> None:
     ],
 )
 def test_usual_templates_take_the_shortcut(text: str) -> None:
-    assert steps._simple_template(text, body=True)
+    assert templates._simple_template(text, body=True)
 
 
 @pytest.mark.parametrize(
@@ -123,14 +123,14 @@ def test_usual_templates_take_the_shortcut(text: str) -> None:
     ["{% if x %}{{ x }}{% endif %}", "{{- x }}", "{{ x.y() }}", "{{ not x }}", "{{ x\n}}"],
 )
 def test_others_go_to_jinja(text: str) -> None:
-    assert not steps._simple_template(text, body=True)
+    assert not templates._simple_template(text, body=True)
     assert _jinja_accepts(text, body=True)
 
 
 def test_invalid_texts_are_still_reported() -> None:
     with pytest.raises(TemplateError, match="syntax error"):
-        steps.check_template_syntax("{{ inputs. }}", Where("d.md", 4, "step 'a'"), body=True)
+        templates.check_template_syntax("{{ inputs. }}", Where("d.md", 4, "step 'a'"), body=True)
     with pytest.raises(TemplateError, match="syntax error"):
-        steps.check_condition_syntax("inputs.x ==", Where("d.md", 4, "step 'a' if"))
+        templates.check_condition_syntax("inputs.x ==", Where("d.md", 4, "step 'a' if"))
     with pytest.raises(TemplateError, match="syntax error"):
-        steps.check_template_syntax("{# x", Where("d.md", 4, "env A"), body=False)
+        templates.check_template_syntax("{# x", Where("d.md", 4, "env A"), body=False)
