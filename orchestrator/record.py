@@ -111,7 +111,9 @@ class Workspace:
 
 
 @dataclass(frozen=True)
-class Publication:
+class PublicationResult:
+    """What became of an artifact's upload: published, or pending in the outbox."""
+
     state: str
     artifact_id: str | None = None
     url: str | None = None
@@ -130,7 +132,7 @@ class ArtifactRecord:
     sha256: str
     payload_sha256: str
     manifest: Mapping[str, Any]
-    publication: Publication
+    publication: PublicationResult
 
 
 @dataclass(frozen=True)

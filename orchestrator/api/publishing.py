@@ -11,7 +11,7 @@ from orchestrator.api.publication import destination
 from orchestrator.api.recording import trace_reader, trace_writer
 from orchestrator.api.workspace import locate
 from orchestrator.errors import PublishError
-from orchestrator.record import Publication, timestamp
+from orchestrator.record import PublicationResult, timestamp
 from orchestrator.trace import encode_record
 
 
@@ -20,7 +20,7 @@ class Delivery:
     workflow_id: str
     run_id: str
     package: str
-    publication: Publication | None
+    publication: PublicationResult | None
     error: str | None = None
 
 
@@ -48,7 +48,7 @@ def publish_pending(where: Path) -> list[Delivery]:
 
 
 def _record_delivery(
-    *, place_where: Path, entry: artifacts.OutboxEntry, name: str, publication: Publication
+    *, place_where: Path, entry: artifacts.OutboxEntry, name: str, publication: PublicationResult
 ) -> None:
     place = locate(place_where)
     reader = trace_reader(place)

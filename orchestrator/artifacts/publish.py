@@ -20,7 +20,7 @@ from orchestrator.dropboxmini import (
 )
 from orchestrator.dropboxmini.protocol import ArtifactRecord as StoredArtifact
 from orchestrator.errors import PublishError
-from orchestrator.record import Publication, utc_now
+from orchestrator.record import PublicationResult, utc_now
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _location(destination: Destination, stored: StoredArtifact) -> tuple[str, st
     return Path(stored.storage_path).as_uri(), stored.storage_path
 
 
-def publish(package: Path, fields: UploadFields, destination: Destination) -> Publication:
+def publish(package: Path, fields: UploadFields, destination: Destination) -> PublicationResult:
     """Upload one package. Unreachable → ``pending``; refused (4xx) → ``PublishError``."""
     try:
         client = _client(destination)
@@ -70,14 +70,14 @@ def publish(package: Path, fields: UploadFields, destination: Destination) -> Pu
         with client:
             stored = client.upload(package, fields)
     except UnavailableError as exc:
-        return Publication(state="pending", error=str(exc.detail), attempted_at=utc_now())
+        return PublicationResult(state="pending", error=str(exc.detail), attempted_at=utc_now())
     except DropBoxError as exc:
         raise PublishError(
             f"{destination.describe()} refused {package.name} ({exc.status} {exc.code}): "
             f"{exc.detail}"
         ) from None
     url, storage = _location(destination, stored)
-    return Publication(
+    return PublicationResult(
         state="published",
         artifact_id=stored.artifact_id,
         url=url,
