@@ -22,6 +22,8 @@ from typing import Any
 
 from orchestrator import document, runner
 from orchestrator.api.apply import (
+    GitFacts,
+    Prepared,
     RunRequest,
     new_record,
     new_run_id,
@@ -40,7 +42,7 @@ from orchestrator.errors import OrchError, TraceError, UsageError
 from orchestrator.model import Document, InputDecl, Trigger
 from orchestrator.process import MASK
 from orchestrator.record import timestamp, utc_now
-from orchestrator.trace import encode_record, repo
+from orchestrator.trace import TraceWriter, encode_record, repo
 
 
 class UnknownWorkflow(UsageError):
@@ -118,35 +120,56 @@ def enqueue(
     if not place.in_repository:
         raise UsageError(f"{where} is not a git repository: queued runs run committed documents")
     path = find_workflow(place, workflow_id)
-    run_id, queued_at = new_run_id(), utc_now()
-    prepared = prepare(
-        RunRequest(
-            path=path,
-            supplied_inputs=dict(inputs),
-            trigger=Trigger.API,
-            actor=actor,
-            workdir=place.root,
-            run_id=run_id,
-            queued_at=queued_at,
-            environ=environ,
-        )
-    )
+    prepared = prepare(api_request(path, place, inputs, actor=actor, environ=environ))
     commit = repo.head_commit(place.root)
     if commit is None or repo.is_dirty(place.root, prepared.relative_path, prepared.document.text):
         raise UncommittedDocument(
             f"{prepared.relative_path} has changes that are not committed: "
             "commit it, so that the run executes the text that was validated"
         )
-    record = new_record(prepared, run_id)
-    RunBook.open(prepared, run_folder(prepared, run_id)).save(record)
+    return record_pending(prepared, commit)
+
+
+def api_request(
+    path: Path,
+    place: Place,
+    inputs: Mapping[str, Any],
+    *,
+    actor: str,
+    environ: Mapping[str, str] | None,
+) -> RunRequest:
+    """The request of a run queued through the API, with its run id and queue time."""
+    return RunRequest(
+        path=path,
+        supplied_inputs=dict(inputs),
+        trigger=Trigger.API,
+        actor=actor,
+        workdir=place.root,
+        run_id=new_run_id(),
+        queued_at=utc_now(),
+        environ=environ,
+    )
+
+
+def record_pending(
+    prepared: Prepared,
+    commit: str,
+    facts: GitFacts | None = None,
+    writer: TraceWriter | None = None,
+) -> Queued:
+    """Record a validated queued run as ``pending`` in the trace, and what the queue needs."""
+    request = prepared.request
+    assert request.run_id is not None and request.queued_at is not None
+    record = new_record(prepared, request.run_id, facts)
+    RunBook.open(prepared, run_folder(prepared, request.run_id), writer).save(record)
     return Queued(
-        run_id=run_id,
+        run_id=request.run_id,
         workflow_id=prepared.document.id,
         path=prepared.relative_path,
         commit=commit,
-        actor=actor,
-        queued_at=queued_at,
-        inputs=dict(inputs),
+        actor=request.actor or "",
+        queued_at=request.queued_at,
+        inputs=dict(request.supplied_inputs or {}),
     )
 
 

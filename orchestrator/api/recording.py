@@ -81,11 +81,10 @@ class RunBook:
     _journal: TextIO | None = None
 
     @classmethod
-    def open(cls, prepared: Prepared, folder: Path) -> RunBook:
+    def open(cls, prepared: Prepared, folder: Path, writer: TraceWriter | None = None) -> RunBook:
         ignore_state_dir(prepared.place.settings.state_dir)
-        writer = trace_writer(prepared.place)
         folder.mkdir(parents=True, exist_ok=True)
-        return cls(folder=folder, writer=writer)
+        return cls(folder=folder, writer=writer or trace_writer(prepared.place))
 
     def write_local(self, record: RunRecord) -> dict[str, bytes]:
         """Rewrite ``run.json`` and ``report.md`` on disk; return the whole folder's files

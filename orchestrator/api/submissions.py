@@ -13,24 +13,17 @@ from typing import Any
 from orchestrator import config, document
 from orchestrator.api.apply import (
     GitFacts,
-    RunRequest,
-    new_record,
-    new_run_id,
     validate_request,
 )
 from orchestrator.api.inspect import documents_under
-from orchestrator.api.queueing import Queued, enqueue
+from orchestrator.api.queueing import Queued, api_request, enqueue, record_pending
 from orchestrator.api.recording import (
-    RunBook,
-    ignore_state_dir,
-    run_folder,
     trace_repository,
     trace_writer,
 )
 from orchestrator.api.workspace import Place, locate, relative_to_root
 from orchestrator.errors import OrchError
-from orchestrator.model import Document, Trigger
-from orchestrator.record import utc_now
+from orchestrator.model import Document
 from orchestrator.trace import TraceWriter, repo
 from orchestrator.trace.objects import BLOB_MODE, ObjectStore, commit_tree_id, lookup
 
@@ -122,35 +115,12 @@ class Submissions:
             writer = self._writer(place) if found else None
         if head is None or found is None or writer is None or not self._clean(found):
             return enqueue(self.root, workflow_id, inputs, actor=actor, environ=environ)
-        run_id, queued_at = new_run_id(), utc_now()
-        request = RunRequest(
-            path=found.document.path,
-            supplied_inputs=dict(inputs),
-            trigger=Trigger.API,
-            actor=actor,
-            workdir=place.root,
-            run_id=run_id,
-            queued_at=queued_at,
-            environ=environment,
-        )
+        request = api_request(found.document.path, place, inputs, actor=actor, environ=environment)
         prepared = validate_request(
             request, place, found.document, found.relative_path, environment
         )
         facts = GitFacts(head, head, document_dirty=False, workspace_dirty=False)
-        record = new_record(prepared, run_id, facts)
-        folder = run_folder(prepared, run_id)
-        ignore_state_dir(place.settings.state_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        RunBook(folder=folder, writer=writer).save(record)
-        return Queued(
-            run_id=run_id,
-            workflow_id=found.document.id,
-            path=found.relative_path,
-            commit=head,
-            actor=actor,
-            queued_at=queued_at,
-            inputs=dict(inputs),
-        )
+        return record_pending(prepared, head, facts, writer)
 
     def _lookup(self, head: str, place: Place, workflow_id: str) -> CommittedDocument | None:
         patterns = place.settings.intents
