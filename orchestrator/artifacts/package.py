@@ -8,11 +8,13 @@ as ``sha256sum`` prints them) is the same for the same payload in any run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import shutil
 import stat
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,26 +66,28 @@ def _entry(name: str, mode: int) -> zipfile.ZipInfo:
     return info
 
 
-def build_zip(destination: Path, files: list[PayloadFile], manifest: Mapping[str, Any]) -> Packaged:
+@contextlib.contextmanager
+def _written(destination: Path) -> Iterator[Path]:
+    """A path to write the package to; it becomes ``destination`` only when complete."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     try:
-        with zipfile.ZipFile(partial, "w", compresslevel=6) as archive:
-            text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-            archive.writestr(_entry("manifest.json", 0o644), text)
-            for payload in files:
-                with (
-                    payload.source.open("rb") as source,
-                    archive.open(
-                        _entry(f"payload/{payload.name}", _mode(payload.source)), "w"
-                    ) as target,
-                ):
-                    while chunk := source.read(_CHUNK):
-                        target.write(chunk)
+        yield partial
         partial.replace(destination)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         raise PublishError(f"cannot write the package {destination}: {exc}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def build_zip(destination: Path, files: list[PayloadFile], manifest: Mapping[str, Any]) -> Packaged:
+    with _written(destination) as partial, zipfile.ZipFile(partial, "w", compresslevel=6) as zip_:
+        text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        zip_.writestr(_entry("manifest.json", 0o644), text)
+        for payload in files:
+            entry = _entry(f"payload/{payload.name}", _mode(payload.source))
+            with payload.source.open("rb") as source, zip_.open(entry, "w") as target:
+                shutil.copyfileobj(source, target, _CHUNK)
     return _packaged(destination, manifest)
 
 
@@ -96,16 +100,8 @@ def single_file(
             f"artifact {artifact!r} has format: file but its patterns match {len(files)} "
             f"files ({names}); match exactly one, or use format: zip"
         )
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".partial")
-    try:
-        with files[0].source.open("rb") as source, partial.open("wb") as target:
-            while chunk := source.read(_CHUNK):
-                target.write(chunk)
-        partial.replace(destination)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise PublishError(f"cannot write the package {destination}: {exc}") from exc
+    with _written(destination) as partial:
+        shutil.copyfile(files[0].source, partial)
     return _packaged(destination, manifest)
 
 
