@@ -1,13 +1,20 @@
 """DropBoxMini upload/download throughput and peak memory against a plain file copy.
 
-    .venv/bin/python benchmarks/bench_dropboxmini.py [--size-mib N]
+    .venv/bin/python benchmarks/bench_dropboxmini.py [--size-mib N] [--rounds R] [--pause S]
 
-Creates an N MiB file (default 1024) and starts the server in its own process. Then, twice,
-it times ``shutil.copyfile`` of the file on the same disk and right after it one transfer
-with ``DropBoxClient`` run in its own process (first the upload, then the download), so each
-transfer is compared with a copy made under the same conditions; the disk and the machine
-are shared, and a copy's speed changes by several times from one minute to the next. It
-reports throughput, CPU seconds of each side, and each process's peak RSS (VmHWM).
+Creates an N MiB file (default 1024) and starts the server in its own process, plus two
+reduced servers that show where an upload's time goes: ``parse-only`` runs the same
+uvicorn + multipart reception but drops the file's bytes, ``parse+hash`` also hashes them
+(sha256) without writing them. Each round times, in this order: ``shutil.copyfile`` of the
+file on the same disk, the upload, the upload to each reduced server, another copy, and the
+download of the uploaded artifact. Each transfer is compared with the copy just before it.
+Each client runs in its own process, started before the clock and told to go on its
+standard input, so process start-up is not timed; every timed operation waits ``--pause``
+seconds first, so each starts from the same quiet machine.
+
+On a virtual machine the cost of writing a new 1 GiB file swings by ten times from one
+minute to the next (memory the guest handed back to the host faults in again page by page),
+so the results are medians over rounds, with each operation's CPU seconds alongside.
 """
 
 from __future__ import annotations
@@ -18,16 +25,20 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 KEY = "bench-key"
+MIB = 1024 * 1024
+REDUCED = ("parse-only", "parse+hash")
 
 
 def vm_hwm_mib(pid: int) -> float:
@@ -44,11 +55,15 @@ def cpu_s(pid: int) -> float:
 
 
 def client_main(phase: str, url: str, target: str, path: str, server_pid: str) -> None:
-    """One transfer: ``upload`` of the file at ``path``, or ``download`` of id ``target``."""
+    """One transfer, started when a line arrives on stdin: ``upload`` of the file at
+    ``path``, or ``download`` of artifact ``target`` to ``path``."""
     from orchestrator.dropboxmini import DropBoxClient, UploadFields
 
     me, server = os.getpid(), int(server_pid)
     with DropBoxClient(url, KEY, timeout=600) as client:
+        client.status()
+        print("ready", flush=True)
+        sys.stdin.readline()
         before = (cpu_s(me), cpu_s(server))
         start = time.perf_counter()
         if phase == "upload":
@@ -71,8 +86,22 @@ def client_main(phase: str, url: str, target: str, path: str, server_pid: str) -
     )
 
 
-def make_file(path: Path, size_mib: int) -> None:
-    block = os.urandom(1024 * 1024)
+def reduced_server_main(mode: str, root: str, port: str, max_bytes: str) -> None:
+    """The real server with the file's bytes dropped (``parse-only``) or only hashed
+    (``parse+hash``) instead of hashed and written."""
+    from orchestrator.dropboxmini import server, store
+
+    def absorb(self: store.PendingUpload, chunks: Iterable[bytes | memoryview]) -> None:
+        if mode == "parse+hash":
+            for chunk in chunks:
+                self._hash.update(chunk)
+
+    store.PendingUpload.absorb = absorb  # type: ignore[method-assign]
+    server.serve(Path(root), port=int(port), max_bytes=int(max_bytes))
+
+
+def write_file(path: Path, size_mib: int) -> None:
+    block = os.urandom(MIB)
     with path.open("wb") as out:
         for _ in range(size_mib):
             out.write(block)
@@ -84,8 +113,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def copy_seconds(source: Path) -> float:
+def copy_seconds(source: Path, pause: float) -> float:
     copy = source.with_name("copy.bin")
+    time.sleep(pause)
     start = time.perf_counter()
     shutil.copyfile(source, copy)
     seconds = time.perf_counter() - start
@@ -93,98 +123,134 @@ def copy_seconds(source: Path) -> float:
     return seconds
 
 
-def transfer(phase: str, url: str, target: str, path: Path, server_pid: int) -> dict[str, Any]:
-    done = subprocess.run(
+def transfer(
+    phase: str, url: str, target: str, path: Path, server_pid: int, pause: float
+) -> dict[str, Any]:
+    client = subprocess.Popen(
         [sys.executable, __file__, "--client", phase, url, target, str(path), str(server_pid)],
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         text=True,
-        check=True,
     )
-    result: dict[str, Any] = json.loads(done.stdout)
+    assert client.stdin is not None and client.stdout is not None
+    if client.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"the {phase} client did not start")
+    time.sleep(pause)
+    client.stdin.write("go\n")
+    client.stdin.flush()
+    out, _ = client.communicate(timeout=900)
+    if client.returncode != 0:
+        raise RuntimeError(f"the {phase} client failed ({client.returncode})")
+    result: dict[str, Any] = json.loads(out)
     return result
+
+
+def start_server(command: list[str], root: Path, size: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DROPBOX_API_KEYS_JSON": json.dumps({"keys": [{"value": KEY, "role": "readwrite"}]}),
+    }
+    server = subprocess.Popen(
+        [*command, "--root", str(root), "--port", str(port), "--max-bytes", str(size + 1)],
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+            return server, url
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def report(rows: list[dict[str, Any]], mib: int) -> None:
+    for row in rows:
+        copy_rate, rate = mib / row["copy_s"], mib / row["seconds"]
+        row["ratio"] = rate / copy_rate
+        print(
+            f"  copy {row['copy_s']:5.2f} s {copy_rate:5.0f} MiB/s | {row['phase']:18} "
+            f"{row['seconds']:5.2f} s {rate:5.0f} MiB/s {row['ratio']:5.2f} x copy | CPU "
+            f"client {row['client_cpu_s']:.2f} s, server {row['server_cpu_s']:.2f} s"
+        )
+    print("medians:")
+    for phase in dict.fromkeys(row["phase"] for row in rows):
+        mine = [row for row in rows if row["phase"] == phase]
+        seconds = statistics.median(row["seconds"] for row in mine)
+        print(
+            f"  {phase:18} {seconds:5.2f} s {mib / seconds:5.0f} MiB/s "
+            f"{statistics.median(row['ratio'] for row in mine):5.2f} x copy "
+            f"(range {min(row['ratio'] for row in mine):.2f}-"
+            f"{max(row['ratio'] for row in mine):.2f}); CPU client "
+            f"{statistics.median(row['client_cpu_s'] for row in mine):.2f} s, server "
+            f"{statistics.median(row['server_cpu_s'] for row in mine):.2f} s"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pause", type=float, default=3.0, help="seconds before each timing")
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp dir)")
     args = parser.parse_args()
-    size = args.size_mib * 1024 * 1024
-    mib = args.size_mib
+    mib, pause = args.size_mib, args.pause
     work = Path(tempfile.mkdtemp(prefix="bench-dropboxmini-", dir=args.dir))
-    server = None
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
-        source = work / "source.bin"
-        make_file(source, args.size_mib)
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = {
-            **os.environ,
-            "DROPBOX_API_KEYS_JSON": json.dumps({"keys": [{"value": KEY, "role": "readwrite"}]}),
-        }
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "orchestrator.dropboxmini",
-                "--root",
-                str(work / "store"),
-                "--port",
-                str(port),
-                "--max-bytes",
-                str(size + 1),
-            ],
-            env=env,
+        source, back = work / "source.bin", work / "back.bin"
+        write_file(source, mib)
+        servers["server"] = start_server(
+            [sys.executable, "-m", "orchestrator.dropboxmini"], work / "store", mib * MIB
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        for mode in REDUCED:
+            servers[mode] = start_server(
+                [sys.executable, __file__, "--reduced-server", mode], work / mode, mib * MIB
+            )
+        (server, url) = servers["server"]
         idle_mib = vm_hwm_mib(server.pid)
-
-        up_copy_s = copy_seconds(source)
-        up = transfer("upload", url, "-", source, server.pid)
-        back = work / "back.bin"
-        down_copy_s = copy_seconds(source)
-        down = transfer("download", url, up["artifact_id"], back, server.pid)
-        server_mib = vm_hwm_mib(server.pid)
-        same = back.stat().st_size == size and down["sha256"] == up["sha256"]
-
         print(
             f"machine: {os.cpu_count()} cores, {platform.machine()}, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}, "
-            f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
         )
-        print(f"file: {mib} MiB in {work}")
-        for name, copy_s, result in (
-            ("upload", up_copy_s, up),
-            ("download", down_copy_s, down),
-        ):
-            copy_rate, rate = mib / copy_s, mib / result["seconds"]
-            print(f"plain copy (shutil.copyfile): {copy_s:.2f} s  {copy_rate:.0f} MiB/s")
-            print(
-                f"{name + ':':9} {result['seconds']:.2f} s  {rate:.0f} MiB/s  "
-                f"({rate / copy_rate:.2f} x copy)  CPU client {result['client_cpu_s']:.2f} s, "
-                f"server {result['server_cpu_s']:.2f} s"
-            )
-        print(f"server peak RSS (VmHWM): {server_mib:.0f} MiB (idle {idle_mib:.0f} MiB)")
-        client_mib = max(up["client_hwm_mib"], down["client_hwm_mib"])
+        print(f"file: {mib} MiB in {work}; {args.rounds} rounds, {pause:g} s pause")
+        rows: list[dict[str, Any]] = []
+        client_mib = 0.0
+        for _ in range(args.rounds):
+            copy_s = copy_seconds(source, pause)
+            up = transfer("upload", url, "-", source, server.pid, pause)
+            rows.append({"phase": "upload", "copy_s": copy_s, **up})
+            for mode in REDUCED:
+                process, reduced_url = servers[mode]
+                result = transfer("upload", reduced_url, "-", source, process.pid, pause)
+                rows.append({"phase": f"upload ({mode})", "copy_s": copy_s, **result})
+            copy_s = copy_seconds(source, pause)
+            down = transfer("download", url, up["artifact_id"], back, server.pid, pause)
+            rows.append({"phase": "download", "copy_s": copy_s, **down})
+            if back.stat().st_size != mib * MIB or down["sha256"] != up["sha256"]:
+                raise RuntimeError("the downloaded file differs from the uploaded one")
+            back.unlink()
+            client_mib = max(client_mib, up["client_hwm_mib"], down["client_hwm_mib"])
+        report(rows, mib)
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"load average at the end: {load}")
+        print(f"server peak RSS (VmHWM): {vm_hwm_mib(server.pid):.0f} MiB (idle {idle_mib:.0f})")
         print(f"client peak RSS (VmHWM): {client_mib:.0f} MiB")
-        print(f"downloaded size matches: {same}")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+        for process, _ in servers.values():
+            process.terminate()
+            process.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 7 and sys.argv[1] == "--client":
         client_main(*sys.argv[2:])
+    elif len(sys.argv) == 9 and sys.argv[1] == "--reduced-server":
+        mode, _, root, _, port, _, max_bytes = sys.argv[2:]
+        reduced_server_main(mode, root, port, max_bytes)
     else:
         main()

@@ -36,12 +36,12 @@ from orchestrator.dropboxmini.protocol import (
     validate_artifact_type,
     validate_project,
 )
-from orchestrator.dropboxmini.store import CHUNK, Store
+from orchestrator.dropboxmini.store import CHUNK, WRITE_PIECE, Store
 
 DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF = 0.25
 UPLOAD_CHUNK = 4 * 1024 * 1024
-DOWNLOAD_CHUNK = 1024 * 1024
+DOWNLOAD_CHUNK = WRITE_PIECE
 DIRECT_READ_MIN = 4 * 1024 * 1024
 
 _FORM_ESCAPES = {'"': "%22", "\\": "\\\\"}

@@ -19,6 +19,7 @@ from orchestrator.dropboxmini import (
     TooLargeError,
     UploadFields,
 )
+from orchestrator.dropboxmini import store as dropboxmini_store
 from tests.dropboxmini.conftest import zip_bytes
 
 
@@ -43,6 +44,22 @@ def test_put_streams_hashes_and_lays_out_the_folder(tmp_path: Path) -> None:
     assert store.status().artifact_count == 1
     assert (store.root / "dropboxmini.sqlite3").exists()
     assert (store.root / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_chunks_larger_than_a_write_piece_are_stored_whole_and_in_order(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    piece = dropboxmini_store.WRITE_PIECE
+    data = bytes(range(256)) * ((3 * piece + 1000) // 256) + b"tail"
+    pending = store.begin_upload()
+    pending.accept(data[:10])
+    pending.absorb([data[:10]])
+    rest = memoryview(data)[10:]
+    pending.accept(rest)
+    pending.absorb([rest])
+    result = store.commit(pending, UploadFields("generic", "proj", file_name="big.bin"))
+    assert len(data) > 3 * piece
+    assert result.record.sha256 == hashlib.sha256(data).hexdigest()
+    assert store.path_of(result.record.artifact_id).read_bytes() == data
 
 
 def test_embedded_store_does_not_check_baselines_unless_configured(tmp_path: Path) -> None:
