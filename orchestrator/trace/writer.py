@@ -21,6 +21,7 @@ from typing import Any
 
 from orchestrator.errors import TraceError
 from orchestrator.trace.gitcmd import ORCH_EMAIL, ORCH_NAME, GitFailed, run_git
+from orchestrator.trace.housekeeping import pack_when_needed
 from orchestrator.trace.layout import (
     OPEN_RUNS,
     RUN_RECORD,
@@ -157,6 +158,8 @@ class TraceWriter:
         commit = self._commit_with_retry(edits, open_changes, message, author)
         if self.remote:
             self.push()
+        if any(run.state in TERMINAL_STATES for run in runs):
+            pack_when_needed(self.git_dir)
         return commit
 
     def _write_folder(self, files: Mapping[str, bytes]) -> str:
