@@ -32,6 +32,9 @@ def install(extras: str = "") -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     run(BIN / "python", "-m", "pip", "install", "--quiet", "--upgrade", "pip")
     run(BIN / "python", "-m", "pip", "install", "--quiet", "--editable", f".{extras}")
+    # An editable install leaves orch's own modules uncompiled; where PYTHONDONTWRITEBYTECODE
+    # is set, every command would compile them again (about 0.1 s of each start-up).
+    run(BIN / "python", "-m", "compileall", "-q", "orchestrator")
 
 
 def demo() -> None:

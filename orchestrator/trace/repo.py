@@ -6,7 +6,6 @@ inherited ``GIT_DIR`` or ``GIT_INDEX_FILE`` (a git hook's environment) never red
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from datetime import UTC, datetime
@@ -30,11 +29,17 @@ def repo_root(path: Path) -> Path | None:
     if not start.exists():
         return None
     try:
-        out = run_git("rev-parse", "--show-toplevel", cwd=start)
+        out = run_git(
+            "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir", cwd=start
+        )
     except GitFailed:
         return None
-    text = out.decode().strip()
-    return Path(text) if text else None
+    lines = out.decode().splitlines()
+    if len(lines) != 2 or not lines[0]:
+        return None
+    root = Path(lines[0])
+    _common_dirs.setdefault(root.resolve(), Path(lines[1]))
+    return root
 
 
 def git_common_dir(repo: Path) -> Path:
@@ -45,15 +50,21 @@ def git_common_dir(repo: Path) -> Path:
     return _common_dir(repo.resolve())
 
 
-@functools.lru_cache(maxsize=64)
+# Asked several times per run (trace reader, writer, locks); a repository's git folder does
+# not move while orch runs. Failures are not kept.
+_common_dirs: dict[Path, Path] = {}
+
+
 def _common_dir(repo: Path) -> Path:
-    # Asked several times per run (trace reader, writer, locks); a repository's git folder
-    # does not move while orch runs. Failures are not cached.
+    known = _common_dirs.get(repo)
+    if known is not None:
+        return known
     try:
         out = run_git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=repo)
     except GitFailed as exc:
         raise TraceError(f"{repo} is not a git repository: {exc.stderr.strip()}") from exc
-    return Path(out.decode().strip())
+    common = _common_dirs[repo] = Path(out.decode().strip())
+    return common
 
 
 def own_git_dir(repo: Path) -> Path:

@@ -58,6 +58,9 @@ class RunFiles:
     state: str
 
 
+DEFAULT_REF = "refs/heads/orch-trace"
+
+
 def _identity(name: str, email: str) -> bytes:
     clean_name = "".join(c for c in name if c not in "<>\n\r\0").strip() or ORCH_NAME
     clean_email = "".join(c for c in email if c not in "<>\n\r\0 ").strip() or ORCH_EMAIL
@@ -70,6 +73,8 @@ def _one_line(value: object) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _valid_ref(ref: str) -> bool:
+    if ref == DEFAULT_REF:
+        return True
     try:
         run_git("check-ref-format", ref)
     except GitFailed:
