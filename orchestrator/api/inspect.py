@@ -11,6 +11,7 @@ from orchestrator import document, runner, schedule
 from orchestrator.api.apply import RunRequest, execution_for, new_record, new_run_id, prepare
 from orchestrator.api.recording import run_folder
 from orchestrator.api.workspace import locate
+from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import Diagnostic, DocumentError
 from orchestrator.model import Document, DocumentStatus
 
@@ -64,13 +65,19 @@ class Listed:
     problems: tuple[Diagnostic, ...] = ()
 
 
-def list_documents(paths: Sequence[Path]) -> list[Listed]:
+def list_documents(paths: Sequence[Path], cache: DocumentCache | None = None) -> list[Listed]:
+    """Every intent document under ``paths``, parsed. With a ``cache``, unchanged files are
+    not parsed again, and the cache forgets documents no longer found."""
+    load = document.load if cache is None else cache.load
     listed: list[Listed] = []
-    for path in documents_under(paths):
+    found = documents_under(paths)
+    for path in found:
         try:
-            listed.append(Listed(path=path, document=document.load(path)))
+            listed.append(Listed(path=path, document=load(path)))
         except DocumentError as exc:
             listed.append(Listed(path=path, document=None, problems=exc.diagnostics))
+    if cache is not None:
+        cache.retain(found)
     return listed
 
 

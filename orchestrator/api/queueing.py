@@ -38,6 +38,7 @@ from orchestrator.api.recording import (
     trace_writer,
 )
 from orchestrator.api.workspace import Place, locate
+from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import OrchError, TraceError, UsageError
 from orchestrator.model import Document, InputDecl, Trigger
 from orchestrator.process import MASK
@@ -67,11 +68,14 @@ class Queued:
     masked: frozenset[str] = frozenset()
 
 
-def workflows(where: Path) -> list[dict[str, Any]]:
-    """The valid intent documents: id, title, status, path and input declarations."""
+def workflows(where: Path, cache: DocumentCache | None = None) -> list[dict[str, Any]]:
+    """The valid intent documents: id, title, status, path and input declarations.
+
+    A long-running caller passes one ``cache`` so that unchanged documents are not parsed
+    on every call."""
     place = locate(where)
     found = []
-    for item in list_documents([place.root]):
+    for item in list_documents([place.root], cache):
         doc = item.document
         if doc is None:
             continue

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import __version__
 from orchestrator.api import history, queueing, submissions
+from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import DocumentError, OrchError, TraceError
 from orchestrator.service.keys import ApiKey, Keys, load_keys
 from orchestrator.service.queue import RunQueue
@@ -85,6 +86,7 @@ def create_app(
     """The service for the repository at ``root``; starting it starts the run queue."""
     runs = queue or RunQueue(root, workers)
     intake = submissions.Submissions(root)
+    parsed = DocumentCache()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -132,7 +134,7 @@ def create_app(
     @app.get("/api/workflows")
     def list_workflows(_: Reader) -> list[dict[str, Any]]:
         """The intent documents: id, title, status, path and input declarations."""
-        return queueing.workflows(root)
+        return queueing.workflows(root, parsed)
 
     @app.post("/api/runs", status_code=202)
     def submit(body: RunSubmission, key: Runner) -> Accepted:

@@ -101,6 +101,18 @@ def test_keys_and_roles(repo: Path, serve: Any) -> None:
         assert client.get("/openapi.json").json()["paths"]["/api/runs"]["post"]
 
 
+def test_workflow_listing_follows_edits_between_requests(repo: Path, serve: Any) -> None:
+    with serve(repo).client() as client:
+        before = {w["id"]: w for w in client.get("/api/workflows", headers=READ).json()}
+        assert before["line"]["title"] == "Line"
+        (repo / "intents" / "line.md").write_text(LINE.replace("title: Line", "title: Lime"))
+        (repo / "intents" / "gate.md").unlink()
+        (repo / "intents" / "extra.md").write_text(LINE.replace("id: line", "id: extra"))
+        after = {w["id"]: w for w in client.get("/api/workflows", headers=READ).json()}
+        assert after["line"]["title"] == "Lime"
+        assert set(after) == {"demo", "sketch", "line", "extra"}
+
+
 def test_bad_requests_get_json_errors(repo: Path, serve: Any) -> None:
     with serve(repo).client() as client:
         unknown = client.post("/api/runs", headers=RUN, json={"workflow": "nope"})
