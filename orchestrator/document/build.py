@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -214,12 +214,29 @@ class _Context:
             d = exc.diagnostic
             self.problems.append(Diagnostic(d.path, d.line, col, d.message))
 
+    def check_paths(self, given: object, paths: Sequence[str]) -> None:
+        """``on.paths``: each ``!`` exclusion needs a glob after it, and at least one glob
+        must include (a list of exclusions alone matches nothing)."""
+        for index, pattern in enumerate(paths):
+            where: tuple[str | int, ...] = ("on", "paths")
+            if isinstance(given, list):
+                where = (*where, index)
+            if pattern.startswith("!") and not pattern[1:].strip():
+                self.error(where, f"on.paths: '{pattern}' excludes nothing: write '!<glob>'")
+        if paths and all(pattern.startswith("!") for pattern in paths):
+            self.error(
+                ("on", "paths"),
+                "on.paths: only exclusions ('!…'), so no changed file can match: list the "
+                "files to include first, e.g. ['src/**', '!src/**/*.md']",
+            )
+
     def triggers(self, inputs: list[InputDecl]) -> Triggers | None:
         given = self.section("on")
         if given is None or any(where[0] == "on" for where in self.bad):
             return None
         line = self.positions.key(("on",))[0]
         paths = _strings(given.get("paths", ()))
+        self.check_paths(given.get("paths"), paths)
         schedule = _strings(given.get("schedule", ()))
         for index, expression in enumerate(schedule):
             where: tuple[str | int, ...] = ("on", "schedule")

@@ -63,6 +63,18 @@ def path_matches(pattern: str, path: str) -> bool:
     return _compiled(pattern).match(path) is not None
 
 
+def selected_by(patterns: Sequence[str], path: str) -> bool:
+    """True when ``path`` is selected by ``on.paths``-style ``patterns``, read in order: a glob
+    includes the paths it matches, ``!glob`` excludes them again, and the last pattern that
+    matches decides (as GitHub Actions reads ``paths``)."""
+    selected = False
+    for pattern in patterns:
+        excludes = pattern.startswith("!")
+        if path_matches(pattern[1:] if excludes else pattern, path):
+            selected = not excludes
+    return selected
+
+
 def is_intent_path(path: str, patterns: Sequence[str]) -> bool:
     """True for a path the settings' ``intents`` globs name (``README.md`` files excluded, as
     ``orch validate`` excludes them)."""
@@ -73,9 +85,9 @@ def is_intent_path(path: str, patterns: Sequence[str]) -> bool:
 
 def triggered_by(path: str, doc: Document, changed: Iterable[str]) -> bool:
     """True when a change of ``changed`` paths concerns the document at ``path``: the document
-    itself changed, or a changed path matches one of its ``on.paths`` globs."""
+    itself changed, or its ``on.paths`` select a changed path."""
     patterns = doc.triggers.paths if doc.triggers is not None else ()
-    return any(item == path or any(path_matches(p, item) for p in patterns) for item in changed)
+    return any(item == path or selected_by(patterns, item) for item in changed)
 
 
 def changed_documents(documents: Mapping[str, Document], changed: Iterable[str]) -> list[str]:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator import document
+from orchestrator.errors import DocumentError
 from orchestrator.hooks import changed_documents, is_intent_path, path_matches
+from orchestrator.hooks.select import selected_by
 from orchestrator.model import Document
 from tests.hooks.helpers import approved, draft
 
@@ -91,3 +93,48 @@ def test_changed_documents_are_the_approved_ones_a_change_concerns(
     changed: list[str], expected: list[str]
 ) -> None:
     assert changed_documents(_parsed(DOCUMENTS), changed) == expected
+
+
+@pytest.mark.parametrize(
+    ("patterns", "path", "expected"),
+    [
+        (["src/**", "!src/**/*.md"], "src/app.py", True),
+        (["src/**", "!src/**/*.md"], "src/docs/notes.md", False),
+        (["src/**", "!src/vendor/**", "src/vendor/patched.py"], "src/vendor/patched.py", True),
+        (["src/**", "!src/vendor/**", "src/vendor/patched.py"], "src/vendor/other.py", False),
+        (["!src/**/*.md", "src/**"], "src/notes.md", True),
+        (["docs/*.md"], "src/app.py", False),
+        ([], "src/app.py", False),
+    ],
+)
+def test_on_paths_exclusions_apply_in_order(patterns: list[str], path: str, expected: bool) -> None:
+    assert selected_by(patterns, path) is expected
+
+
+def test_changed_documents_honour_exclusions() -> None:
+    docs = _parsed(
+        {
+            "intents/build.md": approved(
+                "build", "# Build\n", 'on:\n  paths: ["src/**", "!src/**/*.md"]\n'
+            ),
+        }
+    )
+    assert changed_documents(docs, ["src/README.md", "src/a/notes.md"]) == []
+    assert changed_documents(docs, ["src/README.md", "src/app.py"]) == ["intents/build.md"]
+    assert changed_documents(docs, ["intents/build.md"]) == ["intents/build.md"]
+
+
+@pytest.mark.parametrize(
+    ("paths", "message"),
+    [
+        ('["!src/**"]', "only exclusions"),
+        ('"!docs/**"', "only exclusions"),
+        ('["src/**", "!"]', "'!' excludes nothing"),
+    ],
+)
+def test_on_paths_that_can_never_match_are_reported(paths: str, message: str) -> None:
+    text = approved("build", "# Build\n", f"on:\n  paths: {paths}\n")
+    with pytest.raises(DocumentError) as caught:
+        document.parse(text, Path("intents/build.md"))
+    assert message in str(caught.value)
+    assert str(caught.value).startswith("intents/build.md:")
