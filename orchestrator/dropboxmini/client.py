@@ -9,11 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import socket
 import ssl
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +36,7 @@ from orchestrator.dropboxmini.protocol import (
     validate_project,
 )
 from orchestrator.dropboxmini.store import CHUNK, WRITE_PIECE, Store
+from orchestrator.dropboxmini.verify import file_chunks, save_verified
 
 DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF = 0.25
@@ -208,20 +208,6 @@ def _body_chunks(
             close()
 
 
-def _write_atomically(dest: Path, chunks: Iterable[bytes | memoryview]) -> None:
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-    try:
-        with tmp.open("wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-        tmp.replace(dest)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 class DropBoxClient:
     """HTTP client; connection errors and 5xx answers are retried with exponential backoff."""
 
@@ -360,10 +346,11 @@ class DropBoxClient:
         return ArtifactRecord.from_json(self._json("GET", f"{API_PREFIX}/artifacts/{artifact_id}"))
 
     def download(self, artifact_id: str, dest: Path) -> ArtifactRecord:
-        """Stream the artifact's bytes to ``dest`` (replaced only when complete)."""
+        """Stream the artifact's bytes to ``dest``, replaced only when they are complete and
+        have the recorded sha256 (:class:`IntegrityError` otherwise)."""
         record = self.get(artifact_id)
         with self._request("GET", record.download_path) as response:
-            _write_atomically(Path(dest), _body_chunks(response, self._http.timeout.read))
+            save_verified(Path(dest), _body_chunks(response, self._http.timeout.read), record)
         return record
 
 
@@ -399,15 +386,7 @@ class LocalStoreClient:
     def download(self, artifact_id: str, dest: Path) -> ArtifactRecord:
         record = self.store.get(artifact_id)
         source = self.store.path_of(artifact_id)
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
-        try:
-            shutil.copyfile(source, tmp)
-            tmp.replace(dest)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        save_verified(Path(dest), file_chunks(source, WRITE_PIECE), record)
         return record
 
 

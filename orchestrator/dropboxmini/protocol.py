@@ -121,6 +121,13 @@ class UnavailableError(DropBoxError):
     status, code = 503, "unavailable"
 
 
+class IntegrityError(DropBoxError):
+    """Downloaded bytes differ from the artifact's recorded size or sha256 (raised by
+    clients; the server never answers with it)."""
+
+    status, code = 502, "integrity_error"
+
+
 _BY_STATUS: dict[int, type[DropBoxError]] = {
     cls.status: cls
     for cls in (

@@ -17,6 +17,7 @@ from orchestrator.dropboxmini import (
     DropBoxClient,
     FieldError,
     ForbiddenError,
+    IntegrityError,
     LocalStoreClient,
     NotFoundError,
     UnauthorizedError,
@@ -179,3 +180,41 @@ def test_local_store_client_has_the_same_methods(tmp_path: Path) -> None:
     assert (tmp_path / "copy.zip").read_bytes() == source.read_bytes()
     with pytest.raises(FieldError, match="'project'"):
         client.upload(source, UploadFields("generic", "../up"))
+
+
+def _damage(path: Path) -> None:
+    """Flip one byte in the middle of a stored file, keeping its size."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("size", [10, 3 * 1024 * 1024 + 5])
+def test_a_damaged_stored_copy_is_refused_and_nothing_is_written(
+    live: Live, project: str, tmp_path: Path, size: int
+) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    with DropBoxClient(live.url, RW) as client:
+        record = client.upload(source, UploadFields("generic", project))
+        _damage(live.store.path_of(record.artifact_id))
+        dest = tmp_path / "out" / "data.bin"
+        with pytest.raises(IntegrityError) as caught:
+            client.download(record.artifact_id, dest)
+    assert record.artifact_id in str(caught.value) and record.sha256 in str(caught.value)
+    assert not dest.exists() and list(dest.parent.iterdir()) == []
+
+
+def test_the_local_store_refuses_a_damaged_copy_too(tmp_path: Path) -> None:
+    source = tmp_path / "data.bin"
+    source.write_bytes(b"evidence\n" * 1000)
+    with LocalStoreClient(tmp_path / "store") as client:
+        record = client.upload(source, UploadFields("generic", "proj"))
+        good = tmp_path / "good.bin"
+        client.download(record.artifact_id, good)
+        assert good.read_bytes() == source.read_bytes()
+        _damage(client.store.path_of(record.artifact_id))
+        with pytest.raises(IntegrityError, match="not the recorded ones"):
+            client.download(record.artifact_id, good)
+    assert good.read_bytes() == source.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.bin", "good.bin", "store"]
