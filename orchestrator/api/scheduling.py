@@ -17,7 +17,7 @@ from typing import Any
 
 from orchestrator import document, runner
 from orchestrator.api.apply import RunRequest, prepare, run_prepared
-from orchestrator.api.recording import trace_reader
+from orchestrator.api.recording import trace_reader, trace_writer
 from orchestrator.api.workspace import Place, locate
 from orchestrator.errors import DocumentError, OrchError, UsageError
 from orchestrator.model import Document, DocumentStatus, RunState, Trigger
@@ -25,9 +25,12 @@ from orchestrator.record import RunRecord
 from orchestrator.schedule import claims
 from orchestrator.schedule.due import Due, ScheduleProblem, due_time, iso_utc, next_run, parse_iso
 from orchestrator.trace import TraceReader, repo
+from orchestrator.trace import claims as remote_claims
 
 ACTOR = "orch schedule"
 MAX_SLEEP_SECONDS = 60.0
+# Claims on the trace remote are deleted once this much older than the newest run's.
+REMOTE_CLAIMS_KEPT = timedelta(days=7)
 Notice = Callable[[str], None]
 
 
@@ -172,6 +175,8 @@ def run_due(
     last = last_cron_time(reader, due.workflow_id)
     if last is not None and last >= cron_time:
         return None
+    if place.settings.trace_remote and not _claim_on_remote(place, due, cron_time):
+        return None
     if notify is not None:
         notify(f"running {due.path} for {due.cron_time} ({due.expression!r} {due.timezone})")
     with tempfile.TemporaryDirectory(prefix="orch-schedule-") as folder:
@@ -190,7 +195,26 @@ def run_due(
         finally:
             repo.worktree_remove(place.root, tree)
     claims.prune(state_dir, due.workflow_id, cron_time)
+    if place.settings.trace_remote:
+        oldest_kept = claims.claim_name(cron_time - REMOTE_CLAIMS_KEPT)
+        remote_claims.prune(trace_writer(place), due.workflow_id, oldest_kept)
     return record
+
+
+def _claim_on_remote(place: Place, due: Due, cron_time: datetime) -> bool:
+    """Take the cron time among every host pushing to the trace remote.
+
+    When the remote cannot be asked, the local claim is given back and the error raised:
+    the time runs on a later pass, once the remote answers, rather than possibly twice.
+    """
+    purpose = f"Scheduled run of {due.path} for {due.cron_time} ({due.expression!r})"
+    try:
+        return remote_claims.claim(
+            trace_writer(place), due.workflow_id, claims.claim_name(cron_time), purpose
+        )
+    except OrchError:
+        claims.release(place.settings.state_dir, due.workflow_id, cron_time)
+        raise
 
 
 def schedule_forever(where: Path, stop: threading.Event, *, notify: Notice | None = None) -> None:

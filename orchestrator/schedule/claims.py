@@ -43,6 +43,12 @@ def claim(state_dir: Path, workflow_id: str, cron_time: datetime) -> bool:
     return True
 
 
+def release(state_dir: Path, workflow_id: str, cron_time: datetime) -> None:
+    """Give the cron time back (its run did not start), so a later pass may take it."""
+    with contextlib.suppress(FileNotFoundError):
+        (claims_folder(state_dir, workflow_id) / claim_name(cron_time)).unlink()
+
+
 def prune(state_dir: Path, workflow_id: str, keep: datetime) -> None:
     """Remove the workflow's claims older than ``keep``."""
     newest = claim_name(keep)
