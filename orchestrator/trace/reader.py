@@ -1,12 +1,14 @@
 """Reading runs back from the trace branch only.
 
-Listing reads the ``runs/`` tree (one tree per workflow), sorts run ids (they sort by time)
-and then reads only the ``run.json`` blobs it returns, in-process through the object
-database: no git process per run, and no history walk.
+Listing reads the ``runs/`` tree (one tree per workflow), sorts run ids (they sort by the
+second a run was created; runs of the same second are ordered by the millisecond time their
+records give) and then reads only the ``run.json`` blobs it returns, in-process through the
+object database: no git process per run, and no history walk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +93,19 @@ class TraceReader:
     ) -> list[dict[str, Any]]:
         """Run records, newest first, optionally of one workflow and/or in one state."""
         records: list[dict[str, Any]] = []
-        for run_id, wf, folder in self._index(workflow):
+        for same_second in _by_second(self._index(workflow)):
             if limit is not None and len(records) >= limit:
                 break
-            record = self._record(wf, run_id, folder)
-            if state is None or record.get("state") == state:
-                records.append(record)
+            # Run ids sort by the second a run was created; within one second the creation
+            # time in the record (milliseconds) orders them.
+            group = [self._record(wf, run_id, folder) for run_id, wf, folder in same_second]
+            if len(group) > 1:
+                group.sort(key=_created, reverse=True)
+            for record in group:
+                if limit is not None and len(records) >= limit:
+                    break
+                if state is None or record.get("state") == state:
+                    records.append(record)
         return records
 
     def runs_in_state(self, state: str) -> list[dict[str, Any]]:
@@ -188,3 +197,23 @@ class TraceReader:
                 )
             tree = entry.sha
         return self.store.read_typed(tree, "blob")
+
+
+def _by_second(index: list[tuple[str, str, str]]) -> Iterator[list[tuple[str, str, str]]]:
+    """The index (newest first) cut into runs created in the same second."""
+    group: list[tuple[str, str, str]] = []
+    for entry in index:
+        if group and entry[0].split("-", 1)[0] != group[0][0].split("-", 1)[0]:
+            yield group
+            group = []
+        group.append(entry)
+    if group:
+        yield group
+
+
+def _created(record: dict[str, Any]) -> tuple[str, str]:
+    """(time of the first transition, run id): the order runs were created in."""
+    transitions = record.get("transitions")
+    first = transitions[0] if isinstance(transitions, list) and transitions else {}
+    at = first.get("at") if isinstance(first, dict) else None
+    return (at if isinstance(at, str) else "", str(record.get("run_id", "")))

@@ -62,7 +62,9 @@ def trace_runs(repo: Path, workflow: str) -> list[dict[str, Any]]:
     if has_trace.returncode != 0:
         return []
     listing = git(repo, "ls-tree", "--name-only", "orch-trace", f"runs/{workflow}/")
-    return [
+    records = [
         json.loads(git(repo, "show", f"orch-trace:{folder}/run.json"))
-        for folder in sorted(listing.split())
+        for folder in listing.split()
     ]
+    # Run ids give the second a run was created; its first transition gives the millisecond.
+    return sorted(records, key=lambda r: (r["run_id"].split("-")[0], r["transitions"][0]["at"]))

@@ -97,3 +97,24 @@ def test_reader_does_not_read_other_branches(traced: Path) -> None:
     git(traced, "commit", "-q", "-m", "looks like runs")
     assert len(TraceReader(traced).list_runs(limit=None)) == 12
     assert TraceReader(traced, branch="other").list_runs() == []
+
+
+def test_runs_created_in_the_same_second_are_listed_by_their_milliseconds(
+    git_repo: Path,
+) -> None:
+    writer = TraceWriter(git_repo)
+    # The random suffixes sort against the creation order within the second.
+    created = [("20261125T221500Z-ffffff", "00.100"), ("20261125T221500Z-000000", "00.900")]
+    created.append(("20261125T221459Z-999999", "59.999"))
+    for rid, millis in created:
+        rec = record("deploy", rid, "completed")
+        minute = "2026-11-25T22:14:" if millis.startswith("59") else "2026-11-25T22:15:"
+        rec["transitions"][0]["at"] = f"{minute}{millis}Z"
+        writer.commit_run("deploy", rid, folder(rec), state="completed")
+    listed = [r["run_id"] for r in TraceReader(git_repo).list_runs()]
+    assert listed == [
+        "20261125T221500Z-000000",
+        "20261125T221500Z-ffffff",
+        "20261125T221459Z-999999",
+    ]
+    assert [r["run_id"] for r in TraceReader(git_repo).list_runs(limit=1)] == listed[:1]
