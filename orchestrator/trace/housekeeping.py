@@ -8,12 +8,15 @@ adds a few dozen loose objects; left alone they grow without bound and slow ever
 After each finished run the writer estimates the loose objects the way git does (the files
 in one of the 256 fan-out folders) and, when git's default threshold may be passed, runs
 ``git gc --auto``. That command checks again with the repository's own settings (``gc.auto``,
-``gc.autoDetach``) and packs in the background, so the run does not wait for it.
+``gc.autoDetach``) and packs in the background, so the run does not wait for it. While a gc
+is running (``gc.pid``) or git would refuse one (``gc.log`` younger than a day), no process
+is started at all.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from orchestrator.errors import TraceError
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 # git's default ``gc.auto``; it samples the folder ``17`` of ``objects/``.
 GIT_AUTO_THRESHOLD = 6700
 SAMPLE_FOLDER = "17"
+GC_LOG_EXPIRY_SECONDS = 24 * 3600
 
 
 def may_need_packing(objects_dir: Path, threshold: int = GIT_AUTO_THRESHOLD) -> bool:
@@ -36,13 +40,24 @@ def may_need_packing(objects_dir: Path, threshold: int = GIT_AUTO_THRESHOLD) -> 
     return count > (threshold + 255) // 256
 
 
+def _gc_busy_or_refused(git_dir: Path) -> bool:
+    """A gc is running (``gc.pid``), or git would refuse an automatic one: the last one left
+    a warning in ``gc.log`` within the day (git's ``gc.logExpiry``)."""
+    if (git_dir / "gc.pid").exists():
+        return True
+    try:
+        return time.time() - (git_dir / "gc.log").stat().st_mtime < GC_LOG_EXPIRY_SECONDS
+    except OSError:
+        return False
+
+
 def pack_when_needed(git_dir: Path, threshold: int = GIT_AUTO_THRESHOLD) -> bool:
     """Start ``git gc --auto`` in ``git_dir`` when loose objects may have piled up.
 
     Returns whether it was started. A failure is logged, never raised: the run is already
     recorded, and packing is tried again after the next run.
     """
-    if not may_need_packing(git_dir / "objects", threshold):
+    if not may_need_packing(git_dir / "objects", threshold) or _gc_busy_or_refused(git_dir):
         return False
     try:
         run_git("gc", "--auto", "--quiet", git_dir=git_dir, timeout=600)
