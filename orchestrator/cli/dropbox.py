@@ -22,6 +22,7 @@ from orchestrator.dropboxmini import (
     ConfigError,
     DropBoxError,
     FieldError,
+    IntegrityError,
     UploadFields,
     connect,
     format_number,
@@ -83,6 +84,8 @@ def _errors() -> Iterator[None]:
         yield
     except (FieldError, ConfigError) as exc:
         _fail(exc.detail, 2)
+    except IntegrityError as exc:
+        _fail(exc.detail, 1)  # found by the client: no HTTP status to show
     except DropBoxError as exc:
         _fail(f"{exc.detail} (HTTP {exc.status} {exc.code})", 1)
     except OSError as exc:

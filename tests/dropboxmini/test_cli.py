@@ -118,3 +118,23 @@ def test_default_root_is_under_the_repository_top(
         ["git", "status", "--porcelain"], cwd=git_repo, capture_output=True, text=True, check=True
     ).stdout
     assert ".orch" not in status
+
+
+def test_get_of_a_damaged_stored_copy_fails_with_one_line_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    root, source = tmp_path / "store", tmp_path / "notes.txt"
+    source.write_text("release notes\n")
+    code, out, err = invoke(
+        "push", str(source), "--type", "generic", "--project", "p", "--root", str(root)
+    )
+    assert code == 0, err
+    artifact_id = out.strip()
+    stored = next(root.rglob("notes.txt"))
+    stored.write_text("release nodes\n")
+    dest = tmp_path / "copy.txt"
+    code, _, err = invoke("get", artifact_id, "--root", str(root), "--output", str(dest))
+    assert code == 1
+    assert err.startswith(f"orch dropbox: artifact {artifact_id}: the bytes received")
+    assert "HTTP" not in err and err.count("\n") == 1
+    assert not dest.exists()
