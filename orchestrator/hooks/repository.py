@@ -11,7 +11,7 @@ hook: ``git commit -a`` or ``git commit <paths>`` commit a temporary index, not
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from orchestrator.errors import TraceError
@@ -22,6 +22,14 @@ INDEX_VARIABLE = "GIT_INDEX_FILE"
 
 def _paths(out: bytes) -> list[str]:
     return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def _listing(out: bytes) -> Iterator[tuple[tuple[str, str, str], str]]:
+    """``ls-tree -z`` / ``ls-files -s -z`` output: (the three fields before the tab, path)."""
+    for entry in _paths(out):
+        meta, _, path = entry.partition("\t")
+        first, second, third = meta.split(" ")
+        yield (first, second, third), path
 
 
 def resolve(root: Path, revision: str) -> str | None:
@@ -47,15 +55,7 @@ def diff_names(root: Path, base: str, commit: str) -> list[str]:
 def tree_blobs(root: Path, commit: str) -> dict[str, str]:
     """Every file of ``commit``: repository-relative path -> blob id."""
     out = run_git("ls-tree", "-r", "-z", "--full-tree", commit, cwd=root)
-    blobs: dict[str, str] = {}
-    for entry in out.decode("utf-8", "surrogateescape").split("\0"):
-        if not entry:
-            continue
-        meta, _, path = entry.partition("\t")
-        _mode, kind, blob = meta.split(" ")
-        if kind == "blob":
-            blobs[path] = blob
-    return blobs
+    return {path: blob for (_mode, kind, blob), path in _listing(out) if kind == "blob"}
 
 
 def read_blobs(root: Path, blob_ids: Iterable[str]) -> dict[str, bytes]:
@@ -111,15 +111,7 @@ def staged_paths(root: Path, env: Mapping[str, str]) -> list[str]:
 def index_entries(root: Path, env: Mapping[str, str]) -> dict[str, str]:
     """Every merged (stage 0) entry of the index: path -> blob id."""
     out = _index_git(root, env, "ls-files", "-s", "-z")
-    entries: dict[str, str] = {}
-    for entry in out.decode("utf-8", "surrogateescape").split("\0"):
-        if not entry:
-            continue
-        meta, _, path = entry.partition("\t")
-        _mode, blob, stage = meta.split(" ")
-        if stage == "0":
-            entries[path] = blob
-    return entries
+    return {path: blob for (_mode, blob, stage), path in _listing(out) if stage == "0"}
 
 
 def rebasing(root: Path) -> bool:
