@@ -171,7 +171,7 @@ def read_form(doc: Document, form: Mapping[str, str], ignored: Iterable[str] = (
             submitted.errors.setdefault("", []).append(f"the form sent an unknown input {name!r}")
             continue
         if decl.secret:
-            submitted.errors.setdefault(name, []).append(SECRET_REFUSED)
+            submitted.errors.setdefault("", []).append(f"input {name!r}: {SECRET_REFUSED}")
             continue
         submitted.texts[name] = text
     for decl in doc.inputs:
