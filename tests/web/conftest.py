@@ -95,7 +95,7 @@ status: approved
 echo "dumping the database"
 ```
 
-```bash {step=upload}
+```bash {step=upload retries=2}
 echo "no space left on /backups" >&2
 exit 3
 ```
