@@ -60,7 +60,7 @@ artifacts:
     """
 # Deploy the web service
 
-Rolls the service out <script>alert("x")</script> one instance at a time.
+Rolls the service out one instance at a time, then checks it answers.
 
 ## Build
 
@@ -72,6 +72,7 @@ sleep 0.2
 ## Roll out
 
 ```bash {step=rollout retries=1}
+if [ "$ORCH_INPUT_COUNT" -gt 4 ]; then echo "only 4 hosts are in the pool" >&2; exit 1; fi
 mkdir -p out
 echo "rolled $ORCH_INPUT_COUNT instance(s) to $ORCH_INPUT_TARGET" | tee out/rollout.txt
 sleep 0.1
@@ -87,6 +88,9 @@ BROKEN = document(
 id: nightly-backup
 title: Nightly database backup
 status: approved
+on:
+  schedule: "0 2 * * *"
+  timezone: Europe/Berlin
 """,
     """
 # Nightly database backup
@@ -118,6 +122,8 @@ inputs:
 """,
     """
 # Rotate the signing keys
+
+Old keys stop working at once <script>alert("x")</script>.
 
 ```bash {step=rotate}
 echo "token=$DEPLOY_TOKEN password=$ORCH_INPUT_PASSWORD"

@@ -1,6 +1,6 @@
 """The web view in a real browser (Debian's Chromium driven by Playwright) against a real
 ``orch serve`` process. One browser for the module; the screenshots of docs/web.md are
-taken here (into ``ORCH_SCREENSHOTS`` when set, else a temporary folder)."""
+taken here (into ``WEB_SCREENSHOTS`` when set, else a temporary folder)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = os.environ.get("ORCH_SCREENSHOTS")
+    folder = os.environ.get("WEB_SCREENSHOTS")
     target = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
     target.mkdir(parents=True, exist_ok=True)
     return target
@@ -57,7 +57,7 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def history(served: Served) -> dict[str, list[str]]:
     """Some runs to look at: deployments that complete, backups that fail."""
     runs: dict[str, list[str]] = {"demo": [], "nightly-backup": []}
-    for count in (1, 3, 2, 5):
+    for count in (1, 3, 5, 2):
         runs["demo"].append(queue_run(served, "demo", {"count": count}))
     runs["nightly-backup"].append(queue_run(served, "nightly-backup"))
     runs["demo"].append(queue_run(served, "demo", {"count": 4, "target": "production"}))
@@ -121,7 +121,10 @@ def test_log_in_and_see_workflows_and_runs(operator: Page, served: Served, shots
     expect(rows.filter(has_text="Deploy the web service")).to_have_count(1)
     demo = rows.filter(has_text="Deploy the web service")
     expect(demo.locator("svg.marks rect")).to_have_count(5)
-    expect(demo.locator("svg.marks rect.s-completed")).to_have_count(5)
+    expect(demo.locator("svg.marks rect.s-completed")).to_have_count(4)
+    expect(demo.locator("svg.marks rect.s-failed")).to_have_count(1)
+    backup = rows.filter(has_text="Nightly database backup")
+    expect(backup).to_contain_text("schedule: 0 2 * * * (Europe/Berlin)")
     expect(rows.filter(has_text="Nightly database backup").locator(".badge")).to_have_text(
         "failed"
     )
@@ -132,8 +135,13 @@ def test_log_in_and_see_workflows_and_runs(operator: Page, served: Served, shots
     page.select_option("select[name=state]", "failed")
     page.click("form.filters button")
     expect(page).to_have_url(re.compile(r"state=failed"))
+    expect(page.locator("table.runs tbody tr")).to_have_count(2)
+    for badge in page.locator("table.runs tbody tr .badge").all():
+        expect(badge).to_have_text("failed")
+    page.select_option("select[name=workflow]", "demo")
+    page.click("form.filters button")
     expect(page.locator("table.runs tbody tr")).to_have_count(1)
-    expect(page.locator("table.runs tbody tr .badge")).to_have_text("failed")
+    expect(page.locator("table.runs tbody tr .reason")).to_have_text("exited with code 1")
 
 
 def test_open_a_failed_run_and_read_why(

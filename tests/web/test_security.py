@@ -161,10 +161,12 @@ def test_every_answer_carries_the_security_headers(served: Served) -> None:
 def test_the_document_cannot_put_markup_on_its_page(served: Served) -> None:
     with served.client() as client:
         login(client, READ_KEY)
-        page = client.get("/workflows/demo").text
+        page = client.get("/workflows/rotate-keys").text
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
         assert '<script>alert("x")' not in page
-        assert 'id="step-rollout"' in page and "retries=1" in page
+        assert 'id="step-rotate"' in page
+        demo = client.get("/workflows/demo").text
+        assert 'id="step-rollout"' in demo and "retries=1" in demo
 
 
 def test_no_secret_value_reaches_any_page(served: Served) -> None:
