@@ -24,9 +24,13 @@ from typing import Any
 from orchestrator.api.recording import replay_journal
 from orchestrator.errors import TraceError
 from orchestrator.trace import TraceReader
+from orchestrator.trace.batch import read_objects
 from orchestrator.trace.layout import RUN_RECORD, RUNS, parse_record, progress_rank, tip_root
+from orchestrator.trace.objects import parse_tree
 
 OPEN_STATES = frozenset({"pending", "running"})
+# From this many unread run folders on, their objects are read with one git process.
+BATCH_FROM = 50
 
 
 @dataclass(frozen=True)
@@ -137,13 +141,17 @@ class RunCatalog:
         if tip == self._tip:
             return
         workflows = self._workflow_folders(tip) if tip else {}
+        unknown = [
+            (workflow, run_id, folder)
+            for workflow, runs in workflows.items()
+            for run_id, folder in runs
+            if folder not in self._summaries
+        ]
+        fresh = self._summarise_many(unknown)
         summaries: dict[str, RunSummary] = {}
-        for workflow, runs in workflows.items():
-            for run_id, folder in runs:
-                summary = self._summaries.get(folder)
-                if summary is None:
-                    summary = self._summarise(workflow, run_id, folder)
-                summaries[folder] = summary
+        for runs in workflows.values():
+            for _, folder in runs:
+                summaries[folder] = self._summaries.get(folder) or fresh[folder]
         ordered = sorted(summaries.values(), key=_newest_first, reverse=True)
         self._summaries = summaries
         self._runs = tuple(ordered)
@@ -179,6 +187,33 @@ class RunCatalog:
             found[wf.name] = folders
         self._workflow_trees = fresh
         return found
+
+    def _summarise_many(self, runs: list[tuple[str, str, str]]) -> dict[str, RunSummary]:
+        """Summaries of many run folders; past a few, their objects come from one git process."""
+        if len(runs) < BATCH_FROM:
+            return {folder: self._summarise(wf, run_id, folder) for wf, run_id, folder in runs}
+        git_dir = self.reader.store.git_dir
+        trees = read_objects(git_dir, [folder for _, _, folder in runs])
+        records: dict[str, str] = {}
+        for _, _, folder in runs:
+            kind, data = trees.get(folder, ("", b""))
+            entry = next((e for e in parse_tree(data) if e.name == RUN_RECORD), None)
+            if kind == "tree" and entry is not None and not entry.is_tree:
+                records[folder] = entry.sha
+        blobs = read_objects(git_dir, list(records.values()))
+        summaries = {}
+        for workflow, run_id, folder in runs:
+            kind, data = blobs.get(records.get(folder, ""), ("", b""))
+            if kind != "blob":
+                summaries[folder] = self._summarise(workflow, run_id, folder)
+                continue
+            try:
+                found = parse_record(data, f"{RUN_RECORD} of run {run_id}")
+            except TraceError as exc:
+                summaries[folder] = _unreadable(workflow, run_id, folder, str(exc))
+                continue
+            summaries[folder] = summarise(found, workflow, run_id, folder)
+        return summaries
 
     def _summarise(self, workflow: str, run_id: str, folder: str) -> RunSummary:
         try:
