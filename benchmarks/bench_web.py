@@ -155,6 +155,20 @@ def get(client: TestClient, path: str) -> Callable[[], object]:
     return call
 
 
+def after_new_runs(root: Path, client: TestClient) -> float:
+    """Median ms of the runs page when a run was committed just before each request."""
+    writer = TraceWriter(root)
+    samples = []
+    for extra in range(1, REPEAT + 1):
+        wf, new = "workflow-00", rid(900_000 + extra)
+        files = {"run.json": encode_record(record(wf, new, extra))}
+        writer.commit_run(wf, new, files, state="completed")
+        start = time.perf_counter()
+        get(client, "/runs")()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
+
+
 def main() -> None:
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,23 +195,7 @@ def main() -> None:
             results[label] = {name: median_ms(get(client, path)) for name, path in pages.items()}
             if runs:
                 results[label]["first listing after start (catalog built)"] = cold
-                writer = TraceWriter(root)
-                extra = 0
-
-                def after_a_new_run() -> object:
-                    nonlocal extra
-                    extra += 1
-                    wf, new = "workflow-00", rid(900_000 + extra)
-                    data = {"run.json": encode_record(record(wf, new, extra))}
-                    writer.commit_run(wf, new, data, state="completed")
-                    start = time.perf_counter()
-                    get(client, "/runs")()
-                    return time.perf_counter() - start
-
-                samples = [float(str(after_a_new_run())) for _ in range(REPEAT)]  # type: ignore[arg-type]
-                results[label]["runs page right after a new run"] = (
-                    statistics.median(samples) * 1000
-                )
+                results[label]["runs page right after a new run"] = after_new_runs(root, client)
         names = list(dict.fromkeys(n for r in results.values() for n in r))
         print(f"\n{'median of ' + str(REPEAT) + ' requests, ms':<46}" + "".join(
             f"{label:>16}" for label in results

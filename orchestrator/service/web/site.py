@@ -54,8 +54,9 @@ class Site:
     intake: Submissions
     queue: RunQueue
     documents: DocumentCache
-    catalog: RunCatalog
     sessions: SessionTable = field(default_factory=SessionTable)
+    _catalog: RunCatalog | None = None
+    _opening: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(
@@ -66,9 +67,16 @@ class Site:
         queue: RunQueue,
         documents: DocumentCache,
     ) -> Site:
-        local_runs = place.settings.state_dir / "runs"
-        catalog = RunCatalog(trace_reader(place), local_runs)
-        return cls(place, keys, intake, queue, documents, catalog)
+        return cls(place, keys, intake, queue, documents)
+
+    @property
+    def catalog(self) -> RunCatalog:
+        """The runs of the trace, opened on first use (not while the server starts)."""
+        with self._opening:
+            if self._catalog is None:
+                local_runs = self.place.settings.state_dir / "runs"
+                self._catalog = RunCatalog(trace_reader(self.place), local_runs)
+            return self._catalog
 
     @property
     def root(self) -> Path:
