@@ -3,6 +3,7 @@
 
 python3 tasks.py demo    # install orch in .venv and run an example workflow end to end
 python3 tasks.py test    # install orch with its test tools, then lint, type-check and test
+python3 tasks.py screenshots   # take the screenshots of docs/web.md (into docs/images/)
 """
 
 from __future__ import annotations
@@ -80,8 +81,30 @@ def demo() -> None:
     sys.exit(code)
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def install_chromium() -> None:
+    """The browser tests drive Debian's Chromium (Playwright's own download is unreachable)."""
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() != 0:
+        print(f"{CHROMIUM} is missing and this is not root: the browser tests will be skipped")
+        print("  install it with: apt-get install --no-install-recommends chromium", flush=True)
+        return
+    print(f"{CHROMIUM} is missing: installing Debian's chromium for the browser tests")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+    ):
+        print("+", " ".join(command), flush=True)
+        subprocess.run(command, check=True, env=environment)
+
+
 def test() -> None:
     install("[dev]")
+    install_chromium()
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -91,8 +114,22 @@ def test() -> None:
     sys.exit(subprocess.run(command, cwd=ROOT, env=env, check=False).returncode)
 
 
+def screenshots() -> None:
+    """Run the browser tests with their screenshots going to docs/images/."""
+    install("[dev]")
+    install_chromium()
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "WEB_SCREENSHOTS": str(ROOT / "docs" / "images"),
+    }
+    command = [str(BIN / "python"), "-m", "pytest", "-q", "tests/web/test_browser.py"]
+    print("+", " ".join(command[1:]), flush=True)
+    sys.exit(subprocess.run(command, cwd=ROOT, env=env, check=False).returncode)
+
+
 if __name__ == "__main__":
-    actions = {"demo": demo, "test": test}
+    actions = {"demo": demo, "test": test, "screenshots": screenshots}
     if len(sys.argv) < 2 or sys.argv[1] not in actions:
         sys.exit(__doc__)
     actions[sys.argv[1]]()

@@ -12,7 +12,10 @@ LEAVES = {"model", "errors", "templating", "process", "paths", "record", "report
 ALLOWED: dict[str, set[str]] = {
     # The HTTP service is a front end like the command line: both sit on top of api.
     "cli": {"api", "dropboxmini", "service", "cli"},
-    "service": {"api", "trace", "document", "service"},
+    "service": {"api", "trace", "document", "service", "web"},
+    # The web view (service/web) sits beside the HTTP API, above api; it streams artifacts
+    # of the embedded store, as `orch dropbox get` does.
+    "web": {"api", "trace", "document", "service", "dropboxmini", "web"},
     "api": {"document", "runner", "artifacts", "trace", "hooks", "schedule", "api"},
     "schedule": {"schedule"},
     "hooks": {"trace", "document", "hooks"},
@@ -24,8 +27,10 @@ ALLOWED: dict[str, set[str]] = {
 }
 # Libraries with exactly one home.
 LIBRARY_HOMES = {
-    "jinja2": {"templating"},
-    "markdown_it": {"document"},
+    # templating renders steps in a sandbox; web renders its own pages (autoescaped).
+    "jinja2": {"templating", "web"},
+    # document parses intent documents; web renders them as HTML.
+    "markdown_it": {"document", "web"},
     "frontmatter": {"document"},
     "git": {"trace"},
     "typer": {"cli"},
@@ -33,9 +38,14 @@ LIBRARY_HOMES = {
 }
 
 
+# Packages inside a component that are components of their own.
+SUBCOMPONENTS = {("service", "web"): "web"}
+
+
 def _component(path: Path) -> str:
     relative = path.relative_to(PACKAGE)
-    return relative.parts[0].removesuffix(".py")
+    sub = SUBCOMPONENTS.get(relative.parts[:2])
+    return sub or relative.parts[0].removesuffix(".py")
 
 
 def _imports(path: Path) -> set[str]:

@@ -26,6 +26,7 @@ from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import DocumentError, OrchError, TraceError
 from orchestrator.service.keys import ApiKey, Keys, load_keys
 from orchestrator.service.queue import RunQueue
+from orchestrator.service.web import install as install_web
 
 _CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found"}
 _CODES |= {405: "method-not-allowed", 409: "conflict", 422: "invalid", 500: "internal"}
@@ -181,6 +182,7 @@ def create_app(
             raise ApiError(404, str(exc)) from None
         return found[0][1]
 
+    install_web(app, root, keys, intake=intake, queue=runs, documents=parsed)
     return app
 
 
