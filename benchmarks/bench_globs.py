@@ -14,6 +14,9 @@ the cheat sheet is silent: dotfiles, escapes, ``!`` in order), checked with each
 - pathspec: ``pathspec.GitIgnoreSpec`` (gitignore rules; the last matching line decides,
   as in GitHub's lists).
 
+Discovery: ``orchestrator.document.discover`` against ``Path.glob`` (what orch used before)
+on a tree of the generated paths, for three patterns.
+
 Speed, in one process, every engine on the same generated paths and patterns (the figures of
 ``docs/performance.md``): compiling the patterns; each pattern checked against every path
 (patterns x paths checks); and one ordered list of all patterns, a tenth of them exclusions,
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,6 +40,7 @@ from ruamel.yaml import YAML
 from wcmatch import glob as wcglob
 
 from orchestrator import globs
+from orchestrator.document import discover
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = [ROOT / "tests/globs/cheatsheet.yaml", ROOT / "tests/globs/rules.yaml"]
@@ -200,6 +205,36 @@ def speed(count_paths: int, count_patterns: int, repeat: int) -> None:
         )
 
 
+def discovery(count_paths: int, repeat: int) -> None:
+    """``discover`` (one walk from the patterns' literal folders, then the matcher) against
+    ``Path.glob``, which orch used before, on a tree of the generated paths."""
+    paths, _ = generated(count_paths, 0)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        for path in set(paths):
+            target = root / path
+            if any(parent.is_file() for parent in target.parents if parent != root):
+                continue  # a generated file already took this folder's name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.is_dir():
+                target.write_text("x\n")
+        files = sum(1 for p in root.rglob("*") if p.is_file())
+        print(f"\ndiscovery: a tree of {files:,} files, best of {repeat}")
+        for pattern in ("intents/**/*.md", "**/*.md", "**.md"):
+            walked, found = best(repeat, lambda p=pattern: len(discover(root, [p])))
+
+            def path_glob(p: str = pattern) -> int:
+                return sum(1 for f in root.glob(p) if f.is_file() and f.name.lower() != "readme.md")
+
+            try:
+                globbed, count = best(repeat, path_glob)
+            except ValueError as exc:  # Path.glob refuses '**' inside a name
+                other = f"refused: {exc}"
+            else:
+                other = f"{globbed * 1000:6.1f} ms ({count} files)"
+            print(f"  {pattern:16} orch {walked * 1000:6.1f} ms ({found} files), Path.glob {other}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paths", type=int, default=10_000)
@@ -208,6 +243,7 @@ def main() -> None:
     args = parser.parse_args()
     rules()
     speed(args.paths, args.patterns, args.repeat)
+    discovery(args.paths, args.repeat)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ SKIPPED_FOLDERS = frozenset({".git", ".orch"})
 _MANY: int | None = None  # no upper bound on a repetition
 _RANGE_GROUPS = ("az", "AZ", "09")
 _QUANTIFIERS = {"?": (0, 1), "+": (1, _MANY)}
+_ANY_FOLDERS = "(?:.*/)"  # "**/" at the start of a folder: any folders, none included
 
 
 class GlobError(ValueError):
@@ -134,12 +135,18 @@ def _atoms(pattern: str) -> list[_Atom]:
             end = i
             while end < n and pattern[end] == "*":
                 end += 1
-            segment_start = not atoms or (atoms[-1].plain and atoms[-1].literal == "/")
+            segment_start = (
+                not atoms
+                or atoms[-1].regex == _ANY_FOLDERS
+                or (atoms[-1].plain and atoms[-1].literal == "/")
+            )
             slash_follows = pattern.startswith("/", end)
             quantified = end + 1 < n and pattern[end + 1] in _QUANTIFIERS
             if segment_start and slash_follows and not quantified:
                 # "**/" also matches no folder at all: "**/README.md" matches "README.md".
-                atoms.append(_Atom("(?:.*/)", 0, 1))
+                # Repeats ("**/**/") add nothing but backtracking, so they are kept once.
+                if not atoms or atoms[-1].regex != _ANY_FOLDERS:
+                    atoms.append(_Atom(_ANY_FOLDERS, 0, 1))
                 i = end + 1
             else:
                 atoms.append(_Atom(".", 0, _MANY))

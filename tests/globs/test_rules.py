@@ -103,3 +103,6 @@ def test_long_paths_do_not_make_matching_slow() -> None:
     pattern = "a+?+?+?+?+?+?+?+?+?+?+?+?b"
     assert compile_glob(pattern).regex.pattern == "a*b"
     assert not matches(pattern, "a" * 5000)
+    # Repeated "**/" collapse into one, which could otherwise backtrack polynomially.
+    assert compile_glob("**/**/**/**/x").regex.pattern == "(?:.*/)?x"
+    assert not matches("**/**/**/**/x", "a/" * 2000 + "y")
