@@ -211,7 +211,7 @@ def discovery(count_paths: int, repeat: int) -> None:
     paths, _ = generated(count_paths, 0)
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
-        for path in set(paths):
+        for path in sorted(set(paths)):
             target = root / path
             if any(parent.is_file() for parent in target.parents if parent != root):
                 continue  # a generated file already took this folder's name

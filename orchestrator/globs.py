@@ -201,7 +201,7 @@ def compile_glob(pattern: str) -> Glob:
             folder = "".join(prefix)
         prefix.append(str(atom.literal))
     literal = "".join(prefix) if len(prefix) == len(atoms) else None
-    regex = re.compile("".join(atom.render() for atom in atoms))
+    regex = re.compile("".join(atom.render() for atom in atoms), re.DOTALL)
     return Glob(text=text, regex=regex, folder=folder, literal=literal)
 
 
@@ -246,7 +246,7 @@ class PathFilter:
             else:
                 runs.append((excludes, [glob.regex.pattern]))
         self._runs = [
-            (excludes, re.compile("|".join(f"(?:{regex})" for regex in regexes)))
+            (excludes, re.compile("|".join(f"(?:{regex})" for regex in regexes), re.DOTALL))
             for excludes, regexes in runs
         ]
 
@@ -280,7 +280,8 @@ def matches(pattern: str, path: str) -> bool:
 
 def walk(root: Path, folder: str = "") -> Iterator[tuple[str, bool]]:
     """Every entry under ``root / folder`` as ``(path relative to root, is a folder)``, the
-    folders in ``SKIPPED_FOLDERS`` left out. Symbolic links are listed, never entered."""
+    folders in ``SKIPPED_FOLDERS`` left out. Symbolic links below ``folder`` are listed, never
+    entered."""
     if SKIPPED_FOLDERS.intersection(folder.split("/")):
         return
     pending = [folder]
