@@ -102,7 +102,7 @@ def rules() -> None:
                         right += 1
                     else:
                         verb = "misses" if expected else "wrongly selects"
-                        wrong.append(f"{row['patterns']} {verb} {path}")
+                        wrong.append(f"{row['patterns']} {verb} {path!r}")
             print(f"  {name:9} {right:3}/{total} cases right")
             for line in wrong:
                 print(f"      {line}")
