@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UsageError
+from orchestrator.globs import path_filter
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ def _strings(value: Any) -> tuple[str, ...]:
     raise ValueError("must be a string or a list of strings")
 
 
+def _globs(value: Any) -> tuple[str, ...]:
+    patterns = _strings(value)
+    path_filter(patterns)  # raises GlobError (a ValueError) naming the pattern and the fix
+    return patterns
+
+
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -83,7 +90,7 @@ def _integer(value: Any) -> int:
 
 # file key / environment variable -> (field, converter)
 _FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "intents": ("intents", _strings),
+    "intents": ("intents", _globs),
     "trace-branch": ("trace_branch", _string),
     "trace-repository": ("trace_repository", lambda v: Path(_string(v))),
     "trace-remote": ("trace_remote", _string),
@@ -95,7 +102,7 @@ _FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "log-cap-bytes": ("log_cap_bytes", _integer),
 }
 _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "ORCH_INTENTS": ("intents", lambda v: tuple(p for p in str(v).split(":") if p)),
+    "ORCH_INTENTS": ("intents", lambda v: _globs([p for p in str(v).split(":") if p])),
     "ORCH_TRACE_BRANCH": ("trace_branch", _string),
     "ORCH_TRACE_REPOSITORY": ("trace_repository", lambda v: Path(_string(v))),
     "ORCH_TRACE_REMOTE": ("trace_remote", _string),

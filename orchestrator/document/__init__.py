@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from orchestrator.errors import Diagnostic, DocumentError
+from orchestrator.errors import Diagnostic, DocumentError, UsageError
+from orchestrator.globs import GlobError, path_filter, walk
 from orchestrator.model import Document
 
 from .build import build
@@ -58,17 +59,26 @@ def load(path: Path) -> Document:
 
 
 def discover(root: Path, patterns: Sequence[str] = ("intents/**/*.md",)) -> list[Path]:
-    """The intent documents under ``root``: files matching ``patterns``, sorted.
+    """The intent documents under ``root``: files whose path relative to ``root`` the
+    ``patterns`` select (orch's glob rules, ``!`` exclusions read in order), sorted.
 
-    ``README.md`` files (any case) are folder documentation, not intent documents, and are
-    skipped. Every other match is returned, so a Markdown file without front matter among the
-    intents is reported by validation instead of silently ignored.
+    The tree is walked once, from the literal leading folders of the patterns, never into
+    ``.git/`` or ``.orch/`` nor through symbolic links to folders. ``README.md`` files (any
+    case) are folder documentation, not intent documents, and are skipped. Every other match
+    is returned, so a Markdown file without front matter among the intents is reported by
+    validation instead of silently ignored.
     """
+    try:
+        selection = path_filter(tuple(patterns))
+    except GlobError as exc:
+        raise UsageError(f"setting 'intents' {exc}") from None
     found: set[Path] = set()
-    for pattern in patterns:
-        for candidate in root.glob(pattern):
-            if candidate.is_file() and candidate.name.lower() != "readme.md":
-                found.add(candidate)
+    for folder in selection.folders():
+        for relative, is_folder in walk(root, folder):
+            if is_folder or relative.rsplit("/", 1)[-1].lower() == "readme.md":
+                continue
+            if selection.selects(relative) and (root / relative).is_file():
+                found.add(root / relative)
     return sorted(found)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import Diagnostic, DocumentError, TemplateError
+from orchestrator.globs import pattern_problem
 from orchestrator.model import (
     ArtifactSpec,
     ArtifactWhen,
@@ -215,14 +216,16 @@ class _Context:
             self.problems.append(Diagnostic(d.path, d.line, col, d.message))
 
     def check_paths(self, given: object, paths: Sequence[str]) -> None:
-        """``on.paths``: each ``!`` exclusion needs a glob after it, and at least one glob
-        must include (a list of exclusions alone matches nothing)."""
+        """``on.paths``: each pattern reads as the hooks will read it (an ``!`` exclusion
+        needs a glob after it), and at least one glob must include (a list of exclusions
+        alone matches nothing)."""
         for index, pattern in enumerate(paths):
             where: tuple[str | int, ...] = ("on", "paths")
             if isinstance(given, list):
                 where = (*where, index)
-            if pattern.startswith("!") and not pattern[1:].strip():
-                self.error(where, f"on.paths: '{pattern}' excludes nothing: write '!<glob>'")
+            problem = pattern_problem(pattern)
+            if problem is not None:
+                self.error(where, f"on.paths: {problem}")
         if paths and all(pattern.startswith("!") for pattern in paths):
             self.error(
                 ("on", "paths"),
@@ -294,6 +297,9 @@ class _Context:
                         if isinstance(value, list):
                             where = (*where, number)
                         self.check_template(text, where, f"artifact {key}")
+                        problem = pattern_problem(text) if key == "files" else None
+                        if problem is not None:
+                            self.error(where, f"artifact files: {problem}")
             result.append(
                 ArtifactSpec(
                     line=self.positions.key(("artifacts", index))[0],

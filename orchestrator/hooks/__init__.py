@@ -19,7 +19,7 @@ from orchestrator.hooks.install import (
     uninstall,
 )
 from orchestrator.hooks.repository import commit_author, diff_names, rebasing, resolve
-from orchestrator.hooks.select import changed_documents, is_intent_path, path_matches
+from orchestrator.hooks.select import changed_documents, is_intent_path
 
 __all__ = [
     "BACKUP_SUFFIX",
@@ -37,7 +37,6 @@ __all__ = [
     "install",
     "is_intent_path",
     "is_orchs",
-    "path_matches",
     "rebasing",
     "resolve",
     "script",

@@ -240,20 +240,40 @@ def test_failure_evidence_is_published_only_on_failure(git_repo: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("files", "extra", "complaint"),
+    ("files", "extra", "step", "complaint"),
     [
-        ('["nothing/**"]', "", "matches nothing"),
-        ('["out/**"]', "\n    format: file", "match 2 files"),
-        ('["../outside.txt"]', "", "outside the working tree"),
-        ('[".git/*"]', "", "inside .git/"),
+        ('["nothing/**"]', "", "", "files pattern 'nothing/**' matches nothing in"),
+        ('["out/**"]', "\n    format: file", "", "match 2 files"),
+        (
+            '["out/**"]',
+            "",
+            "ln -s '{outside}' out/sub/escape.txt",
+            "out/sub/escape.txt resolves outside the working tree",
+        ),
+        ('[".git/*"]', "", "", "files pattern '.git/*': .git is inside .git/, which orch never"),
+        (
+            '["out/**", "!out/**"]',
+            "",
+            "",
+            "the '!' patterns of files ['out/**', '!out/**'] exclude every file the others match",
+        ),
+        (
+            '["out/b+c.txt"]',
+            "",
+            "touch 'out/b+c.txt'",
+            "(out/b+c.txt exists: '+' and '?' repeat the character before them, so write "
+            "'\\+' or '\\?' to match the character itself)",
+        ),
     ],
 )
 def test_bad_artifact_declarations_fail_the_run_clearly(
-    git_repo: Path, files: str, extra: str, complaint: str
+    git_repo: Path, files: str, extra: str, step: str, complaint: str
 ) -> None:
     (git_repo.parent / "outside.txt").write_text("not ours\n")
     front = FRONT.replace('files: ["out/**"]', f"files: {files}{extra}")
-    commit_documents(git_repo, {"intents/pack.md": document(front, BODY)})
+    outside = git_repo.parent / "outside.txt"
+    body = BODY.replace("chmod 755", step.format(outside=outside) + "\nchmod 755")
+    commit_documents(git_repo, {"intents/pack.md": document(front, body)})
     code, record = _apply(git_repo)
     assert code == 1
     assert complaint in record["error"]["message"]
