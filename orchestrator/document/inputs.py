@@ -105,10 +105,11 @@ class InputTooLarge(InputError):
 
 
 class InputsFile(dict[str, Any]):
-    """The values of an inputs file, with the line of each top-level key."""
+    """The values of an inputs file, with its path and the line of each top-level key."""
 
-    def __init__(self, values: Mapping[str, Any], lines: Mapping[str, int]) -> None:
+    def __init__(self, values: Mapping[str, Any], path: str, lines: Mapping[str, int]) -> None:
         super().__init__(values)
+        self.path = path
         self.lines = dict(lines)
 
 
@@ -139,14 +140,14 @@ def resolve_inputs(
     values: dict[str, Any] = {d.name: d.default for d in doc.inputs if d.has_default}
     declared = ", ".join(d.name for d in doc.inputs) or "no inputs"
 
-    def unknown(name: str, origin: str) -> None:
+    def unknown(name: str, origin: str, where: tuple[str, int] = (source, 1)) -> None:
         problems.append(
             Diagnostic(
-                source, 1, 1, f"unknown input '{name}'{origin} (the document declares {declared})"
+                *where, 1, f"unknown input '{name}'{origin} (the document declares {declared})"
             )
         )
 
-    def take(name: str, value: Any, where: tuple[str, int], label: str) -> None:
+    def take(name: str, value: Any, where: tuple[str, int], origin: str) -> None:
         size = value_size(value)
         if size > limits.value_bytes:
             too_large.append(
@@ -154,28 +155,33 @@ def resolve_inputs(
                     where[0],
                     where[1],
                     1,
-                    f"{label}input '{name}' is {size} bytes: an input value may be at most "
+                    f"input '{name}'{origin} is {size} bytes: an input value may be at most "
                     f"{limits.value_bytes} bytes (setting max-input-bytes)",
                 )
             )
         values[name] = value
 
     on_line = doc.triggers.line if doc.triggers is not None else 1
-    lines = getattr(file_values, "lines", {})
-    for origin, given, label in (
-        ("", extra, "on.inputs: "),
-        ("", submitted, ""),
-        (" in the inputs file", file_values, ""),
+    file_path = getattr(file_values, "path", source)
+    lines: Mapping[str, int] = getattr(file_values, "lines", {})
+    for origin, given in (
+        (" in on.inputs", extra),
+        ("", submitted),
+        (" in the inputs file", file_values),
     ):
-        for name, value in (given or {}).items():
-            if doc.input(str(name)) is None:
-                unknown(str(name), origin)
-            elif given is extra:
-                take(str(name), _jsonable(value), (path, on_line), label)
+        for key, value in (given or {}).items():
+            name = str(key)
+            where = (source, 1)
+            if given is extra:
+                where = (path, on_line)
             elif given is file_values:
-                take(str(name), _jsonable(value), (source, lines.get(name, 1)), label)
+                where = (file_path, lines.get(name, 1))
+            if doc.input(name) is None and given is file_values:
+                unknown(name, origin, where)
+            elif doc.input(name) is None:
+                unknown(name, "")
             else:
-                take(str(name), _jsonable(value), (source, 1), label)
+                take(name, _jsonable(value), where, origin)
     for number, pair in enumerate(cli_pairs, 1):
         name, equals, text = pair.partition("=")
         name = name.strip()
@@ -187,7 +193,7 @@ def resolve_inputs(
         if decl is None:
             unknown(name, " given with -i")
             continue
-        take(name, read_value(decl, text), (source, 1), "-i ")
+        take(name, read_value(decl, text), (source, 1), " given with -i")
     masker = Masker([*hidden, *_secret_texts(doc, values)])
     total = sum(value_size(value) for value in values.values())
     if total > limits.total_bytes and not too_large:
@@ -327,7 +333,7 @@ def load_inputs_file(path: Path, max_bytes: int | None = None) -> InputsFile:
         values, lines = _json_file(text, shown)
     else:
         values, lines = _yaml_file(text, shown)
-    return InputsFile(_jsonable(values), lines)
+    return InputsFile(_jsonable(values), shown, lines)
 
 
 def _json_file(text: str, shown: str) -> tuple[dict[str, Any], dict[str, int]]:
