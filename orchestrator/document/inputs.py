@@ -353,11 +353,16 @@ def _yaml_file(text: str, shown: str) -> tuple[dict[str, Any], dict[str, int]]:
         data, positions = frontmatter.load(text, shown)
     except FrontMatterError as exc:
         raise InputError(
-            Diagnostic(d.path, d.line, d.col, d.message.replace("front matter", "an inputs file"))
-            for d in exc.diagnostics
+            Diagnostic(d.path, d.line, d.col, _for_inputs_file(d.message)) for d in exc.diagnostics
         ) from None
     mapping = _mapping(data, shown)
     return mapping, {str(key): positions.key((key,))[0] for key in mapping}
+
+
+def _for_inputs_file(message: str) -> str:
+    return message.replace("the front matter", "an inputs file").replace(
+        "front matter", "an inputs file"
+    )
 
 
 def _mapping(data: Any, shown: str) -> dict[str, Any]:
