@@ -108,16 +108,17 @@ def _base64_middles(data: bytes) -> set[str]:
 
     A character holds 6 bits and a byte 8, so at each offset the characters at the two ends
     also hold bits of the neighbouring bytes: those vary with the text around the secret and
-    are left as they are (at most 4 bits of the secret's first and last byte).
+    are left as they are (at most 4 bits of the secret's first and last byte). When the
+    secret ends the text, its last character is its own and is masked too.
     """
     middles: set[str] = set()
     for offset in range(3):
         encoded = base64.b64encode(bytes(offset) + data).decode("ascii")
-        first = -(-8 * offset // 6)  # the first character without bits of the padding bytes
+        first = -(-8 * offset // 6)  # the first character without bits of the bytes before
         last = 8 * (offset + len(data)) // 6  # the characters before it hold no later bits
-        middle = encoded[first:last]
-        if len(middle) >= MIN_ENCODED:
-            middles.update((middle, middle.replace("+", "-").replace("/", "_")))
+        for middle in (encoded[first:last], encoded[first:].rstrip("=")):
+            if len(middle) >= MIN_ENCODED:
+                middles.update((middle, middle.replace("+", "-").replace("/", "_")))
     return middles
 
 
