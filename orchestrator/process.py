@@ -24,6 +24,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MASK = "***"
 _KILL_GRACE_SECONDS = 2.0
@@ -57,6 +58,16 @@ class Masker:
         for value in self._values:
             text = text.replace(value, MASK)
         return text
+
+    def mask_value(self, value: Any) -> Any:
+        """``value`` (JSON-like data) with every string in it masked."""
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, list):
+            return [self.mask_value(item) for item in value]
+        if isinstance(value, dict):
+            return {key: self.mask_value(item) for key, item in value.items()}
+        return value
 
     def extended(self, secrets: Iterable[str]) -> Masker:
         return Masker([*self._given, *secrets])

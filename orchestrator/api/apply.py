@@ -176,8 +176,11 @@ def check_status(doc: Document, request: RunRequest) -> None:
 
 
 def masked_inputs(prepared: Prepared) -> dict[str, Any]:
+    """The inputs as the record keeps them: secret ones as ``***``, and a secret inside any
+    other one masked too."""
+    masker = prepared.masker
     return {
-        name: (MASK if name in prepared.secret_inputs else value)
+        name: (MASK if name in prepared.secret_inputs else masker.mask_value(value))
         for name, value in prepared.inputs.items()
     }
 

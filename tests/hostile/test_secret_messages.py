@@ -9,6 +9,7 @@ and asserts that the secret is in neither stdout, stderr, the answer, nor anythi
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -262,3 +263,34 @@ def test_a_key_value_in_the_role_field_is_not_repeated(repo: Path) -> None:
     ran = orch(repo, "serve", "--port", "0", env={"ORCH_API_KEYS_JSON": json.dumps(keys)})
     assert ran.code == 2
     assert ran.stderr == "orch: ORCH_API_KEYS_JSON keys[0]: role must be one of read, run\n"
+
+
+def test_an_input_that_holds_a_secret_is_masked_in_the_record(repo: Path) -> None:
+    tok = "tok_sekretrecorded"
+    ran = apply(repo, "--json", "-i", f"tok={tok}", "-i", f"meta={{note: deploy {TOKEN}}}")
+    assert ran.code == 0, ran.stderr
+    run_id = ran.json()["run_id"]
+    record = json.loads(git(repo, "show", f"orch-trace:runs/secretive/{run_id}/run.json"))
+    assert record["inputs"] == {"tok": "***", "meta": {"note": "deploy ***"}}
+    assert_absent([tok, TOKEN], ran.stdout, ran.stderr, stored_bytes(repo))
+
+
+def test_a_queued_input_recorded_masked_is_not_restored_as_masked(repo: Path) -> None:
+    """After a restart, a run whose input was recorded masked fails with the reason: it
+    never runs with ``***`` in place of the value."""
+    from orchestrator.api import queueing
+
+    environ = {**os.environ, **ENV}
+    queued = queueing.enqueue(
+        repo, "secretive", {"meta": {"note": f"deploy {TOKEN}"}}, actor="t", environ=environ
+    )
+    (restored,) = queueing.pending_runs(repo)
+    assert restored.run_id == queued.run_id
+    assert restored.masked == {"meta"} and restored.inputs == {}
+    assert queueing.run_queued(repo, restored, environ) == "failed"
+    record = json.loads(git(repo, "show", f"orch-trace:runs/secretive/{queued.run_id}/run.json"))
+    assert record["error"]["message"] == (
+        "input(s) meta held a secret, so they were recorded masked and were lost when the "
+        "server restarted before the run started; submit the run again"
+    )
+    assert_absent([TOKEN], stored_bytes(repo))
