@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import git
+from tests.conftest import build_file_tree, git
 from tests.core.helpers import commit_documents, document, orch
 from tests.service.conftest import RUN, Server, start_server, wait_for_run
 
@@ -314,3 +316,23 @@ def test_a_limit_must_be_a_positive_number(
         f"orch: {repo / 'orch.toml'}: setting '{setting}' must be a positive whole number "
         f"of bytes, not {shown}\n"
     )
+
+
+def test_a_scheduled_run_with_oversized_on_inputs_does_not_start(git_repo: Path) -> None:
+    every_minute = SCHEDULED.replace('"0 3 * * *"', '"* * * * *"')
+    build_file_tree(git_repo, {"intents/nightly.md": every_minute})
+    git(git_repo, "add", "-A")
+    subprocess.run(
+        ["git", "commit", "-qm", "nightly"],
+        cwd=git_repo,
+        env={**os.environ, "GIT_COMMITTER_DATE": "2020-01-01T00:00:00Z"},
+        check=True,
+    )
+    ran = orch(git_repo, "schedule", "--once")
+    assert ran.code == 1
+    (line,) = [line for line in (ran.stdout + ran.stderr).splitlines() if "not run" in line]
+    assert line.endswith(
+        "/intents/nightly.md:8:1: " + value_limit("blob", 70000, origin=" in on.inputs")
+    )
+    assert line.startswith("not run intents/nightly.md (")
+    assert trace_tip(git_repo) == ""
