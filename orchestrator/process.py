@@ -83,7 +83,7 @@ _BASE64_LINE = 76  # GNU ``base64`` and MIME wrap their output at this width
 
 def encoded_forms(secret: str) -> set[str]:
     """The encoded forms of ``secret`` that are masked besides the value itself."""
-    data = secret.encode("utf-8", errors="surrogatepass")
+    data = _bytes_of(secret)
     forms: set[str] = set()
     for raw in (data, data + b"\n"):
         for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
@@ -96,10 +96,10 @@ def encoded_forms(secret: str) -> set[str]:
                 forms.update(wrapped)
     forms.update(_base64_middles(data))
     quoted = {
-        urllib.parse.quote(secret, safe=""),
-        urllib.parse.quote(secret),
-        urllib.parse.quote_plus(secret),
-        urllib.parse.quote_plus(secret, safe="/"),
+        urllib.parse.quote(data, safe=""),
+        urllib.parse.quote(data),
+        urllib.parse.quote_plus(data),
+        urllib.parse.quote_plus(data, safe="/"),
     }
     forms.update(quoted)
     forms.update(_PERCENT.sub(lambda m: m.group(0).lower(), text) for text in quoted)
@@ -107,10 +107,20 @@ def encoded_forms(secret: str) -> set[str]:
         (json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1], data.hex())
     )
     forms.add(data.hex().upper())
+    forms.add(data.decode("utf-8", errors="replace"))  # how a step's output is read back
     return {form for form in forms if len(form) >= MIN_ENCODED and form != secret}
 
 
 _PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
+def _bytes_of(secret: str) -> bytes:
+    """The bytes a step prints for ``secret``: an environment value that is not UTF-8 came
+    to Python with its bytes escaped as surrogates, which ``surrogateescape`` restores."""
+    try:
+        return secret.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:
+        return secret.encode("utf-8", errors="surrogatepass")
 
 
 def _base64_middles(data: bytes) -> set[str]:

@@ -227,6 +227,18 @@ def test_multi_line_secret_lines_and_forms() -> None:
     assert masker.extended(["other-secret"]).mask("other-secret and " + key) == f"{MASK} and {MASK}"
 
 
+def test_a_secret_that_is_not_utf8_is_masked_in_its_bytes() -> None:
+    """An environment value that is not UTF-8 reaches orch with surrogate escapes; its
+    forms are those of the bytes a step prints."""
+    raw = b"pass\xff\xfeword"
+    secret = raw.decode("utf-8", errors="surrogateescape")
+    masker = Masker([secret])
+    printed = f"{base64.b64encode(raw).decode()} {raw.hex()} {urllib.parse.quote(raw)}"
+    assert masker.mask(printed) == f"{MASK} {MASK} {MASK}"
+    # Printed as it is, and read back as orch reads a step's output.
+    assert masker.mask(raw.decode("utf-8", errors="replace")) == MASK
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     secret=st.text(min_size=2, max_size=40).filter(lambda text: len(text.encode()) >= 5),
