@@ -18,10 +18,10 @@ from .inputs import (
     InputLimits,
     InputTooLarge,
     input_environment,
-    load_inputs_file,
     resolve_inputs,
     secret_texts,
 )
+from .inputs_file import load_inputs_file
 from .schema import schema_path
 from .steps import parse_duration, parse_health
 

@@ -7,7 +7,6 @@ import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import Diagnostic, InputError
@@ -67,11 +66,12 @@ def _secret_problem(name: str, keyword: str, rule: Any) -> str:
     return f"secret input '{name}' {phrase} (the value is not shown)"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Plain JSON data: dates as ISO text, keys as strings, anything else as its text."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -87,7 +87,7 @@ def read_value(decl: InputDecl | None, text: str) -> Any:
         value, _ = frontmatter.load(text, "<command line>")
     except FrontMatterError:
         return text
-    return _jsonable(value)
+    return jsonable(value)
 
 
 @dataclass(frozen=True)
@@ -102,15 +102,6 @@ class InputLimits:
 
 class InputTooLarge(InputError):
     """An input value, the inputs together, or an inputs file is over its limit."""
-
-
-class InputsFile(dict[str, Any]):
-    """The values of an inputs file, with its path and the line of each top-level key."""
-
-    def __init__(self, values: Mapping[str, Any], path: str, lines: Mapping[str, int]) -> None:
-        super().__init__(values)
-        self.path = path
-        self.lines = dict(lines)
 
 
 def resolve_inputs(
@@ -181,7 +172,7 @@ def resolve_inputs(
             elif doc.input(name) is None:
                 unknown(name, "")
             else:
-                take(name, _jsonable(value), where, origin)
+                take(name, jsonable(value), where, origin)
     for number, pair in enumerate(cli_pairs, 1):
         name, equals, text = pair.partition("=")
         name = name.strip()
@@ -293,86 +284,6 @@ def secret_texts(value: Any) -> list[str]:
             elif isinstance(part, str) and len(part) >= 4:
                 texts.append(part)
     return texts
-
-
-def load_inputs_file(path: Path, max_bytes: int | None = None) -> InputsFile:
-    """Input values from a YAML or JSON file (a mapping of input name to value).
-
-    A file over ``max_bytes`` is refused before it is parsed. Error messages never repeat a
-    value from the file: any of them may be a secret.
-    """
-    shown = str(path)
-    limit = InputLimits().file_bytes if max_bytes is None else max_bytes
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)  # at most: the file may be endless (a FIFO)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise InputError(
-            [Diagnostic(shown, 1, 1, f"cannot read the inputs file: {reason}")]
-        ) from None
-    if len(data) > limit:
-        raise InputTooLarge(
-            [
-                Diagnostic(
-                    shown,
-                    1,
-                    1,
-                    f"the inputs file is larger than {limit} bytes, the most orch reads "
-                    "(setting max-request-bytes)",
-                )
-            ]
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            [Diagnostic(shown, 1, 1, f"cannot read the inputs file: not UTF-8 (byte {exc.start})")]
-        ) from None
-    if path.suffix.lower() == ".json":
-        values, lines = _json_file(text, shown)
-    else:
-        values, lines = _yaml_file(text, shown)
-    return InputsFile(_jsonable(values), shown, lines)
-
-
-def _json_file(text: str, shown: str) -> tuple[dict[str, Any], dict[str, int]]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            [Diagnostic(shown, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]
-        ) from None
-    except RecursionError:
-        raise InputError([Diagnostic(shown, 1, 1, "invalid JSON: nested too deeply")]) from None
-    return _mapping(data, shown), {}
-
-
-def _yaml_file(text: str, shown: str) -> tuple[dict[str, Any], dict[str, int]]:
-    try:
-        data, positions = frontmatter.load(text, shown)
-    except FrontMatterError as exc:
-        raise InputError(
-            Diagnostic(d.path, d.line, d.col, _for_inputs_file(d.message)) for d in exc.diagnostics
-        ) from None
-    mapping = _mapping(data, shown)
-    return mapping, {str(key): positions.key((key,))[0] for key in mapping}
-
-
-def _for_inputs_file(message: str) -> str:
-    return message.replace("the front matter", "an inputs file").replace(
-        "front matter", "an inputs file"
-    )
-
-
-def _mapping(data: Any, shown: str) -> dict[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InputError(
-            [Diagnostic(shown, 1, 1, "an inputs file is a mapping of input name to value")]
-        )
-    return data
 
 
 def environment_name(name: str) -> str:
