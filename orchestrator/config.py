@@ -34,6 +34,10 @@ class Settings:
     hooks_post_merge: bool = False
     hooks_detach: bool = False
     log_cap_bytes: int = 1 << 20
+    # Limits on what a caller may hand orch (see docs/security.md).
+    max_request_bytes: int = 1 << 20
+    max_input_bytes: int = 64 << 10
+    max_input_total_bytes: int = 256 << 10
 
     @property
     def state_dir(self) -> Path:
@@ -88,6 +92,15 @@ def _integer(value: Any) -> int:
     return int(value)
 
 
+def _positive(value: Any) -> int:
+    text = value.strip() if isinstance(value, str) else None
+    if text is not None and text.isdigit():
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"must be a positive whole number of bytes, not {value!r}")
+    return value
+
+
 # file key / environment variable -> (field, converter)
 _FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "intents": ("intents", _globs),
@@ -100,6 +113,9 @@ _FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "hooks-post-merge": ("hooks_post_merge", _boolean),
     "hooks-detach": ("hooks_detach", _boolean),
     "log-cap-bytes": ("log_cap_bytes", _integer),
+    "max-request-bytes": ("max_request_bytes", _positive),
+    "max-input-bytes": ("max_input_bytes", _positive),
+    "max-input-total-bytes": ("max_input_total_bytes", _positive),
 }
 _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_INTENTS": ("intents", lambda v: _globs([p for p in str(v).split(":") if p])),
@@ -113,6 +129,9 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_HOOKS_POST_MERGE": ("hooks_post_merge", _boolean),
     "ORCH_HOOKS_DETACH": ("hooks_detach", _boolean),
     "ORCH_LOG_CAP_BYTES": ("log_cap_bytes", _integer),
+    "ORCH_MAX_REQUEST_BYTES": ("max_request_bytes", _positive),
+    "ORCH_MAX_INPUT_BYTES": ("max_input_bytes", _positive),
+    "ORCH_MAX_INPUT_TOTAL_BYTES": ("max_input_total_bytes", _positive),
 }
 
 

@@ -96,7 +96,10 @@ def prepare(request: RunRequest) -> Prepared:
     relative_path = (
         relative_to_root(place, request.path) if place.in_repository else (request.path.name)
     )
-    file_values = document.load_inputs_file(request.inputs_file) if request.inputs_file else None
+    file_values = None
+    if request.inputs_file:
+        limit = place.settings.max_request_bytes
+        file_values = document.load_inputs_file(request.inputs_file, limit)
     return validate_request(request, place, doc, relative_path, environ, file_values)
 
 
@@ -110,11 +113,19 @@ def validate_request(
 ) -> Prepared:
     """Validate a request for a document already located and parsed (see ``prepare``)."""
     check_status(doc, request)
-    supplied = dict(request.supplied_inputs or {})
-    if request.trigger is not Trigger.MANUAL and doc.triggers is not None:
-        supplied = {**doc.triggers.inputs, **supplied}
+    unattended = request.trigger is not Trigger.MANUAL and doc.triggers is not None
+    settings = place.settings
     inputs = document.resolve_inputs(
-        doc, cli_pairs=request.cli_inputs, file_values=file_values, extra=supplied
+        doc,
+        cli_pairs=request.cli_inputs,
+        file_values=file_values,
+        extra=doc.triggers.inputs if unattended and doc.triggers else None,
+        submitted=request.supplied_inputs,
+        source="<request>" if request.trigger is Trigger.API else "<command line>",
+        limits=document.InputLimits(
+            settings.max_input_bytes, settings.max_input_total_bytes, settings.max_request_bytes
+        ),
+        hidden=[environ[name] for name in doc.secrets if environ.get(name)],
     )
     missing = [name for name in doc.secrets if not environ.get(name)]
     if missing:
@@ -129,7 +140,9 @@ def validate_request(
         )
     secret_inputs = frozenset(decl.name for decl in doc.inputs if decl.secret)
     secret_values = [environ[name] for name in doc.secrets]
-    secret_values += [str(inputs[name]) for name in secret_inputs if inputs.get(name) is not None]
+    for name in secret_inputs:
+        if inputs.get(name) is not None:
+            secret_values += document.secret_texts(inputs[name])
     return Prepared(
         request=request,
         place=place,
@@ -163,8 +176,11 @@ def check_status(doc: Document, request: RunRequest) -> None:
 
 
 def masked_inputs(prepared: Prepared) -> dict[str, Any]:
+    """The inputs as the record keeps them: secret ones as ``***``, and a secret inside any
+    other one masked too."""
+    masker = prepared.masker
     return {
-        name: (MASK if name in prepared.secret_inputs else value)
+        name: (MASK if name in prepared.secret_inputs else masker.mask_value(value))
         for name, value in prepared.inputs.items()
     }
 

@@ -13,6 +13,7 @@ masked cannot run any more and is recorded ``failed`` with that reason.
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -200,7 +201,11 @@ def _restored(record: Mapping[str, Any]) -> Queued | None:
     if not commit or not doc.get("path"):
         return None
     recorded = dict(record.get("inputs") or {})
-    masked = frozenset(name for name, value in recorded.items() if value == MASK)
+    # A secret inside any other input was masked in the record as well: such a value can
+    # not be restored either.
+    masked = frozenset(
+        name for name, value in recorded.items() if MASK in json.dumps(value, ensure_ascii=False)
+    )
     try:
         queued_at = datetime.fromisoformat(str(transitions[0].get("at")).replace("Z", "+00:00"))
     except ValueError:
@@ -242,6 +247,14 @@ def _run_in(tree: Path, place: Place, queued: Queued, environ: Mapping[str, str]
                 queued,
                 f"secret input(s) {', '.join(lost)} are never written down and were lost when "
                 "the server restarted before the run started; submit the run again",
+            )
+        if queued.masked:
+            return fail_pending(
+                place,
+                queued,
+                f"input(s) {', '.join(sorted(queued.masked))} held a secret, so they were "
+                "recorded masked and were lost when the server restarted before the run "
+                "started; submit the run again",
             )
         prepared = prepare(
             RunRequest(

@@ -15,11 +15,20 @@ from orchestrator.globs import GlobError, path_filter, walk
 from orchestrator.model import Document
 
 from .build import build
-from .inputs import input_environment, load_inputs_file, resolve_inputs
+from .inputs import (
+    InputLimits,
+    InputTooLarge,
+    input_environment,
+    resolve_inputs,
+    secret_texts,
+)
+from .inputs_file import load_inputs_file
 from .schema import schema_path
 from .steps import parse_duration, parse_health
 
 __all__ = [
+    "InputLimits",
+    "InputTooLarge",
     "discover",
     "input_environment",
     "load",
@@ -29,6 +38,7 @@ __all__ = [
     "parse_health",
     "resolve_inputs",
     "schema_path",
+    "secret_texts",
     "validate_paths",
 ]
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import datetime
 import functools
 import json
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from orchestrator.errors import Diagnostic, InputError
 from orchestrator.model import Document, InputDecl
+from orchestrator.process import Masker
 
+from . import frontmatter
 from .schema import compiled_check
+from .yaml12 import FrontMatterError
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -44,24 +44,34 @@ def value_problems(decl: InputDecl, value: Any) -> list[str]:
     except (jsonschema.SchemaError, jsonschema.exceptions.UnknownType, TypeError) as exc:
         return [f"input '{decl.name}': its declaration is not a valid schema ({exc})"]
     if decl.secret:
-        return [
-            f"input '{decl.name}' (secret): the value does not satisfy '{e.validator}'"
-            for e in errors
-        ]
+        return [_secret_problem(decl.name, str(e.validator), e.validator_value) for e in errors]
     return [f"input '{decl.name}': {e.message}" for e in errors]
 
 
-def _safe_yaml() -> YAML:
-    yaml = YAML(typ="safe", pure=True)
-    yaml.version = (1, 2)
-    return yaml
+def _secret_problem(name: str, keyword: str, rule: Any) -> str:
+    """What is wrong with a secret input, from the declaration alone: jsonschema's own
+    messages repeat the value (``'hunter2' is too short``)."""
+    phrases = {
+        "type": f"is not of type {rule!r}",
+        "pattern": f"does not match the pattern {rule!r}",
+        "enum": f"is not one of {rule!r}",
+        "const": f"is not {rule!r}",
+        "minLength": f"is shorter than {rule!r} characters",
+        "maxLength": f"is longer than {rule!r} characters",
+        "format": f"is not a valid {rule!r}",
+        "minimum": f"is less than the minimum of {rule!r}",
+        "maximum": f"is more than the maximum of {rule!r}",
+    }
+    phrase = phrases.get(keyword, f"does not satisfy its '{keyword}'")
+    return f"secret input '{name}' {phrase} (the value is not shown)"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Plain JSON data: dates as ISO text, keys as strings, anything else as its text."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()
     if value is None or isinstance(value, (str, int, float, bool)):
@@ -74,9 +84,24 @@ def read_value(decl: InputDecl | None, text: str) -> Any:
     if decl is not None and decl.schema.get("type") == "string":
         return text
     try:
-        return _jsonable(_safe_yaml().load(text))
-    except (YAMLError, RecursionError):
+        value, _ = frontmatter.load(text, "<command line>")
+    except FrontMatterError:
         return text
+    return jsonable(value)
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    """How big inputs may be (settings ``max-input-bytes``, ``max-input-total-bytes`` and,
+    for an inputs file, ``max-request-bytes``)."""
+
+    value_bytes: int = 64 << 10
+    total_bytes: int = 256 << 10
+    file_bytes: int = 1 << 20
+
+
+class InputTooLarge(InputError):
+    """An input value, the inputs together, or an inputs file is over its limit."""
 
 
 def resolve_inputs(
@@ -86,42 +111,94 @@ def resolve_inputs(
     file_values: Mapping[str, Any] | None = None,
     extra: Mapping[str, Any] | None = None,
     source: str = "<command line>",
+    submitted: Mapping[str, Any] | None = None,
+    limits: InputLimits | None = None,
+    hidden: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The validated inputs of a run, defaults applied.
 
     Precedence, lowest first: declared defaults, ``extra`` (``on.inputs`` for unattended
-    runs), ``file_values`` (``--inputs FILE``), ``cli_pairs`` (``-i NAME=VALUE``). Raises
-    ``InputError`` with every problem at once.
+    runs), ``submitted`` (a request to the HTTP API), ``file_values`` (``--inputs FILE``),
+    ``cli_pairs`` (``-i NAME=VALUE``). Raises ``InputTooLarge`` when a value or all of them
+    are over ``limits`` (nothing else is checked then), else ``InputError`` with every
+    problem at once. No message carries the value of a secret input or any of ``hidden``
+    (the run's ``secrets:``).
     """
+    limits = limits or InputLimits()
     path = str(doc.path)
     problems: list[Diagnostic] = []
+    too_large: list[Diagnostic] = []
     values: dict[str, Any] = {d.name: d.default for d in doc.inputs if d.has_default}
     declared = ", ".join(d.name for d in doc.inputs) or "no inputs"
 
-    def unknown(name: str, origin: str) -> None:
+    def unknown(name: str, origin: str, where: tuple[str, int] = (source, 1)) -> None:
         problems.append(
             Diagnostic(
-                source, 1, 1, f"unknown input '{name}'{origin} (the document declares {declared})"
+                *where, 1, f"unknown input '{name}'{origin} (the document declares {declared})"
             )
         )
 
-    for origin, given in (("", extra), (" in the inputs file", file_values)):
-        for name, value in (given or {}).items():
-            if doc.input(str(name)) is None:
-                unknown(str(name), origin)
+    def take(name: str, value: Any, where: tuple[str, int], origin: str) -> None:
+        size = value_size(value)
+        if size > limits.value_bytes:
+            too_large.append(
+                Diagnostic(
+                    where[0],
+                    where[1],
+                    1,
+                    f"input '{name}'{origin} is {size} bytes: an input value may be at most "
+                    f"{limits.value_bytes} bytes (setting max-input-bytes)",
+                )
+            )
+        values[name] = value
+
+    on_line = doc.triggers.line if doc.triggers is not None else 1
+    file_path = getattr(file_values, "path", source)
+    lines: Mapping[str, int] = getattr(file_values, "lines", {})
+    for origin, given in (
+        (" in on.inputs", extra),
+        ("", submitted),
+        (" in the inputs file", file_values),
+    ):
+        for key, value in (given or {}).items():
+            name = str(key)
+            where = (source, 1)
+            if given is extra:
+                where = (path, on_line)
+            elif given is file_values:
+                where = (file_path, lines.get(name, 1))
+            if doc.input(name) is None and given is file_values:
+                unknown(name, origin, where)
+            elif doc.input(name) is None:
+                unknown(name, "")
             else:
-                values[str(name)] = _jsonable(value)
-    for pair in cli_pairs:
+                take(name, jsonable(value), where, origin)
+    for number, pair in enumerate(cli_pairs, 1):
         name, equals, text = pair.partition("=")
         name = name.strip()
         if not equals or not name:
-            problems.append(Diagnostic(source, 1, 1, f"-i {pair!r}: expected NAME=VALUE"))
+            # The argument is not repeated: a mistyped one may be a secret.
+            problems.append(Diagnostic(source, 1, 1, f"-i argument {number}: expected NAME=VALUE"))
             continue
         decl = doc.input(name)
         if decl is None:
             unknown(name, " given with -i")
             continue
-        values[name] = read_value(decl, text)
+        take(name, read_value(decl, text), (source, 1), " given with -i")
+    masker = Masker([*hidden, *_secret_texts(doc, values)])
+    total = sum(value_size(value) for value in values.values())
+    if total > limits.total_bytes and not too_large:
+        too_large.append(
+            Diagnostic(
+                path,
+                doc.line_of("inputs"),
+                1,
+                f"the inputs are {total} bytes together: at most {limits.total_bytes} bytes "
+                "are accepted (setting max-input-total-bytes)",
+            )
+        )
+    if too_large:
+        raise InputTooLarge(too_large)
     for decl in doc.inputs:
         if decl.name not in values:
             if decl.required:
@@ -137,39 +214,76 @@ def resolve_inputs(
         for message in value_problems(decl, values[decl.name]):
             problems.append(Diagnostic(path, decl.line, 1, message))
     if problems:
-        raise InputError(problems)
+        raise InputError(
+            Diagnostic(d.path, d.line, d.col, masker.mask(d.message)) for d in problems
+        )
     return values
 
 
-def load_inputs_file(path: Path) -> dict[str, Any]:
-    """Input values from a YAML or JSON file (a mapping of input name to value)."""
-    shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError([Diagnostic(shown, 1, 1, f"cannot read the inputs file: {exc}")]) from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else _safe_yaml().load(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            [Diagnostic(shown, exc.lineno, exc.colno, f"invalid JSON: {exc.msg}")]
-        ) from None
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(str(exc.problem or "invalid YAML").split())
-        raise InputError([Diagnostic(shown, line, col, f"invalid YAML: {message}")]) from None
-    except (YAMLError, RecursionError) as exc:
-        message = " ".join(str(exc).split())
-        raise InputError([Diagnostic(shown, 1, 1, f"invalid YAML: {message}")]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InputError(
-            [Diagnostic(shown, 1, 1, "an inputs file is a mapping of input name to value")]
-        )
-    result: dict[str, Any] = _jsonable(data)
-    return result
+def value_size(value: Any) -> int:
+    """The bytes ``value`` takes as a step sees it in ``$ORCH_INPUT_<NAME>`` (a string as it
+    is, anything else as compact JSON), measured without building that text."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8", errors="surrogatepass"))
+    if value is None:
+        return 0
+    size = 0
+    pending: list[Any] = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            size += 2 + max(len(item) - 1, 0) + len(item)  # braces, commas, colons
+            for key, nested in item.items():
+                size += _json_size(str(key))
+                pending.append(nested)
+        elif isinstance(item, list):
+            size += 2 + max(len(item) - 1, 0)
+            pending.extend(item)
+        elif isinstance(item, str):
+            size += _json_size(item)
+        else:
+            size += _scalar_size(item)
+    return size
+
+
+def _json_size(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8", errors="surrogatepass"))
+
+
+def _scalar_size(value: Any) -> int:
+    if value is None:
+        return 4
+    if isinstance(value, bool):
+        return 4 if value else 5
+    if isinstance(value, int):
+        if value.bit_length() > 10_000:  # str() refuses integers this long; estimate digits
+            return int(value.bit_length() * 0.30103) + 1 + (value < 0)
+        return len(str(value))
+    return len(repr(value))
+
+
+def _secret_texts(doc: Document, values: Mapping[str, Any]) -> list[str]:
+    texts: list[str] = []
+    for decl in doc.inputs:
+        if decl.secret and values.get(decl.name) is not None:
+            texts.extend(secret_texts(values[decl.name]))
+    return texts
+
+
+def secret_texts(value: Any) -> list[str]:
+    """What to mask for a secret input's value: the text a step sees, and for a list or an
+    object also each string inside it (a step may print one alone)."""
+    texts = [_env_text(value)]
+    pending = [value] if isinstance(value, (dict, list)) else []
+    while pending:
+        item = pending.pop()
+        nested = list(item.values()) if isinstance(item, dict) else item
+        for part in nested:
+            if isinstance(part, (dict, list)):
+                pending.append(part)
+            elif isinstance(part, str) and len(part) >= 4:
+                texts.append(part)
+    return texts
 
 
 def environment_name(name: str) -> str:

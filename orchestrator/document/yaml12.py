@@ -81,6 +81,7 @@ _STR, _INT, _FLOAT, _BOOL, _NULL = (
     _CORE + name for name in ("str", "int", "float", "bool", "null")
 )
 _MAP, _SEQ = _CORE + "map", _CORE + "seq"
+_TAG_NOUNS = {_NULL: "null", _BOOL: "true or false", _INT: "an integer", _FLOAT: "a number"}
 _INT_TEXT = re.compile(
     r"[-+]?(?:0b[01_]+|0o?[0-7_]+|[0-9_]+|0x[0-9a-fA-F_]+)",
 )
@@ -311,8 +312,10 @@ class EventBuilder:
                 _FLOAT: isinstance(value, (int, float)) and not isinstance(value, bool),
             }[tag]
             if not fits:
+                # The text is not repeated: it may be a secret (an inputs file holds them).
                 self.problem(
-                    event.start_mark, f"YAML tag '{_short_tag(tag)}' does not fit {text!r}"
+                    event.start_mark,
+                    f"YAML tag '{_short_tag(tag)}': the value is not {_TAG_NOUNS[tag]}",
                 )
                 value = None
             elif tag == _FLOAT:

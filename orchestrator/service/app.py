@@ -22,14 +22,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import __version__
 from orchestrator.api import history, queueing, submissions
+from orchestrator.api.workspace import locate
+from orchestrator.document import InputTooLarge
 from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import DocumentError, OrchError, TraceError
+from orchestrator.service.bodylimit import BodyLimit
 from orchestrator.service.keys import ApiKey, Keys, load_keys
 from orchestrator.service.queue import RunQueue
 from orchestrator.service.web import install as install_web
 
 _CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found"}
-_CODES |= {405: "method-not-allowed", 409: "conflict", 422: "invalid", 500: "internal"}
+_CODES |= {405: "method-not-allowed", 409: "conflict", 413: "too-large", 422: "invalid"}
+_CODES |= {500: "internal"}
 
 
 class ApiError(Exception):
@@ -84,8 +88,13 @@ Runner = Annotated[ApiKey, Depends(_runner)]
 def create_app(
     root: Path, keys: Keys, workers: int = 2, *, queue: RunQueue | None = None
 ) -> FastAPI:
-    """The service for the repository at ``root``; starting it starts the run queue."""
+    """The service for the repository at ``root``; starting it starts the run queue.
+
+    The request body limit (``max-request-bytes``) is read once, here; the input limits
+    are read with the rest of the settings for every submission.
+    """
     runs = queue or RunQueue(root, workers)
+    max_request_bytes = locate(root).settings.max_request_bytes
     intake = submissions.Submissions(root)
     parsed = DocumentCache()
 
@@ -104,6 +113,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.keys = keys
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -146,6 +156,12 @@ def create_app(
             raise ApiError(404, str(exc)) from None
         except queueing.UncommittedDocument as exc:
             raise ApiError(409, str(exc)) from None
+        except InputTooLarge as exc:
+            raise ApiError(
+                413,
+                f"{exc.diagnostics[0].message}; nothing was queued",
+                problems=[str(d) for d in exc.diagnostics],
+            ) from None
         except DocumentError as exc:
             raise ApiError(
                 422,

@@ -64,7 +64,8 @@ def parse_keys(text: str) -> Keys:
         if not isinstance(value, str) or not value:
             raise UsageError(f"{where}: value must be a non-empty string")
         if role not in ROLES:
-            raise UsageError(f"{where}: role must be one of {', '.join(ROLES)}, not {role!r}")
+            # The given role is not repeated: a value put in the wrong field is a key.
+            raise UsageError(f"{where}: role must be one of {', '.join(ROLES)}")
         if not isinstance(name, str) or not name.strip():
             raise UsageError(f"{where}: name (recorded as the actor of its runs) is required")
         keys.append(ApiKey(value=value, role=str(role), name=name.strip()))
