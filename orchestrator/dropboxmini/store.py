@@ -1,24 +1,24 @@
 """The artifact store over one folder: bytes on disk, metadata in SQLite.
 
-Layout::
+Layout (see :mod:`orchestrator.dropboxmini.layout`)::
 
-    <root>/dropboxmini.sqlite3                                 metadata (WAL mode)
-    <root>/.tmp/upload-<pid>-<random>.part                     uploads in progress
-    <root>/<project>/<artifactType>/<artifactId>/<fileName>    stored bytes
+    <root>/dropboxmini.sqlite3                                          metadata (WAL mode)
+    <root>/.tmp/upload-<pid>-<random>.part                              uploads in progress
+    <root>/artifacts/<project>/<artifactType>/<artifactId>/<fileName>   stored bytes
 
 An upload streams into a temporary file under the root, hashing as it goes; only when the
 bytes are complete and valid is the file renamed into place and its row committed, inside
 one ``BEGIN IMMEDIATE`` transaction that also allocates the ``YYYYMMDD-NNN`` id. Several
-processes may share one root.
+processes may share one root. Damage the store cannot repair (a database that is not one,
+missing bytes, a folder it cannot write) raises :class:`StoreDamagedError`, never a bare
+``sqlite3`` or ``OSError``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import secrets
 import sqlite3
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -27,6 +27,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from orchestrator.dropboxmini.layout import (
+    DB_NAME,
+    LAYOUT_VERSION,
+    TMP_DIR,
+    artifact_path,
+    cannot_write,
+    database_problem,
+    layout_version,
+    migrate,
+    prepare_root,
+)
+from orchestrator.dropboxmini.pending import CHUNK as CHUNK
+from orchestrator.dropboxmini.pending import WRITE_PIECE as WRITE_PIECE
+from orchestrator.dropboxmini.pending import PendingUpload
 from orchestrator.dropboxmini.protocol import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_MAX_BYTES,
@@ -35,7 +49,7 @@ from orchestrator.dropboxmini.protocol import (
     ConflictError,
     FieldError,
     NotFoundError,
-    TooLargeError,
+    StoreDamagedError,
     UploadFields,
     ValidUpload,
     format_number,
@@ -45,15 +59,6 @@ from orchestrator.dropboxmini.protocol import (
     validate_upload,
 )
 
-DB_NAME = "dropboxmini.sqlite3"
-TMP_DIR = ".tmp"
-# Files are written at most this many bytes per write() call. Larger writes make Linux
-# (6.x, ext4) back the page cache with large folios, which on a virtual machine with free
-# page reporting come from memory handed back to the host: a 1 GiB file written 1 MiB at a
-# time took 1.2-1.4 s, 4 MiB at a time 4.0-4.5 s, 256 KiB at a time 0.3 s
-# (docs/performance.md).
-WRITE_PIECE = 256 * 1024
-CHUNK = WRITE_PIECE
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -105,113 +110,78 @@ class StoreStatus:
         return format_number(self.baseline)
 
 
-class PendingUpload:
-    """Bytes being received: a temporary file under the root, hashed while written."""
-
-    def __init__(self, tmp_dir: Path, max_bytes: int) -> None:
-        self.path = tmp_dir / f"upload-{os.getpid()}-{secrets.token_hex(8)}.part"
-        self._file: BinaryIO | None = self.path.open("xb")
-        self._hash = hashlib.sha256()
-        self._head = b""
-        self.size = 0
-        self.max_bytes = max_bytes
-
-    def write(self, chunk: bytes | memoryview) -> None:
-        try:
-            self.accept(chunk)
-        except TooLargeError:
-            self.discard()
-            raise
-        self.absorb((chunk,))
-
-    def accept(self, chunk: bytes | memoryview) -> None:
-        """Count ``chunk`` against the limit (:class:`TooLargeError` when it is passed; the
-        caller discards the upload) and note the file's first bytes; :meth:`absorb` must then
-        be given the same bytes, in the same order."""
-        if self._file is None:
-            raise ValueError("write to a closed upload")
-        self.size += len(chunk)
-        if self.size > self.max_bytes:
-            raise TooLargeError(
-                f"the file is larger than this store's limit of {self.max_bytes} bytes"
-            )
-        if len(self._head) < 8:
-            self._head += bytes(chunk[: 8 - len(self._head)])
-
-    def absorb(self, chunks: Iterable[bytes | memoryview]) -> None:
-        """Hash and write accepted chunks, in order. Safe to run in a worker thread while
-        nothing else touches this upload (hashing and writing release the GIL)."""
-        file = self._file
-        if file is None:
-            raise ValueError("write to a closed upload")
-        update, write = self._hash.update, file.write
-        for chunk in chunks:
-            update(chunk)
-            if len(chunk) <= WRITE_PIECE:
-                write(chunk)
-                continue
-            view = memoryview(chunk)
-            for start in range(0, len(view), WRITE_PIECE):
-                write(view[start : start + WRITE_PIECE])
-
-    def copy_from(self, stream: BinaryIO | Iterable[bytes]) -> None:
-        if hasattr(stream, "read"):
-            reader = stream.read
-            while chunk := reader(CHUNK):
-                self.write(chunk)
-        else:
-            for chunk in stream:
-                self.write(chunk)
-
-    @property
-    def head(self) -> bytes:
-        return self._head
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def discard(self) -> None:
-        self.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
 class Store:
-    """One DropBoxMini store. ``baseline`` None leaves delivery-patch baselines unchecked."""
+    """One DropBoxMini store. ``baseline`` None leaves delivery-patch baselines unchecked;
+    ``check`` runs SQLite's ``quick_check`` over the database when it is opened (a server
+    does, a short-lived client need not)."""
 
     def __init__(
-        self, root: Path, baseline: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        root: Path,
+        baseline: int | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        check: bool = False,
     ) -> None:
         self.root = Path(root).resolve()
         self.baseline = baseline
         self.max_bytes = max_bytes
         self.tmp_dir = self.root / TMP_DIR
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        ignore = self.root / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# a DropBoxMini store: never commit it\n*\n")
         self.db_path = self.root / DB_NAME
-        with self._connect() as db:
+        prepare_root(self.root)
+        with self._connect(create=True) as db:
+            if check:
+                self._quick_check(db)
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            if layout_version(db) != LAYOUT_VERSION:
+                self._migrate(db)
         self.remove_stale_uploads()
 
     # --- connections ------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+    def _connect(self, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection; any SQLite failure but a bug of ours becomes the store's error.
+
+        Only opening the store may create the database: one that disappears later is
+        reported missing, not silently replaced by an empty one.
+        """
+        uri = f"{self.db_path.as_uri()}?mode={'rwc' if create else 'rw'}"
+        try:
+            db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise database_problem(self.root, self.db_path, exc) from None
         try:
             db.execute("PRAGMA busy_timeout=60000")
             yield db
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise database_problem(self.root, self.db_path, exc) from None
         finally:
             db.close()
+
+    def _quick_check(self, db: sqlite3.Connection) -> None:
+        found = [str(row[0]) for row in db.execute("PRAGMA quick_check").fetchall()]
+        if found != ["ok"]:
+            raise StoreDamagedError(
+                f"the store's database {self.db_path} is damaged ({found[0][:200]}); restore "
+                "it from a backup"
+            )
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            migrate(db, self.root)
+            db.execute("COMMIT")
+        except OSError as exc:
+            db.execute("ROLLBACK")
+            raise cannot_write(self.root, exc) from None
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def remove_stale_uploads(self) -> int:
         """Delete temporary files left by processes that no longer run; returns the count."""
@@ -309,12 +279,15 @@ class Store:
         )
         (seq,) = db.execute("SELECT last FROM day_counters WHERE day = ?", (day,)).fetchone()
         artifact_id = f"{day}-{seq:03d}"
-        rel = Path(valid.project, valid.artifact_type.value, artifact_id, valid.file_name)
+        rel = artifact_path(valid.project, valid.artifact_type.value, artifact_id, valid.file_name)
         target = self.root / rel
         if self.root not in target.resolve().parents:
             raise FieldError("file", "the file name would leave the store")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pending.path.replace(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pending.path.replace(target)
+        except OSError as exc:
+            raise cannot_write(self.root, exc) from None
         try:
             db.execute(
                 f"INSERT INTO artifacts (day, seq, {_COLUMNS}) "  # noqa: S608
@@ -336,7 +309,7 @@ class Store:
                     valid.source,
                     valid.created_by,
                     format_utc(now),
-                    rel.as_posix(),
+                    rel,
                 ),
             )
         except BaseException:
@@ -349,6 +322,15 @@ class Store:
     # --- reading ----------------------------------------------------------------------
 
     def _record(self, row: tuple[object, ...]) -> ArtifactRecord:
+        try:
+            return self._parse(row)
+        except (TypeError, ValueError) as exc:
+            raise StoreDamagedError(
+                f"the store's database {self.db_path} holds a record that is not valid "
+                f"({str(row[0])[:40]!r}: {exc}); restore the database from a backup"
+            ) from None
+
+    def _parse(self, row: tuple[object, ...]) -> ArtifactRecord:
         aid, atype, proj, name, size, sha, base, patch, label, desc, tags, src, by, utc, rel = row
         return ArtifactRecord(
             artifact_id=str(aid),
@@ -386,9 +368,24 @@ class Store:
             return self._get(db, artifact_id)
 
     def path_of(self, artifact_id: str) -> Path:
-        path = Path(self.get(artifact_id).storage_path)
-        if not path.is_file():
-            raise NotFoundError(f"the bytes of artifact {artifact_id} are missing from the store")
+        """Where the artifact's bytes are; :class:`StoreDamagedError` when they are missing
+        or have another size than recorded."""
+        record = self.get(artifact_id)
+        path = Path(record.storage_path)
+        try:
+            size = path.stat().st_size if path.is_file() else None
+        except OSError:
+            size = None
+        if size is None:
+            raise StoreDamagedError(
+                f"the bytes of artifact {artifact_id} are missing from the store ({path}); "
+                "restore the file from a backup"
+            )
+        if size != record.size:
+            raise StoreDamagedError(
+                f"the bytes of artifact {artifact_id} in the store ({path}) are {size} bytes, "
+                f"not the recorded {record.size}; restore the file from a backup"
+            )
         return path
 
     def list(
@@ -432,8 +429,18 @@ class Store:
             return [self._record(row) for row in db.execute(sql, args).fetchall()]
 
     def status(self) -> StoreStatus:
+        """The store's counts; :class:`StoreDamagedError` when it cannot take uploads."""
         with self._connect() as db:
             (count,) = db.execute("SELECT COUNT(*) FROM artifacts").fetchone()
+        try:
+            self.tmp_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise cannot_write(self.root, exc) from None
+        if not os.access(self.tmp_dir, os.W_OK):
+            raise StoreDamagedError(
+                f"cannot write to the store folder {self.root}: it is read-only; make it "
+                "writable (uploads fail until then)"
+            )
         return StoreStatus(artifact_count=int(count), baseline=self.baseline)
 
 
