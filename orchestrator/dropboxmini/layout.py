@@ -55,6 +55,13 @@ def cannot_write(root: Path, exc: OSError) -> StoreDamagedError:
     )
 
 
+def read_only(root: Path) -> StoreDamagedError:
+    return StoreDamagedError(
+        f"the store folder {root} is read-only; make it writable (the database and uploads "
+        "are written there)"
+    )
+
+
 def database_problem(root: Path, db_path: Path, exc: sqlite3.Error) -> DropBoxError:
     """The error to raise for ``exc``, met while using the store's database."""
     message = str(exc)
@@ -76,6 +83,8 @@ def database_problem(root: Path, db_path: Path, exc: sqlite3.Error) -> DropBoxEr
         return StoreDamagedError(
             f"the store's database {db_path} is not a file; restore it from a backup"
         )
+    if not os.access(root, os.W_OK):
+        return read_only(root)
     return StoreDamagedError(
         f"the store's database {db_path} cannot be used ({message}); restore it from a "
         f"backup (the artifacts' bytes under {root / ARTIFACTS_DIR} are not touched)"

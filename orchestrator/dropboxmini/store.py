@@ -37,6 +37,7 @@ from orchestrator.dropboxmini.layout import (
     layout_version,
     migrate,
     prepare_root,
+    read_only,
 )
 from orchestrator.dropboxmini.pending import CHUNK as CHUNK
 from orchestrator.dropboxmini.pending import WRITE_PIECE as WRITE_PIECE
@@ -163,10 +164,11 @@ class Store:
             db.close()
 
     def _quick_check(self, db: sqlite3.Connection) -> None:
-        found = [str(row[0]) for row in db.execute("PRAGMA quick_check").fetchall()]
+        found = [str(row[0]) for row in db.execute("PRAGMA quick_check(3)").fetchall()]
         if found != ["ok"]:
+            problems = " ".join(" ".join(found).replace("*** in database main ***", "").split())
             raise StoreDamagedError(
-                f"the store's database {self.db_path} is damaged ({found[0][:200]}); restore "
+                f"the store's database {self.db_path} is damaged ({problems[:200]}); restore "
                 "it from a backup"
             )
 
@@ -437,10 +439,7 @@ class Store:
         except OSError as exc:
             raise cannot_write(self.root, exc) from None
         if not os.access(self.tmp_dir, os.W_OK):
-            raise StoreDamagedError(
-                f"cannot write to the store folder {self.root}: it is read-only; make it "
-                "writable (uploads fail until then)"
-            )
+            raise read_only(self.root)
         return StoreStatus(artifact_count=int(count), baseline=self.baseline)
 
 

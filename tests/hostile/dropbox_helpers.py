@@ -8,14 +8,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-
-from tests.conftest import git
 
 RW_KEY = "hostile-rw-key"
 READ_KEY = "hostile-read-key"
@@ -117,46 +115,38 @@ def running(root: Path, port: int | None = None) -> Iterator[DropBoxServer]:
 
 
 @contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """``folder`` made read-only for this process: a tmpfs mounted read-only over it when
-    running as root (root ignores permission bits), else its permission bits."""
+def freezable_folder(folder: Path) -> Iterator[Callable[[], None]]:
+    """``folder``, created empty, and a function that makes it read-only for this process and
+    its children: a tmpfs remounted read-only when running as root (root ignores permission
+    bits), else its permission bits."""
+    folder.mkdir(parents=True)
     if os.geteuid() != 0:
-        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")] if p.is_dir()}
-        for path in modes:
-            path.chmod(0o555)
+
+        def freeze_bits() -> None:
+            for path in [folder, *folder.rglob("*")]:
+                if path.is_dir():
+                    path.chmod(0o555)
+
         try:
-            yield
+            yield freeze_bits
         finally:
-            for path, mode in modes.items():
-                path.chmod(mode)
+            for path in [folder, *folder.rglob("*")]:
+                if path.is_dir():
+                    path.chmod(0o755)
         return
-    # Copy the folder onto a tmpfs, mount it over the folder, then make it read-only.
-    staging = folder.with_name(folder.name + ".staging")
-    folder.rename(staging)
-    folder.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(folder)],
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(folder)],
         capture_output=True,
         text=True,
         check=False,
     )
     if mounted.returncode != 0:
-        folder.rmdir()
-        staging.rename(folder)
-        pytest.skip(f"cannot mount a tmpfs to make a folder read-only: {mounted.stderr.strip()}")
-    try:
-        subprocess.run(["cp", "-a", f"{staging}/.", str(folder)], check=True)
+        pytest.skip(f"running as root but cannot mount a tmpfs: {mounted.stderr.strip()}")
+
+    def freeze_mount() -> None:
         subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
-        yield
+
+    try:
+        yield freeze_mount
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def make_repo(path: Path) -> Path:
-    """A git repository with one commit."""
-    path.mkdir(parents=True)
-    git(path, "init", "-q")
-    (path / "README.md").write_text("test repository\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-q", "-m", "initial")
-    return path
