@@ -21,21 +21,18 @@ import json
 import os
 import sqlite3
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from orchestrator.dropboxmini.database import COLUMNS, Database
 from orchestrator.dropboxmini.layout import (
     DB_NAME,
-    LAYOUT_VERSION,
     TMP_DIR,
     artifact_path,
     cannot_write,
-    database_problem,
-    layout_version,
-    migrate,
     prepare_root,
     read_only,
 )
@@ -62,37 +59,6 @@ from orchestrator.dropboxmini.protocol import (
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS artifacts (
-    artifact_id   TEXT PRIMARY KEY,
-    day           TEXT NOT NULL,
-    seq           INTEGER NOT NULL,
-    artifact_type TEXT NOT NULL,
-    project       TEXT NOT NULL,
-    file_name     TEXT NOT NULL,
-    size          INTEGER NOT NULL,
-    sha256        TEXT NOT NULL,
-    baseline      INTEGER,
-    patch         INTEGER,
-    label         TEXT,
-    description   TEXT,
-    tags          TEXT NOT NULL,
-    source        TEXT,
-    created_by    TEXT,
-    created_utc   TEXT NOT NULL,
-    rel_path      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS artifacts_order ON artifacts (day DESC, seq DESC);
-CREATE UNIQUE INDEX IF NOT EXISTS delivery_patch_unique
-    ON artifacts (project, patch) WHERE artifact_type = 'delivery-patch';
-CREATE TABLE IF NOT EXISTS day_counters (day TEXT PRIMARY KEY, last INTEGER NOT NULL);
-"""
-
-_COLUMNS = (
-    "artifact_id, artifact_type, project, file_name, size, sha256, baseline, patch, label, "
-    "description, tags, source, created_by, created_utc, rel_path"
-)
 
 
 @dataclass(frozen=True)
@@ -130,60 +96,9 @@ class Store:
         self.tmp_dir = self.root / TMP_DIR
         self.db_path = self.root / DB_NAME
         prepare_root(self.root)
-        with self._connect(create=True) as db:
-            if check:
-                self._quick_check(db)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            if layout_version(db) != LAYOUT_VERSION:
-                self._migrate(db)
+        self._db = Database(self.root, self.db_path)
+        self._db.open(check=check)
         self.remove_stale_uploads()
-
-    # --- connections ------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _connect(self, *, create: bool = False) -> Iterator[sqlite3.Connection]:
-        """A connection; any SQLite failure but a bug of ours becomes the store's error.
-
-        Only opening the store may create the database: one that disappears later is
-        reported missing, not silently replaced by an empty one.
-        """
-        uri = f"{self.db_path.as_uri()}?mode={'rwc' if create else 'rw'}"
-        try:
-            db = sqlite3.connect(uri, uri=True, timeout=60, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise database_problem(self.root, self.db_path, exc) from None
-        try:
-            db.execute("PRAGMA busy_timeout=60000")
-            yield db
-        except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise database_problem(self.root, self.db_path, exc) from None
-        finally:
-            db.close()
-
-    def _quick_check(self, db: sqlite3.Connection) -> None:
-        found = [str(row[0]) for row in db.execute("PRAGMA quick_check(3)").fetchall()]
-        if found != ["ok"]:
-            problems = " ".join(" ".join(found).replace("*** in database main ***", "").split())
-            raise StoreDamagedError(
-                f"the store's database {self.db_path} is damaged ({problems[:200]}); restore "
-                "it from a backup"
-            )
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            migrate(db, self.root)
-            db.execute("COMMIT")
-        except OSError as exc:
-            db.execute("ROLLBACK")
-            raise cannot_write(self.root, exc) from None
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
     def remove_stale_uploads(self) -> int:
         """Delete temporary files left by processes that no longer run; returns the count."""
@@ -232,7 +147,7 @@ class Store:
                 f"is {format_number(self.baseline)}",
             )
         now = utc_now()
-        with self._connect() as db:
+        with self._db.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 existing = self._existing_patch(db, valid)
@@ -264,11 +179,11 @@ class Store:
         if valid.artifact_type is not ArtifactType.DELIVERY_PATCH:
             return None
         row = db.execute(
-            f"SELECT {_COLUMNS} FROM artifacts WHERE artifact_type = ? AND project = ? "  # noqa: S608
+            f"SELECT {COLUMNS} FROM artifacts WHERE artifact_type = ? AND project = ? "  # noqa: S608
             "AND patch = ?",
             (valid.artifact_type.value, valid.project, valid.patch),
         ).fetchone()
-        return None if row is None else self._record(row)
+        return None if row is None else self._db.record(row)
 
     def _insert(
         self, db: sqlite3.Connection, valid: ValidUpload, pending: PendingUpload, now: datetime
@@ -292,7 +207,7 @@ class Store:
             raise cannot_write(self.root, exc) from None
         try:
             db.execute(
-                f"INSERT INTO artifacts (day, seq, {_COLUMNS}) "  # noqa: S608
+                f"INSERT INTO artifacts (day, seq, {COLUMNS}) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     day,
@@ -323,50 +238,21 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------
 
-    def _record(self, row: tuple[object, ...]) -> ArtifactRecord:
-        try:
-            return self._parse(row)
-        except (TypeError, ValueError) as exc:
-            raise StoreDamagedError(
-                f"the store's database {self.db_path} holds a record that is not valid "
-                f"({str(row[0])[:40]!r}: {exc}); restore the database from a backup"
-            ) from None
-
-    def _parse(self, row: tuple[object, ...]) -> ArtifactRecord:
-        aid, atype, proj, name, size, sha, base, patch, label, desc, tags, src, by, utc, rel = row
-        return ArtifactRecord(
-            artifact_id=str(aid),
-            artifact_type=ArtifactType(str(atype)),
-            project=str(proj),
-            file_name=str(name),
-            size=int(str(size)),
-            sha256=str(sha),
-            baseline=None if base is None else int(str(base)),
-            patch=None if patch is None else int(str(patch)),
-            label=None if label is None else str(label),
-            description=None if desc is None else str(desc),
-            tags=tuple(json.loads(str(tags))),
-            source=None if src is None else str(src),
-            created_by=None if by is None else str(by),
-            created_utc=str(utc),
-            storage_path=str(self.root / str(rel)),
-        )
-
     def _get(self, db: sqlite3.Connection, artifact_id: str) -> ArtifactRecord:
         row = db.execute(
-            f"SELECT {_COLUMNS} FROM artifacts WHERE artifact_id = ?",  # noqa: S608
+            f"SELECT {COLUMNS} FROM artifacts WHERE artifact_id = ?",  # noqa: S608
             (artifact_id,),
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no artifact with id {artifact_id!r}")
-        return self._record(row)
+        return self._db.record(row)
 
     def get(self, artifact_id: str) -> ArtifactRecord:
         if not is_artifact_id(artifact_id):
             raise NotFoundError(
                 f"no artifact with id {artifact_id[:40]!r} (ids look like YYYYMMDD-NNN)"
             )
-        with self._connect() as db:
+        with self._db.connect() as db:
             return self._get(db, artifact_id)
 
     def path_of(self, artifact_id: str) -> Path:
@@ -422,17 +308,17 @@ class Store:
         if floor is not None:
             where.append("created_utc >= ?")
             args.append(format_utc(floor))
-        sql = f"SELECT {_COLUMNS} FROM artifacts"  # noqa: S608
+        sql = f"SELECT {COLUMNS} FROM artifacts"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY day DESC, seq DESC LIMIT ?"
         args.append(limit)
-        with self._connect() as db:
-            return [self._record(row) for row in db.execute(sql, args).fetchall()]
+        with self._db.connect() as db:
+            return [self._db.record(row) for row in db.execute(sql, args).fetchall()]
 
     def status(self) -> StoreStatus:
         """The store's counts; :class:`StoreDamagedError` when it cannot take uploads."""
-        with self._connect() as db:
+        with self._db.connect() as db:
             (count,) = db.execute("SELECT COUNT(*) FROM artifacts").fetchone()
         try:
             self.tmp_dir.mkdir(exist_ok=True)
