@@ -247,6 +247,30 @@ def test_a_running_server_with_damaged_artifact_bytes_answers_store_damaged(
     assert "Traceback" not in server.stderr
 
 
+def test_a_record_whose_path_leaves_the_store_is_damage_not_a_file_served(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "store"
+    ids = _used_store(root)
+    (tmp_path / "outside.txt").write_text("not in the store\n")
+    with running(root) as server, server.http() as http:
+        db = sqlite3.connect(root / DB_NAME)
+        with db:
+            db.execute(
+                "UPDATE artifacts SET rel_path = '../outside.txt' WHERE artifact_id = ?", (ids[0],)
+            )
+        db.close()
+        detail = (
+            f"the store's database {root / DB_NAME} holds a record that is not valid "
+            f"('{ids[0]}': its path '../outside.txt' leaves the store); restore the database "
+            "from a backup"
+        )
+        _damaged_answer(http.get(f"/api/dropbox/artifacts/{ids[0]}/download"), detail)
+        _damaged_answer(http.get("/api/dropbox/artifacts"), detail)
+        assert http.get(f"/api/dropbox/artifacts/{ids[1]}").status_code == 200
+    assert "Traceback" not in server.stderr
+
+
 def test_a_running_server_whose_root_turns_read_only_refuses_uploads(tmp_path: Path) -> None:
     root = tmp_path / "store"
     with freezable_folder(root) as freeze:
