@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from orchestrator.dropboxmini import Store, UploadFields
 from orchestrator.dropboxmini.layout import DB_NAME
 from tests.core.helpers import commit_documents, document, orch
 from tests.hostile.dropbox_helpers import (
+    KEYS_JSON,
     RW_KEY,
     DropBoxServer,
     freezable_folder,
@@ -66,6 +69,24 @@ def test_serve_over_a_root_that_is_a_file(tmp_path: Path) -> None:
         "(a missing one is created)",
     )
     assert root.read_text() == "a file, not a folder\n"
+
+
+def test_the_module_server_over_a_root_that_is_a_file(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    root.write_text("a file, not a folder\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator.dropboxmini", "--root", str(root), "--port", "1"],
+        env={**os.environ, "DROPBOX_API_KEYS_JSON": KEYS_JSON},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"dropboxmini: the store root {root} is not a folder; move it away or choose another "
+        "folder (a missing one is created)\n"
+    )
 
 
 def test_serve_over_a_database_that_is_not_one(tmp_path: Path) -> None:

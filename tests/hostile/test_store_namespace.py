@@ -97,6 +97,24 @@ def test_a_project_named_like_a_hidden_store_file_is_refused_naming_the_field(
 
 
 @pytest.mark.parametrize("name", ROOT_NAMES)
+def test_an_artifact_type_named_like_a_store_file_is_refused_naming_the_field(
+    shared: DropBoxServer, name: str
+) -> None:
+    with shared.http() as http:
+        response = http.post(
+            "/api/dropbox/upload",
+            data={"artifactType": name, "project": "web"},
+            files={"file": ("notes.txt", b"x")},
+        )
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "invalid_field",
+        "detail": "field 'artifactType': must be one of delivery-patch, screenshot, "
+        f"test-result, evidence-bundle, generic, got {name!r}",
+    }
+
+
+@pytest.mark.parametrize("name", ROOT_NAMES)
 def test_a_file_named_like_a_store_file_is_stored_under_artifacts(
     shared: DropBoxServer, name: str
 ) -> None:
