@@ -102,7 +102,13 @@ def publish(
     """Upload one package. Unreachable (or a damaged store) → ``pending``; refused (4xx) →
     ``PublishError``; stored with another digest than ``expected`` → ``refused``."""
     try:
-        with _client(destination) as client:
+        client = _client(destination)
+    except UnavailableError as exc:  # a damaged local store: the package waits until repaired
+        return PublicationResult(state="pending", error=exc.detail, attempted_at=utc_now())
+    except DropBoxError as exc:
+        raise PublishError(f"cannot publish to {destination.describe()}: {exc.detail}") from None
+    try:
+        with client:
             stored = client.upload(package, fields)
     except UnavailableError as exc:  # a damaged store too: the package waits until repaired
         return PublicationResult(state="pending", error=exc.detail, attempted_at=utc_now())
@@ -148,21 +154,21 @@ def publish_waiting(
         actual: Digest | None = Digest.of(entry.package)
     except FileNotFoundError:
         actual = None
+    kept = f"It stays in {entry.package} for inspection"
     problem = None
-    if expected is None:
-        problem = "no digest of it is recorded, so its bytes cannot be checked"
-    elif actual is None:
-        problem = f"the package is missing; the run recorded {expected.describe()}"
+    if actual is None:
+        recorded_text = "" if expected is None else f"; the run recorded {expected.describe()}"
+        problem = f"the package is missing from the outbox ({entry.package}){recorded_text}"
+    elif expected is None:
+        problem = f"no digest of it is recorded, so its bytes cannot be checked. {kept}"
     elif actual != expected:
         problem = (
             f"the bytes changed after the run recorded them: the run recorded "
-            f"{expected.describe()}, the outbox holds {actual.describe()}"
+            f"{expected.describe()}, the outbox holds {actual.describe()}. {kept}"
         )
     if problem is not None:
         return PublicationResult(
-            state=REFUSED,
-            error=f"not published: {problem}. It stays in {entry.package} for inspection",
-            attempted_at=utc_now(),
+            state=REFUSED, error=f"not published: {problem}", attempted_at=utc_now()
         )
     return publish(entry.package, upload_fields(entry.fields), destination, expected)
 

@@ -157,7 +157,8 @@ def _rescue_side_file_folders(root: Path) -> None:
 
 
 def _probe_writable(root: Path) -> None:
-    probe = root / TMP_DIR / f"probe-{os.getpid()}-{secrets.token_hex(4)}"
+    # Named like an upload, so one left by a process that died is removed like one.
+    probe = root / TMP_DIR / f"upload-{os.getpid()}-probe{secrets.token_hex(4)}.part"
     probe.touch(exist_ok=False)
     probe.unlink()
 

@@ -184,9 +184,9 @@ def test_a_package_deleted_from_the_outbox_is_refused(git_repo: Path, tmp_path: 
         assert _stored(server) == []
     assert refused.code == 1
     assert refused.stdout == (
-        f"refused release/{run_id} evidence.zip: not published: the package is missing; the run "
-        f"recorded sha256 {artifact['sha256']} ({artifact['size']} bytes). It stays in "
-        f"{waiting} for inspection\n"
+        f"refused release/{run_id} evidence.zip: not published: the package is missing from "
+        f"the outbox ({waiting}); the run recorded sha256 {artifact['sha256']} "
+        f"({artifact['size']} bytes)\n"
     )
     publication = trace_record(git_repo, "release", run_id)["artifacts"][0]["publication"]
     assert publication["state"] == "refused"
