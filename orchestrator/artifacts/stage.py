@@ -11,7 +11,15 @@ from typing import Any
 from orchestrator import templating
 from orchestrator.artifacts import package as packaging
 from orchestrator.artifacts.collect import collect
-from orchestrator.artifacts.publish import Destination, Outbox, OutboxEntry, fields_dict, publish
+from orchestrator.artifacts.publish import (
+    REFUSED,
+    Destination,
+    Digest,
+    Outbox,
+    OutboxEntry,
+    fields_dict,
+    publish,
+)
 from orchestrator.dropboxmini import UploadFields
 from orchestrator.errors import PublishError, TemplateError
 from orchestrator.model import ArtifactSpec, ArtifactWhen
@@ -105,7 +113,12 @@ def _produce_one(stage: Stage, index: int, spec: ArtifactSpec) -> ArtifactRecord
         packaged = packaging.single_file(destination, files, manifest, name)
     else:
         packaged = packaging.build_zip(destination, files, manifest)
-    publication = publish(packaged.path, fields, stage.destination)
+    digest = Digest(packaged.sha256, packaged.size)
+    publication = publish(packaged.path, fields, stage.destination, digest)
+    if publication.state == REFUSED:
+        raise PublishError(
+            f"{stage.document_path}:{spec.line}: artifact {name!r} {publication.error}"
+        )
     if publication.state == "pending":
         stage.outbox.put(
             OutboxEntry(
@@ -114,6 +127,7 @@ def _produce_one(stage: Stage, index: int, spec: ArtifactSpec) -> ArtifactRecord
                 index=index,
                 package=packaged.path,
                 fields=fields_dict(fields),
+                digest=digest,
             )
         )
     return ArtifactRecord(

@@ -23,6 +23,7 @@ from orchestrator.dropboxmini import (
     DropBoxError,
     FieldError,
     IntegrityError,
+    StoreDamagedError,
     UploadFields,
     connect,
     format_number,
@@ -84,8 +85,8 @@ def _errors() -> Iterator[None]:
         yield
     except (FieldError, ConfigError) as exc:
         _fail(exc.detail, 2)
-    except IntegrityError as exc:
-        _fail(exc.detail, 1)  # found by the client: no HTTP status to show
+    except (IntegrityError, StoreDamagedError) as exc:
+        _fail(exc.detail, 1)  # found by the client or in the store: no HTTP status to show
     except DropBoxError as exc:
         _fail(f"{exc.detail} (HTTP {exc.status} {exc.code})", 1)
     except OSError as exc:

@@ -110,11 +110,15 @@ def show(
 def _artifact_line(artifact: dict[str, Any]) -> str:
     publication = artifact.get("publication") or {}
     where = publication.get("artifact_id") or publication.get("state")
-    return (
+    line = (
         f"  artifact  {escape(str(artifact.get('file_name')))} ({artifact.get('type')}) "
         f"sha256 {artifact.get('sha256')} payload {artifact.get('payload_sha256')} "
         f"→ {where} {publication.get('url') or publication.get('storage_path') or ''}"
     )
+    if publication.get("state") != "published" and publication.get("error"):
+        reason = escape(str(publication["error"]))
+        line = f"{line.rstrip()}\n            {publication['state']}: {reason}"
+    return line
 
 
 def _seconds(step: dict[str, Any]) -> str:
@@ -138,19 +142,29 @@ def logs(
 
 
 def publish(where: Where = Path()) -> None:
-    """Publish the artifacts still waiting in the outbox (after DropBoxMini was unreachable)."""
+    """Publish the artifacts still waiting in the outbox (after DropBoxMini was unreachable).
+
+    Exit 0 when all were delivered, 3 when some still wait, 1 when a package was refused
+    because its bytes are not the ones its run recorded.
+    """
     deliveries = api.publish_pending(where)
     if not deliveries:
         out.print("nothing waits in the outbox")
         return
-    failed = False
+    failed = refused = False
     for delivery in deliveries:
         label = f"{delivery.workflow_id}/{delivery.run_id} {escape(delivery.package)}"
         if delivery.publication is not None and delivery.publication.state == "published":
             out.print(f"[green]published[/green] {label} as {delivery.publication.artifact_id}")
+        elif delivery.refused:
+            refused = True
+            reason = delivery.publication and delivery.publication.error
+            out.print(f"[red]refused[/red] {label}: {escape(str(reason))}")
         else:
             failed = True
             reason = delivery.error or (delivery.publication and delivery.publication.error)
             out.print(f"[yellow]still waiting[/yellow] {label}: {escape(str(reason))}")
+    if refused:
+        raise typer.Exit(1)
     if failed:
         raise typer.Exit(3)

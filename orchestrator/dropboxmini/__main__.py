@@ -7,7 +7,12 @@ import logging
 import sys
 from pathlib import Path
 
-from orchestrator.dropboxmini.protocol import DEFAULT_MAX_BYTES, DropBoxError, parse_number
+from orchestrator.dropboxmini.protocol import (
+    DEFAULT_MAX_BYTES,
+    DropBoxError,
+    StoreDamagedError,
+    parse_number,
+)
 from orchestrator.dropboxmini.server import serve
 
 
@@ -28,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
             baseline=parse_number("baseline", args.baseline),
             max_bytes=args.max_bytes,
         )
+    except StoreDamagedError as exc:
+        print(f"dropboxmini: {exc.detail}", file=sys.stderr)
+        return 1
     except DropBoxError as exc:
         print(f"dropboxmini: {exc.detail}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from orchestrator.dropboxmini.protocol import (
     ArtifactRecord,
     ConfigError,
     DropBoxError,
+    StoreDamagedError,
     UnavailableError,
     UploadFields,
     error_from_response,
@@ -279,17 +280,23 @@ class DropBoxClient:
                 if chunks is not None:
                     chunks.close()
             try:
-                if response.status_code >= 500:
-                    response.read()
-                    last = f"HTTP {response.status_code}"
-                    continue
                 if response.status_code >= 400:
                     response.read()
                     try:
                         body = response.json()
                     except ValueError:
                         body = None
-                    raise error_from_response(response.status_code, body)
+                    error = error_from_response(response.status_code, body)
+                    if error.code == StoreDamagedError.code:  # retrying cannot help
+                        raise StoreDamagedError(
+                            f"DropBoxMini at {self.url} reports its store damaged: {error.detail}"
+                        )
+                    if response.status_code < 500:
+                        raise error
+                    last = f"HTTP {response.status_code}"
+                    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+                        last += f": {error.detail}"
+                    continue
                 yield response
                 return
             finally:

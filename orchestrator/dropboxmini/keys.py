@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -69,14 +70,40 @@ def parse_keys_json(text: str) -> tuple[ApiKey, ...]:
             parsed_role = Role(str(role))
         except ValueError:
             raise ConfigError(f"{where}.role must be read, readwrite or agent") from None
-        if age is not None and (
-            isinstance(age, bool) or not isinstance(age, int | float) or age <= 0
-        ):
-            raise ConfigError(f"{where}.maxArtifactAgeHours must be a positive number")
-        if parsed_role is Role.AGENT and age is None:
-            raise ConfigError(f"{where}: an agent key needs maxArtifactAgeHours")
-        keys.append(ApiKey(value, parsed_role, None if age is None else float(age)))
+        keys.append(ApiKey(value, parsed_role, _age_limit(where, parsed_role, age)))
     return tuple(keys)
+
+
+def _age_limit(where: str, role: Role, age: object) -> float | None:
+    """A key's ``maxArtifactAgeHours``: a positive window for an agent key; ``0`` or absent
+    (no limit) on the others, as in the contract's own example."""
+    if age is not None and (
+        isinstance(age, bool) or not isinstance(age, int | float) or not math.isfinite(age)
+    ):
+        raise ConfigError(f"{where}.maxArtifactAgeHours must be a number of hours, got {age!r}")
+    if age is not None and age < 0:
+        raise ConfigError(f"{where}.maxArtifactAgeHours must not be negative, got {age!r}")
+    if role is Role.AGENT:
+        if age is None:
+            raise ConfigError(
+                f"{where}: an agent key needs maxArtifactAgeHours, a positive number of hours "
+                "(its reads see only artifacts younger than that)"
+            )
+        if age == 0:
+            raise ConfigError(
+                f"{where}.maxArtifactAgeHours must be a positive number of hours for an agent "
+                "key, got 0"
+            )
+        return float(age)
+    if age:
+        log.warning(
+            "%s: maxArtifactAgeHours %s has no effect on a %s key (only agent keys are "
+            "age-limited)",
+            where,
+            f"{age:g}",
+            role.value,
+        )
+    return None
 
 
 def load_keys(environ: Mapping[str, str]) -> KeyRing:

@@ -15,6 +15,8 @@ Exceptions::
     ├── TooLargeError            over the size limit (413)
     ├── FieldError               a field fails validation (422); ``field`` names it
     └── UnavailableError         the service could not be reached or kept failing (503)
+        └── StoreDamagedError    the store cannot be used as it is: damaged, unreadable or
+                                 not writable (503, ``store_damaged``)
 """
 
 from __future__ import annotations
@@ -119,6 +121,13 @@ class FieldError(DropBoxError):
 
 class UnavailableError(DropBoxError):
     status, code = 503, "unavailable"
+
+
+class StoreDamagedError(UnavailableError):
+    """The store met damage it cannot repair (a database that is not one, a missing file,
+    a root that is not a writable folder). The detail names the path and what to do."""
+
+    status, code = 503, "store_damaged"
 
 
 class IntegrityError(DropBoxError):

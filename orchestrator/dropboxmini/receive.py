@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from orchestrator.dropboxmini.pending import PendingUpload
 from orchestrator.dropboxmini.protocol import FieldError, TooLargeError, UploadFields
-from orchestrator.dropboxmini.store import PendingUpload, Store
+from orchestrator.dropboxmini.store import Store
 
 FIELD_NAMES = (
     "artifactType",

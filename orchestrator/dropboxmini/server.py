@@ -30,8 +30,10 @@ from orchestrator.dropboxmini.protocol import (
     DropBoxError,
     ForbiddenError,
     MethodNotAllowedError,
+    StoreDamagedError,
     TooLargeError,
     error_body,
+    format_number,
     format_utc,
     parse_limit,
     parse_number,
@@ -139,8 +141,10 @@ def create_app(
         description="Stores and serves derived artifacts (orch's DropBoxMini-compatible server).",
     )
 
-    async def _dropbox_error(_: Request, exc: Exception) -> JSONResponse:
+    async def _dropbox_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DropBoxError)
+        if isinstance(exc, StoreDamagedError):
+            log.error("%s %s: store damaged: %s", request.method, request.url.path, exc.detail)
         return _error(exc)
 
     async def _request_invalid(_: Request, exc: Exception) -> JSONResponse:
@@ -189,9 +193,28 @@ def create_app(
             "artifactCount": status.artifact_count,
         }
 
-    @app.get("/health", summary="Public health (platform shape plus artifactCount)")
-    def health() -> dict[str, Any]:
-        return health_body()
+    @app.get(
+        "/health",
+        summary="Public health (platform shape plus artifactCount)",
+        responses={503: {"description": "the store is damaged: status 'damaged', with detail"}},
+    )
+    def health() -> JSONResponse:
+        try:
+            return JSONResponse(health_body())
+        except StoreDamagedError as exc:
+            log.error("store damaged: %s", exc.detail)
+            damaged = {
+                "status": "damaged",
+                "service": SERVICE,
+                "baseline": format_number(store.baseline),
+                "buildUtc": ident.build_utc,
+                "sourceRevision": ident.source_revision,
+                "version": ident.version,
+                "utc": format_utc(utc_now()),
+                "artifactCount": None,
+                **exc.to_json(),
+            }
+            return JSONResponse(damaged, status_code=exc.status)
 
     @app.get(f"{API_PREFIX}/status", summary="Service status")
     def status(key: Key) -> dict[str, Any]:
@@ -355,7 +378,7 @@ def serve(
             '(e.g. {"keys": [{"value": "...", "role": "readwrite"}]})'
         )
     current = baseline if baseline is not None else baseline_from_environment()
-    store = Store(root, baseline=current, max_bytes=max_bytes)
+    store = Store(root, baseline=current, max_bytes=max_bytes, check=True)
     http, loop = fastest_protocols()
     keep_freed_memory()
     log.info("DropBoxMini serving %s on http://%s:%d (%s)", store.root, host, port, http)

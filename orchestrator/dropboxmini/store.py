@@ -1,32 +1,44 @@
 """The artifact store over one folder: bytes on disk, metadata in SQLite.
 
-Layout::
+Layout (see :mod:`orchestrator.dropboxmini.layout`)::
 
-    <root>/dropboxmini.sqlite3                                 metadata (WAL mode)
-    <root>/.tmp/upload-<pid>-<random>.part                     uploads in progress
-    <root>/<project>/<artifactType>/<artifactId>/<fileName>    stored bytes
+    <root>/dropboxmini.sqlite3                                          metadata (WAL mode)
+    <root>/.tmp/upload-<pid>-<random>.part                              uploads in progress
+    <root>/artifacts/<project>/<artifactType>/<artifactId>/<fileName>   stored bytes
 
 An upload streams into a temporary file under the root, hashing as it goes; only when the
 bytes are complete and valid is the file renamed into place and its row committed, inside
 one ``BEGIN IMMEDIATE`` transaction that also allocates the ``YYYYMMDD-NNN`` id. Several
-processes may share one root.
+processes may share one root. Damage the store cannot repair (a database that is not one,
+missing bytes, a folder it cannot write) raises :class:`StoreDamagedError`, never a bare
+``sqlite3`` or ``OSError``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import secrets
 import sqlite3
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from orchestrator.dropboxmini.database import COLUMNS, Database
+from orchestrator.dropboxmini.layout import (
+    DB_NAME,
+    TMP_DIR,
+    artifact_path,
+    cannot_write,
+    prepare_root,
+    read_only,
+)
+from orchestrator.dropboxmini.pending import CHUNK as CHUNK
+from orchestrator.dropboxmini.pending import WRITE_PIECE as WRITE_PIECE
+from orchestrator.dropboxmini.pending import PendingUpload
 from orchestrator.dropboxmini.protocol import (
     DEFAULT_LIST_LIMIT,
     DEFAULT_MAX_BYTES,
@@ -35,7 +47,7 @@ from orchestrator.dropboxmini.protocol import (
     ConflictError,
     FieldError,
     NotFoundError,
-    TooLargeError,
+    StoreDamagedError,
     UploadFields,
     ValidUpload,
     format_number,
@@ -45,48 +57,8 @@ from orchestrator.dropboxmini.protocol import (
     validate_upload,
 )
 
-DB_NAME = "dropboxmini.sqlite3"
-TMP_DIR = ".tmp"
-# Files are written at most this many bytes per write() call. Larger writes make Linux
-# (6.x, ext4) back the page cache with large folios, which on a virtual machine with free
-# page reporting come from memory handed back to the host: a 1 GiB file written 1 MiB at a
-# time took 1.2-1.4 s, 4 MiB at a time 4.0-4.5 s, 256 KiB at a time 0.3 s
-# (docs/performance.md).
-WRITE_PIECE = 256 * 1024
-CHUNK = WRITE_PIECE
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS artifacts (
-    artifact_id   TEXT PRIMARY KEY,
-    day           TEXT NOT NULL,
-    seq           INTEGER NOT NULL,
-    artifact_type TEXT NOT NULL,
-    project       TEXT NOT NULL,
-    file_name     TEXT NOT NULL,
-    size          INTEGER NOT NULL,
-    sha256        TEXT NOT NULL,
-    baseline      INTEGER,
-    patch         INTEGER,
-    label         TEXT,
-    description   TEXT,
-    tags          TEXT NOT NULL,
-    source        TEXT,
-    created_by    TEXT,
-    created_utc   TEXT NOT NULL,
-    rel_path      TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS artifacts_order ON artifacts (day DESC, seq DESC);
-CREATE UNIQUE INDEX IF NOT EXISTS delivery_patch_unique
-    ON artifacts (project, patch) WHERE artifact_type = 'delivery-patch';
-CREATE TABLE IF NOT EXISTS day_counters (day TEXT PRIMARY KEY, last INTEGER NOT NULL);
-"""
-
-_COLUMNS = (
-    "artifact_id, artifact_type, project, file_name, size, sha256, baseline, patch, label, "
-    "description, tags, source, created_by, created_utc, rel_path"
-)
 
 
 @dataclass(frozen=True)
@@ -105,113 +77,28 @@ class StoreStatus:
         return format_number(self.baseline)
 
 
-class PendingUpload:
-    """Bytes being received: a temporary file under the root, hashed while written."""
-
-    def __init__(self, tmp_dir: Path, max_bytes: int) -> None:
-        self.path = tmp_dir / f"upload-{os.getpid()}-{secrets.token_hex(8)}.part"
-        self._file: BinaryIO | None = self.path.open("xb")
-        self._hash = hashlib.sha256()
-        self._head = b""
-        self.size = 0
-        self.max_bytes = max_bytes
-
-    def write(self, chunk: bytes | memoryview) -> None:
-        try:
-            self.accept(chunk)
-        except TooLargeError:
-            self.discard()
-            raise
-        self.absorb((chunk,))
-
-    def accept(self, chunk: bytes | memoryview) -> None:
-        """Count ``chunk`` against the limit (:class:`TooLargeError` when it is passed; the
-        caller discards the upload) and note the file's first bytes; :meth:`absorb` must then
-        be given the same bytes, in the same order."""
-        if self._file is None:
-            raise ValueError("write to a closed upload")
-        self.size += len(chunk)
-        if self.size > self.max_bytes:
-            raise TooLargeError(
-                f"the file is larger than this store's limit of {self.max_bytes} bytes"
-            )
-        if len(self._head) < 8:
-            self._head += bytes(chunk[: 8 - len(self._head)])
-
-    def absorb(self, chunks: Iterable[bytes | memoryview]) -> None:
-        """Hash and write accepted chunks, in order. Safe to run in a worker thread while
-        nothing else touches this upload (hashing and writing release the GIL)."""
-        file = self._file
-        if file is None:
-            raise ValueError("write to a closed upload")
-        update, write = self._hash.update, file.write
-        for chunk in chunks:
-            update(chunk)
-            if len(chunk) <= WRITE_PIECE:
-                write(chunk)
-                continue
-            view = memoryview(chunk)
-            for start in range(0, len(view), WRITE_PIECE):
-                write(view[start : start + WRITE_PIECE])
-
-    def copy_from(self, stream: BinaryIO | Iterable[bytes]) -> None:
-        if hasattr(stream, "read"):
-            reader = stream.read
-            while chunk := reader(CHUNK):
-                self.write(chunk)
-        else:
-            for chunk in stream:
-                self.write(chunk)
-
-    @property
-    def head(self) -> bytes:
-        return self._head
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def discard(self) -> None:
-        self.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
 class Store:
-    """One DropBoxMini store. ``baseline`` None leaves delivery-patch baselines unchecked."""
+    """One DropBoxMini store. ``baseline`` None leaves delivery-patch baselines unchecked;
+    ``check`` runs SQLite's ``quick_check`` over the database when it is opened (a server
+    does, a short-lived client need not)."""
 
     def __init__(
-        self, root: Path, baseline: int | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+        self,
+        root: Path,
+        baseline: int | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        check: bool = False,
     ) -> None:
         self.root = Path(root).resolve()
         self.baseline = baseline
         self.max_bytes = max_bytes
         self.tmp_dir = self.root / TMP_DIR
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        ignore = self.root / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# a DropBoxMini store: never commit it\n*\n")
         self.db_path = self.root / DB_NAME
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        prepare_root(self.root)
+        self._db = Database(self.root, self.db_path)
+        self._db.open(check=check)
         self.remove_stale_uploads()
-
-    # --- connections ------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
-        try:
-            db.execute("PRAGMA busy_timeout=60000")
-            yield db
-        finally:
-            db.close()
 
     def remove_stale_uploads(self) -> int:
         """Delete temporary files left by processes that no longer run; returns the count."""
@@ -260,7 +147,7 @@ class Store:
                 f"is {format_number(self.baseline)}",
             )
         now = utc_now()
-        with self._connect() as db:
+        with self._db.connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 existing = self._existing_patch(db, valid)
@@ -292,11 +179,11 @@ class Store:
         if valid.artifact_type is not ArtifactType.DELIVERY_PATCH:
             return None
         row = db.execute(
-            f"SELECT {_COLUMNS} FROM artifacts WHERE artifact_type = ? AND project = ? "  # noqa: S608
+            f"SELECT {COLUMNS} FROM artifacts WHERE artifact_type = ? AND project = ? "  # noqa: S608
             "AND patch = ?",
             (valid.artifact_type.value, valid.project, valid.patch),
         ).fetchone()
-        return None if row is None else self._record(row)
+        return None if row is None else self._db.record(row)
 
     def _insert(
         self, db: sqlite3.Connection, valid: ValidUpload, pending: PendingUpload, now: datetime
@@ -309,15 +196,18 @@ class Store:
         )
         (seq,) = db.execute("SELECT last FROM day_counters WHERE day = ?", (day,)).fetchone()
         artifact_id = f"{day}-{seq:03d}"
-        rel = Path(valid.project, valid.artifact_type.value, artifact_id, valid.file_name)
+        rel = artifact_path(valid.project, valid.artifact_type.value, artifact_id, valid.file_name)
         target = self.root / rel
         if self.root not in target.resolve().parents:
             raise FieldError("file", "the file name would leave the store")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pending.path.replace(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pending.path.replace(target)
+        except OSError as exc:
+            raise cannot_write(self.root, exc) from None
         try:
             db.execute(
-                f"INSERT INTO artifacts (day, seq, {_COLUMNS}) "  # noqa: S608
+                f"INSERT INTO artifacts (day, seq, {COLUMNS}) "  # noqa: S608
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     day,
@@ -336,7 +226,7 @@ class Store:
                     valid.source,
                     valid.created_by,
                     format_utc(now),
-                    rel.as_posix(),
+                    rel,
                 ),
             )
         except BaseException:
@@ -348,47 +238,42 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------
 
-    def _record(self, row: tuple[object, ...]) -> ArtifactRecord:
-        aid, atype, proj, name, size, sha, base, patch, label, desc, tags, src, by, utc, rel = row
-        return ArtifactRecord(
-            artifact_id=str(aid),
-            artifact_type=ArtifactType(str(atype)),
-            project=str(proj),
-            file_name=str(name),
-            size=int(str(size)),
-            sha256=str(sha),
-            baseline=None if base is None else int(str(base)),
-            patch=None if patch is None else int(str(patch)),
-            label=None if label is None else str(label),
-            description=None if desc is None else str(desc),
-            tags=tuple(json.loads(str(tags))),
-            source=None if src is None else str(src),
-            created_by=None if by is None else str(by),
-            created_utc=str(utc),
-            storage_path=str(self.root / str(rel)),
-        )
-
     def _get(self, db: sqlite3.Connection, artifact_id: str) -> ArtifactRecord:
         row = db.execute(
-            f"SELECT {_COLUMNS} FROM artifacts WHERE artifact_id = ?",  # noqa: S608
+            f"SELECT {COLUMNS} FROM artifacts WHERE artifact_id = ?",  # noqa: S608
             (artifact_id,),
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no artifact with id {artifact_id!r}")
-        return self._record(row)
+        return self._db.record(row)
 
     def get(self, artifact_id: str) -> ArtifactRecord:
         if not is_artifact_id(artifact_id):
             raise NotFoundError(
                 f"no artifact with id {artifact_id[:40]!r} (ids look like YYYYMMDD-NNN)"
             )
-        with self._connect() as db:
+        with self._db.connect() as db:
             return self._get(db, artifact_id)
 
     def path_of(self, artifact_id: str) -> Path:
-        path = Path(self.get(artifact_id).storage_path)
-        if not path.is_file():
-            raise NotFoundError(f"the bytes of artifact {artifact_id} are missing from the store")
+        """Where the artifact's bytes are; :class:`StoreDamagedError` when they are missing
+        or have another size than recorded."""
+        record = self.get(artifact_id)
+        path = Path(record.storage_path)
+        try:
+            size = path.stat().st_size if path.is_file() else None
+        except OSError:
+            size = None
+        if size is None:
+            raise StoreDamagedError(
+                f"the bytes of artifact {artifact_id} are missing from the store ({path}); "
+                "restore the file from a backup"
+            )
+        if size != record.size:
+            raise StoreDamagedError(
+                f"the bytes of artifact {artifact_id} in the store ({path}) are {size} bytes, "
+                f"not the recorded {record.size}; restore the file from a backup"
+            )
         return path
 
     def list(
@@ -423,17 +308,24 @@ class Store:
         if floor is not None:
             where.append("created_utc >= ?")
             args.append(format_utc(floor))
-        sql = f"SELECT {_COLUMNS} FROM artifacts"  # noqa: S608
+        sql = f"SELECT {COLUMNS} FROM artifacts"  # noqa: S608
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY day DESC, seq DESC LIMIT ?"
         args.append(limit)
-        with self._connect() as db:
-            return [self._record(row) for row in db.execute(sql, args).fetchall()]
+        with self._db.connect() as db:
+            return [self._db.record(row) for row in db.execute(sql, args).fetchall()]
 
     def status(self) -> StoreStatus:
-        with self._connect() as db:
+        """The store's counts; :class:`StoreDamagedError` when it cannot take uploads."""
+        with self._db.connect() as db:
             (count,) = db.execute("SELECT COUNT(*) FROM artifacts").fetchone()
+        try:
+            self.tmp_dir.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise cannot_write(self.root, exc) from None
+        if not os.access(self.tmp_dir, os.W_OK):
+            raise read_only(self.root)
         return StoreStatus(artifact_count=int(count), baseline=self.baseline)
 
 

@@ -89,7 +89,7 @@ def test_commands_against_the_live_server(live: Live, project: str, tmp_path: Pa
     )
     assert code == 0, err
     artifact_id = out.strip()
-    assert (live.root / project / "test-result" / artifact_id / "r.xml").exists()
+    assert (live.root / "artifacts" / project / "test-result" / artifact_id / "r.xml").exists()
     code, out, _ = invoke("list", "--project", project, "--json", env=env)
     assert [a["artifactId"] for a in json.loads(out)] == [artifact_id]
     code, out, _ = invoke("get", artifact_id, "--json", "--url", live.url, "--key", RW)

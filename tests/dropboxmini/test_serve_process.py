@@ -73,7 +73,7 @@ def test_shared_key_alone_acts_as_readwrite_and_baseline_comes_from_env(tmp_path
         proc.terminate()
         _, stderr = proc.communicate(timeout=20)
     assert "DROPBOX_SHARED_KEY is deprecated" in stderr
-    assert (tmp_path / "p" / "delivery-patch").is_dir()
+    assert (tmp_path / "artifacts" / "p" / "delivery-patch").is_dir()
 
 
 def test_no_keys_refuses_to_start(tmp_path: Path) -> None:

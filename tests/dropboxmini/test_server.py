@@ -123,7 +123,7 @@ def test_upload_answers_201_with_the_full_record(live: Live, project: str) -> No
     assert body["size"] == 5
     assert body["fileName"] == "notes.txt"
     assert body["downloadUrl"].endswith(f"/api/dropbox/artifacts/{body['artifactId']}/download")
-    stored = live.root / project / "generic" / body["artifactId"] / "notes.txt"
+    stored = live.root / "artifacts" / project / "generic" / body["artifactId"] / "notes.txt"
     assert stored.read_bytes() == b"hello"
     with live.client(READ) as http:
         assert http.get(f"/api/dropbox/artifacts/{body['artifactId']}").json() == body
@@ -157,7 +157,7 @@ def test_delivery_patch_validation(
         **fields,
     )
     assert_error(response, 422, "invalid_field", f"'{field}'")
-    assert not (live.root / project).exists()
+    assert not (live.root / "artifacts" / project).exists()
 
 
 def test_delivery_patch_numbers_compare_as_integers(live: Live, project: str) -> None:
@@ -277,7 +277,7 @@ def test_hostile_file_names_stay_inside_the_root(
     assert response.status_code == 201, response.text
     record = response.json()
     assert record["fileName"] == stored
-    path = live.root / project / "generic" / record["artifactId"] / stored
+    path = live.root / "artifacts" / project / "generic" / record["artifactId"] / stored
     assert path.read_bytes() == b"z"
     assert all(live.root in p.resolve().parents for p in live.root.rglob("*"))
 
@@ -290,7 +290,7 @@ def test_file_names_naming_no_file_are_422(live: Live, project: str, filename: b
             "/api/dropbox/upload", content=body, headers={"Content-Type": content_type}
         )
     assert_error(response, 422, "invalid_field", "'file'")
-    assert not (live.root / project).exists()
+    assert not (live.root / "artifacts" / project).exists()
 
 
 def test_oversized_upload_is_413_and_leaves_nothing(live: Live, project: str) -> None:
@@ -312,7 +312,7 @@ def test_oversized_upload_is_413_and_leaves_nothing(live: Live, project: str) ->
     assert "content-length" not in streamed.request.headers
     assert_error(streamed, 413, "too_large")
     assert live.files_under_root() - before == set()
-    assert not (live.root / project).exists()
+    assert not (live.root / "artifacts" / project).exists()
 
 
 def wait_until(condition: object, seconds: float = 10.0) -> bool:
@@ -343,7 +343,7 @@ def test_interrupted_upload_leaves_no_artifact_and_no_temp_file(live: Live, proj
     assert wait_until(lambda: live.temp_files() == [])
     with live.client(READ) as http:
         assert http.get("/api/dropbox/artifacts", params={"project": project}).json()["count"] == 0
-    assert not (live.root / project).exists()
+    assert not (live.root / "artifacts" / project).exists()
 
 
 def test_concurrent_uploads_get_unique_ids(live: Live, project: str) -> None:

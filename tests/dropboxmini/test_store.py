@@ -37,7 +37,7 @@ def test_put_streams_hashes_and_lays_out_the_folder(tmp_path: Path) -> None:
     assert record.size == len(data)
 
     assert record.sha256 == hashlib.sha256(data).hexdigest()
-    expected = store.root / "proj" / "test-result" / record.artifact_id / "r.xml"
+    expected = store.root / "artifacts" / "proj" / "test-result" / record.artifact_id / "r.xml"
     assert Path(record.storage_path) == expected == store.path_of(record.artifact_id)
     assert expected.read_bytes() == data
     assert store.get(record.artifact_id) == record
