@@ -20,6 +20,7 @@ from orchestrator.model import (
     StepKind,
     Triggers,
 )
+from orchestrator.schedule import cron_problem, zone_problem
 from orchestrator.templating import Where, raw_input_references
 
 from . import frontmatter, schema, steps, templates
@@ -31,8 +32,6 @@ _REGION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _INPUT_REF = re.compile(
     r"(?<![\w.])inputs\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['\"])([^'\"\n]*)\2\s*\])"
 )
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
-_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _ARTIFACT_TEXT = ("name", "project", "baseline", "patch", "label", "description", "tags")
 
 
@@ -245,6 +244,10 @@ class _Context:
             problem = cron_problem(expression)
             if problem:
                 self.error(where, f"on.schedule: '{expression}' {problem}")
+        timezone = given.get("timezone", "UTC")
+        problem = zone_problem(timezone)
+        if problem:
+            self.error(("on", "timezone"), f"on.timezone: {problem}")
         values = given.get("inputs", {})
         declared = {d.name: d for d in inputs}
         if ("inputs",) not in self.bad:
@@ -275,7 +278,7 @@ class _Context:
             line=line,
             paths=paths,
             schedule=schedule,
-            timezone=given.get("timezone", "UTC"),
+            timezone=timezone,
             inputs=dict(values),
         )
 
@@ -383,19 +386,6 @@ def input_references(text: str, *, expression: bool = False) -> Iterator[tuple[s
         for match in _INPUT_REF.finditer(region):
             name = match.group(1) or match.group(3)
             yield name, text.count("\n", 0, start + match.start())
-
-
-def cron_problem(expression: str) -> str | None:
-    """Why ``expression`` is not a 5-field cron expression (None when it looks like one)."""
-    text = expression.strip()
-    if text in _CRON_MACROS:
-        return None
-    fields = text.split()
-    if len(fields) != 5:
-        return f"has {len(fields)} fields: a cron expression has 5 (minute hour day month weekday)"
-    if not all(_CRON_FIELD.match(field) for field in fields):
-        return "has characters a cron field cannot contain"
-    return None
 
 
 def _strings(value: Any) -> tuple[str, ...]:
