@@ -25,10 +25,11 @@ SECOND = timedelta(seconds=1)
 # Offset changes are found by probing once a day. Since 1970 no zone in the IANA database
 # changes its offset twice within 166 hours, so each probe interval holds at most one change.
 PROBE = timedelta(days=1)
-PROBES = 30
-# Spans searched before giving up (each up to PROBES days long): decades, far beyond the
+PROBES = 366
+# Spans searched before giving up: each lasts until the next change of offset (about half
+# a year where clocks change) or 2 * PROBES days, so this reaches decades ahead, beyond the
 # longest wait croniter accepts between two dates of an expression.
-MAX_SPANS = 2000
+MAX_SPANS = 200
 _ALL_TIME = (datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
 
 
