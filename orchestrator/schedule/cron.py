@@ -245,7 +245,7 @@ def zone_problem(name: str) -> str | None:
             pass
         else:
             return None
-    hint = _closest_zone(name.removeprefix("right/").removeprefix("posix/"))
+    hint = _closest_zone(name)
     advice = f"did you mean {hint!r}?" if hint else "use an IANA name such as 'Europe/Berlin'"
     return f"unknown time zone {name!r}: {advice}"
 
@@ -256,8 +256,12 @@ def _closest_zone(name: str) -> str | None:
 
     names = available_timezones() - set(_HOST_DEPENDENT) | {"UTC"}
     by_case = {known.lower(): known for known in names}
-    if name.lower() in by_case:
-        return by_case[name.lower()]
+    parts = name.strip().strip("/").split("/")
+    # A zone file's path or a prefixed name (right/…, /usr/share/zoneinfo/…) ends in the name.
+    for start in range(len(parts)):
+        tail = "/".join(parts[start:]).lower()
+        if tail in by_case:
+            return by_case[tail]
     found = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
     return found[0] if found else None
 
