@@ -12,6 +12,7 @@ interval that held one of its times.
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 import subprocess
 from collections.abc import Iterator
@@ -460,3 +461,23 @@ def test_orch_schedule_through_the_spring_night_in_berlin(git_repo: Path) -> Non
     assert "nightly run" in said and "for 2026-03-29T01:00:00Z" in said
     assert "nothing is due" in _once_at(git_repo, "2026-03-29T01:30:00Z")
     assert _cron_times(git_repo, "nightly") == ["2026-03-29T01:00:00Z"]
+
+
+def test_the_daily_probe_sees_every_change_of_offset() -> None:
+    """times.py finds offset changes by probing once a day: that needs every two changes of
+    a zone to be more than two probes apart, which the zone database holds since 1970."""
+    from zoneinfo import _zoneinfo, available_timezones
+
+    from orchestrator.schedule.times import PROBE
+
+    low = datetime(1970, 1, 1, tzinfo=UTC).timestamp()
+    high = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
+    closest, seen = timedelta(days=365), 0
+    for key in available_timezones():
+        zone = _zoneinfo.ZoneInfo.no_cache(key)  # the pure-Python reader lists transitions
+        changes = [t for t in zone._trans_utc if low <= t <= high]  # type: ignore[attr-defined]
+        seen += len(changes)
+        for earlier, later in itertools.pairwise(changes):
+            closest = min(closest, timedelta(seconds=later - earlier))
+    assert seen > 10_000
+    assert closest > 2 * PROBE, closest
