@@ -20,7 +20,6 @@ from orchestrator.model import (
     StepKind,
     Triggers,
 )
-from orchestrator.schedule import cron_problem, zone_problem
 from orchestrator.templating import Where, raw_input_references
 
 from . import frontmatter, schema, steps, templates
@@ -229,6 +228,23 @@ class _Context:
                 "files to include first, e.g. ['src/**', '!src/**/*.md']",
             )
 
+    def check_schedule(self, given: object, schedule: Sequence[str], timezone: str) -> None:
+        """``on.schedule`` and ``on.timezone`` as the scheduler will evaluate them: each
+        expression read by croniter and naming some date, the zone known to ``zoneinfo``."""
+        # Imported here: documents without a schedule do not pay for zoneinfo and the rules.
+        from orchestrator.schedule import cron_problem, zone_problem
+
+        for index, expression in enumerate(schedule):
+            where: tuple[str | int, ...] = ("on", "schedule")
+            if isinstance(given, list):
+                where = (*where, index)
+            problem = cron_problem(expression)
+            if problem:
+                self.error(where, f"on.schedule: '{expression}' {problem}")
+        problem = zone_problem(timezone)
+        if problem:
+            self.error(("on", "timezone"), f"on.timezone: {problem}")
+
     def triggers(self, inputs: list[InputDecl]) -> Triggers | None:
         given = self.section("on")
         if given is None or any(where[0] == "on" for where in self.bad):
@@ -237,17 +253,9 @@ class _Context:
         paths = _strings(given.get("paths", ()))
         self.check_paths(given.get("paths"), paths)
         schedule = _strings(given.get("schedule", ()))
-        for index, expression in enumerate(schedule):
-            where: tuple[str | int, ...] = ("on", "schedule")
-            if isinstance(given.get("schedule"), list):
-                where = (*where, index)
-            problem = cron_problem(expression)
-            if problem:
-                self.error(where, f"on.schedule: '{expression}' {problem}")
         timezone = given.get("timezone", "UTC")
-        problem = zone_problem(timezone)
-        if problem:
-            self.error(("on", "timezone"), f"on.timezone: {problem}")
+        if schedule or timezone != "UTC":
+            self.check_schedule(given.get("schedule"), schedule, timezone)
         values = given.get("inputs", {})
         declared = {d.name: d for d in inputs}
         if ("inputs",) not in self.bad:
