@@ -18,6 +18,7 @@ from orchestrator.cli.errors import EXIT_COMPLETED, EXIT_FAILED, EXIT_NOTHING_RA
 from orchestrator.errors import UsageError
 
 err = Console(stderr=True, soft_wrap=True)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 Where = Annotated[
     Path, typer.Option("--repo", "-C", help="The repository (default: the current folder).")
@@ -37,6 +38,8 @@ def _moment(text: str) -> datetime:
             f"--at {text!r} is not a time: write ISO 8601, e.g. 2026-10-25T01:00:00Z"
         ) from None
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment < EARLIEST:
+        raise UsageError(f"--at {text} is before 1970: name a time since")
     if moment > datetime.now(UTC):
         raise UsageError(
             f"--at {text} is later than now: a scheduled run is for a time that has come"

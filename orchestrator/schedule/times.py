@@ -120,7 +120,22 @@ class CronTimes:
 
     def first_after(self, moment: datetime) -> datetime:
         """The first due instant later than ``moment``, in UTC."""
-        moment = moment.astimezone(UTC)
+        try:
+            return self._first_after(moment.astimezone(UTC))
+        except OverflowError:
+            raise ScheduleProblem(self._out_of_range(moment)) from None
+
+    def last_until(self, moment: datetime) -> datetime:
+        """The last due instant at or before ``moment``, in UTC."""
+        try:
+            return self._last_until(moment.astimezone(UTC))
+        except OverflowError:
+            raise ScheduleProblem(self._out_of_range(moment)) from None
+
+    def _out_of_range(self, moment: datetime) -> str:
+        return f"{self.cron.expression!r} cannot be evaluated near {moment.isoformat()}"
+
+    def _first_after(self, moment: datetime) -> datetime:
         cursor = moment
         for _ in range(MAX_SPANS):
             span = span_at(self.zone, cursor)
@@ -137,9 +152,8 @@ class CronTimes:
             cursor = span.end
         raise ScheduleProblem(f"{self.cron.expression!r} names no time in the coming decades")
 
-    def last_until(self, moment: datetime) -> datetime:
-        """The last due instant at or before ``moment``, in UTC."""
-        cursor = moment.astimezone(UTC)
+    def _last_until(self, moment: datetime) -> datetime:
+        cursor = moment
         for _ in range(MAX_SPANS):
             span = span_at(self.zone, cursor)
             wall = self.cron.last_before(_wall(cursor, span.offset) + SECOND)

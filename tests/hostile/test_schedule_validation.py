@@ -9,10 +9,13 @@ check existed, or on a host whose zone database knows a zone this one lacks): th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -322,3 +325,59 @@ def test_evaluating_a_bad_schedule_raises_the_same_reason() -> None:
     assert str(raised.value) == (
         "'0 0 31 2 *' never fires: day of month '31' does not occur in month '2'"
     )
+
+
+def test_orch_schedule_at_refuses_a_time_before_1970(git_repo: Path) -> None:
+    _commit_unchecked(git_repo, {PATH: _text('"0 2 * * *"', "UTC")})
+    ran = orch(git_repo, "schedule", "--once", "--at", "0001-01-01T00:00:00Z")
+    assert (ran.code, ran.stderr.strip()) == (
+        2,
+        "orch: --at 0001-01-01T00:00:00Z is before 1970: name a time since",
+    )
+
+
+def test_the_foreground_scheduler_reports_a_problem_when_first_seen(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.api import scheduling
+
+    _commit_unchecked(git_repo, {PATH: _text('"0 2 * * *"', "Europe/Berln")})
+    passes: list[scheduling.SchedulePass] = []
+    stop = threading.Event()
+    real_pass = scheduling.schedule_once
+
+    def counted(*args: Any, **kwargs: Any) -> scheduling.SchedulePass:
+        passes.append(real_pass(*args, **kwargs))
+        if len(passes) == 3:
+            stop.set()
+        return passes[-1]
+
+    monkeypatch.setattr(scheduling, "schedule_once", counted)
+    monkeypatch.setattr(scheduling, "MAX_SLEEP_SECONDS", 0.01)
+    notes: list[str] = []
+    scheduling.schedule_forever(git_repo, stop, notify=notes.append)
+    assert [len(p.unevaluated) for p in passes] == [1, 1, 1]
+    assert notes == [
+        f"not scheduled: {PATH}:7:13: on.timezone: unknown time zone 'Europe/Berln': did you "
+        "mean 'Europe/Berlin'?"
+    ]
+
+
+def test_orch_list_reports_a_schedule_that_validated_but_cannot_be_evaluated(
+    git_repo: Path,
+) -> None:
+    """Validation and evaluation use the same rules; should they ever disagree (a zone
+    database changed under a running process), the listing says so instead of a blank."""
+    from orchestrator import document as documents
+
+    parsed = documents.parse(_text('"0 2 * * *"', "Europe/Berlin"), git_repo / PATH)
+    assert parsed.triggers is not None
+    broken = dataclasses.replace(
+        parsed, triggers=dataclasses.replace(parsed.triggers, timezone="Europe/Berln")
+    )
+    row = api.summary(api.Listed(path=git_repo / PATH, document=broken))
+    assert row["next_run"] is None
+    assert row["problems"] == [
+        f"{git_repo / PATH}:5:1: on.schedule cannot be evaluated: unknown time zone "
+        "'Europe/Berln': did you mean 'Europe/Berlin'?"
+    ]
