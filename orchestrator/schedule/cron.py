@@ -264,4 +264,3 @@ def _closest_zone(name: str) -> str | None:
             return by_case[tail]
     found = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
     return found[0] if found else None
-
