@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"document", "runner", "artifacts", "trace", "hooks", "schedule", "api"},
     "schedule": {"schedule"},
     "hooks": {"trace", "document", "hooks"},
-    "document": {"document"},
+    "document": {"document", "schedule"},
     "runner": {"runner"},
     "artifacts": {"dropboxmini", "artifacts"},
     "trace": {"trace"},

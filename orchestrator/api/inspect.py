@@ -88,19 +88,29 @@ def summary(item: Listed) -> dict[str, Any]:
     if doc is not None and doc.triggers is not None:
         triggers += [f"paths: {p}" for p in doc.triggers.paths]
         triggers += [f"schedule: {s} ({doc.triggers.timezone})" for s in doc.triggers.schedule]
+    problems = [str(p) for p in item.problems]
+    try:
+        next_run = _next_run(doc)
+    except schedule.ScheduleProblem as exc:
+        assert doc is not None and doc.triggers is not None
+        where = f"{_shown(item.path)}:{doc.triggers.line}:1"
+        next_run, problems = None, [*problems, f"{where}: on.schedule cannot be evaluated: {exc}"]
     return {
         "path": _shown(item.path),
         "id": doc.id if doc else None,
         "title": doc.title if doc else None,
         "status": doc.status.value if doc else None,
         "triggers": triggers,
-        "next_run": _next_run(doc),
-        "problems": [str(p) for p in item.problems],
+        "next_run": next_run,
+        "problems": problems,
     }
 
 
 def _next_run(doc: Document | None) -> str | None:
-    """The next cron time (UTC, ISO) of an approved scheduled document; None otherwise."""
+    """The next cron time (UTC, ISO) of an approved scheduled document; None otherwise.
+
+    Raises ``ScheduleProblem`` when its schedule cannot be evaluated.
+    """
     if doc is None or doc.status is not DocumentStatus.APPROVED:
         return None
     moment = schedule.next_run(doc)

@@ -7,6 +7,8 @@ for, and the document's ``on.inputs``.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
@@ -19,11 +21,11 @@ from orchestrator import document, runner
 from orchestrator.api.apply import RunRequest, prepare, run_prepared
 from orchestrator.api.recording import trace_reader, trace_writer
 from orchestrator.api.workspace import Place, locate
-from orchestrator.errors import DocumentError, OrchError, UsageError
+from orchestrator.errors import Diagnostic, DocumentError, OrchError, UsageError
 from orchestrator.model import Document, DocumentStatus, RunState, Trigger
 from orchestrator.record import RunRecord
-from orchestrator.schedule import claims
-from orchestrator.schedule.due import Due, ScheduleProblem, due_time, iso_utc, next_run, parse_iso
+from orchestrator.schedule import ScheduleProblem, claims
+from orchestrator.schedule.due import Due, due_time, iso_utc, next_run, parse_iso
 from orchestrator.trace import TraceReader, repo
 from orchestrator.trace import claims as remote_claims
 
@@ -32,6 +34,10 @@ MAX_SLEEP_SECONDS = 60.0
 # Claims on the trace remote are deleted once this much older than the newest run's.
 REMOTE_CLAIMS_KEPT = timedelta(days=7)
 Notice = Callable[[str], None]
+# How the scheduler recognises a document it cannot read that asks for scheduled runs.
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^---[ \t]*$", re.DOTALL | re.MULTILINE)
+_SCHEDULE_KEY = re.compile(r"(?:^|[{,\s])schedule\s*:", re.MULTILINE)
+_APPROVED = re.compile(r"^status\s*:\s*[\"']?approved[\"']?\s*(?:#.*)?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -41,11 +47,18 @@ class SchedulePass:
     records: list[RunRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     next_due: datetime | None = None
+    # Approved scheduled documents whose schedule cannot be evaluated (an invalid document,
+    # an unknown time zone, a cron expression that never fires): they never run until fixed.
+    unevaluated: list[Diagnostic] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:
         """True when every due run completed (or nothing was due) and nothing went wrong."""
-        return not self.problems and all(r.state is RunState.COMPLETED for r in self.records)
+        return (
+            not self.problems
+            and not self.unevaluated
+            and all(r.state is RunState.COMPLETED for r in self.records)
+        )
 
 
 def _scheduled(doc: Document) -> bool:
@@ -84,11 +97,13 @@ def due_runs(
     documents: Sequence[Document],
     reader: TraceReader,
     now: datetime,
+    unevaluated: list[Diagnostic] | None = None,
 ) -> list[Due]:
     """The runs due at ``now``: one per approved, scheduled, committed document at most.
 
     ``documents`` are read from ``root``'s HEAD (their paths below ``root``). Status
     ``approved`` is required; ``publication`` plays no part (a published draft never runs).
+    A document whose schedule cannot be evaluated is added to ``unevaluated``.
     """
     found: list[Due] = []
     for doc in documents:
@@ -107,7 +122,9 @@ def due_runs(
                 changed_at=repo.commit_time(root, commit),
                 last_cron_time=last_cron_time(reader, doc.id),
             )
-        except ScheduleProblem:
+        except ScheduleProblem as exc:
+            if unevaluated is not None:
+                unevaluated.append(_schedule_diagnostic(relpath, doc, exc))
             continue
         if due is not None:
             found.append(
@@ -116,23 +133,60 @@ def due_runs(
     return found
 
 
-def committed_documents(place: Place, commit: str) -> list[Document]:
-    """The intent documents as ``commit`` holds them (invalid ones left out)."""
+def _schedule_diagnostic(relpath: str, doc: Document, problem: ScheduleProblem) -> Diagnostic:
+    line = doc.triggers.line if doc.triggers is not None else 1
+    return Diagnostic(relpath, line, 1, f"on.schedule cannot be evaluated: {problem}")
+
+
+def committed_documents(place: Place, commit: str) -> tuple[list[Document], list[Diagnostic]]:
+    """The intent documents as ``commit`` holds them, and the problems of those that cannot
+    be read but ask for scheduled runs (``status: approved`` and a ``schedule`` key): such a
+    document would otherwise never run, silently. Other invalid documents are left out."""
     docs: list[Document] = []
+    problems: list[Diagnostic] = []
     for path in document.discover(place.root, place.settings.intents):
         relpath = path.relative_to(place.root).as_posix()
         data = repo.file_at(place.root, commit, relpath)
         if data is None:
             continue
+        text = data.decode("utf-8", errors="replace")
         try:
             docs.append(document.parse(data.decode("utf-8"), place.root / relpath))
-        except (DocumentError, UnicodeDecodeError):
-            continue
-    return docs
+        except UnicodeDecodeError as exc:
+            if asks_for_schedule(text):
+                message = f"not UTF-8 text (byte {exc.start}): save it as UTF-8"
+                problems.append(Diagnostic(relpath, 1, 1, message))
+        except DocumentError as exc:
+            if asks_for_schedule(text):
+                shown = str(place.root / relpath)
+                problems.extend(
+                    dataclasses.replace(d, path=relpath) if d.path == shown else d
+                    for d in exc.diagnostics
+                )
+    return docs, problems
+
+
+def asks_for_schedule(text: str) -> bool:
+    """Whether a document's front matter, read as text, is approved and has a schedule."""
+    front = _FRONT_MATTER.match(text.replace("\r\n", "\n"))
+    return (
+        front is not None
+        and _SCHEDULE_KEY.search(front.group(1)) is not None
+        and _APPROVED.search(front.group(1)) is not None
+    )
 
 
 def next_due(documents: Sequence[Document], now: datetime) -> datetime | None:
-    times = [t for t in (next_run(d, now) for d in documents if _scheduled(d)) if t is not None]
+    times = []
+    for doc in documents:
+        if not _scheduled(doc):
+            continue
+        try:
+            moment = next_run(doc, now)
+        except ScheduleProblem:
+            continue  # reported by due_runs
+        if moment is not None:
+            times.append(moment)
     return min(times) if times else None
 
 
@@ -149,11 +203,11 @@ def schedule_once(
     head = repo.head_commit(place.root)
     if head is None:
         return SchedulePass()
-    docs = committed_documents(place, head)
+    docs, unevaluated = committed_documents(place, head)
     reader = trace_reader(place)
     records: list[RunRecord] = []
     problems: list[str] = []
-    for due in due_runs(place.root, docs, reader, moment):
+    for due in due_runs(place.root, docs, reader, moment, unevaluated):
         try:
             record = run_due(place, head, due, reader, notify)
         except OrchError as exc:
@@ -161,7 +215,7 @@ def schedule_once(
             continue
         if record is not None:
             records.append(record)
-    return SchedulePass(records, problems, next_due(docs, moment))
+    return SchedulePass(records, problems, next_due(docs, moment), unevaluated)
 
 
 def run_due(
@@ -221,8 +275,10 @@ def schedule_forever(where: Path, stop: threading.Event, *, notify: Notice | Non
     """Run due documents until ``stop`` is set, sleeping until the next cron time (≤ 60 s).
 
     Documents are read again at every wake, so a newly committed schedule is noticed within a
-    minute. A run in progress finishes before the loop looks at ``stop``.
+    minute. A run in progress finishes before the loop looks at ``stop``. A schedule that
+    cannot be evaluated is reported when it is first seen, not at every wake.
     """
+    reported: set[str] = set()
     while not stop.is_set():
         started = datetime.now(UTC)
         wake = started + timedelta(seconds=MAX_SLEEP_SECONDS)
@@ -232,6 +288,11 @@ def schedule_forever(where: Path, stop: threading.Event, *, notify: Notice | Non
             if notify is not None:
                 notify(f"orch schedule: {exc}")
         else:
+            current = {str(diagnostic) for diagnostic in result.unevaluated}
+            for problem in sorted(current - reported):
+                if notify is not None:
+                    notify(f"not scheduled: {problem}")
+            reported = current
             for problem in result.problems:
                 if notify is not None:
                     notify(problem)

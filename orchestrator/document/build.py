@@ -32,8 +32,6 @@ _REGION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _INPUT_REF = re.compile(
     r"(?<![\w.])inputs\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['\"])([^'\"\n]*)\2\s*\])"
 )
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
-_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 _ARTIFACT_TEXT = ("name", "project", "baseline", "patch", "label", "description", "tags")
 
 
@@ -233,6 +231,23 @@ class _Context:
                 "files to include first, e.g. ['src/**', '!src/**/*.md']",
             )
 
+    def check_schedule(self, given: object, schedule: Sequence[str], timezone: str) -> None:
+        """``on.schedule`` and ``on.timezone`` as the scheduler will evaluate them: each
+        expression read by croniter and naming some date, the zone known to ``zoneinfo``."""
+        # Imported here: documents without a schedule do not pay for zoneinfo and the rules.
+        from orchestrator.schedule import cron_problem, zone_problem
+
+        for index, expression in enumerate(schedule):
+            where: tuple[str | int, ...] = ("on", "schedule")
+            if isinstance(given, list):
+                where = (*where, index)
+            problem = cron_problem(expression)
+            if problem:
+                self.error(where, f"on.schedule: '{expression}' {problem}")
+        problem = zone_problem(timezone)
+        if problem:
+            self.error(("on", "timezone"), f"on.timezone: {problem}")
+
     def triggers(self, inputs: list[InputDecl]) -> Triggers | None:
         given = self.section("on")
         if given is None or any(where[0] == "on" for where in self.bad):
@@ -241,13 +256,9 @@ class _Context:
         paths = _strings(given.get("paths", ()))
         self.check_paths(given.get("paths"), paths)
         schedule = _strings(given.get("schedule", ()))
-        for index, expression in enumerate(schedule):
-            where: tuple[str | int, ...] = ("on", "schedule")
-            if isinstance(given.get("schedule"), list):
-                where = (*where, index)
-            problem = cron_problem(expression)
-            if problem:
-                self.error(where, f"on.schedule: '{expression}' {problem}")
+        timezone = given.get("timezone", "UTC")
+        if schedule or timezone != "UTC":
+            self.check_schedule(given.get("schedule"), schedule, timezone)
         values = given.get("inputs", {})
         declared = {d.name: d for d in inputs}
         if ("inputs",) not in self.bad:
@@ -278,7 +289,7 @@ class _Context:
             line=line,
             paths=paths,
             schedule=schedule,
-            timezone=given.get("timezone", "UTC"),
+            timezone=timezone,
             inputs=dict(values),
         )
 
@@ -389,19 +400,6 @@ def input_references(text: str, *, expression: bool = False) -> Iterator[tuple[s
         for match in _INPUT_REF.finditer(region):
             name = match.group(1) or match.group(3)
             yield name, text.count("\n", 0, start + match.start())
-
-
-def cron_problem(expression: str) -> str | None:
-    """Why ``expression`` is not a 5-field cron expression (None when it looks like one)."""
-    text = expression.strip()
-    if text in _CRON_MACROS:
-        return None
-    fields = text.split()
-    if len(fields) != 5:
-        return f"has {len(fields)} fields: a cron expression has 5 (minute hour day month weekday)"
-    if not all(_CRON_FIELD.match(field) for field in fields):
-        return "has characters a cron field cannot contain"
-    return None
 
 
 def _strings(value: Any) -> tuple[str, ...]:

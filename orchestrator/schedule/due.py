@@ -6,29 +6,18 @@ document and the cron time of its last scheduled run. Only the latest such time 
 scheduler that was down for a week runs a daily document once, not seven times; and a
 schedule committed at 15:00 for 02:00 first runs at 02:00 the next day.
 
-This module is the only place ``croniter`` is imported, and only when a time is computed
-(it takes a tenth of a second to import, which every ``orch`` command would pay otherwise).
+Which instants an expression names in a time zone, daylight-saving changes included, is
+``times``' business; this module only picks the one run that is due.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime
 
 from orchestrator.model import Document
-
-
-class ScheduleProblem(ValueError):
-    """A cron expression or time zone that cannot be evaluated."""
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ScheduleProblem(f"unknown time zone {name!r}") from exc
+from orchestrator.schedule.times import latest_time, next_time
 
 
 def iso_utc(moment: datetime) -> str:
@@ -39,28 +28,6 @@ def iso_utc(moment: datetime) -> str:
 def parse_iso(text: str) -> datetime:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def latest_time(expression: str, timezone: str, now: datetime) -> datetime:
-    """The latest time ``<= now`` that ``expression`` names, in UTC."""
-    local_now = now.astimezone(zone(timezone)).replace(microsecond=0) + timedelta(seconds=1)
-    return _step(expression, local_now, forward=False)
-
-
-def next_time(expression: str, timezone: str, now: datetime) -> datetime:
-    """The first time ``> now`` that ``expression`` names, in UTC."""
-    return _step(expression, now.astimezone(zone(timezone)), forward=True)
-
-
-def _step(expression: str, start: datetime, *, forward: bool) -> datetime:
-    from croniter import CroniterBadCronError, CroniterBadDateError, croniter
-
-    try:
-        iterator = croniter(expression, start)
-        found: datetime = iterator.get_next(datetime) if forward else iterator.get_prev(datetime)
-    except (CroniterBadCronError, CroniterBadDateError, ValueError, KeyError) as exc:
-        raise ScheduleProblem(f"cannot evaluate cron expression {expression!r}: {exc}") from exc
-    return found.astimezone(UTC)
 
 
 def due_time(
@@ -87,18 +54,15 @@ def due_time(
 
 
 def next_run(document: Document, now: datetime | None = None) -> datetime | None:
-    """The next cron time of a scheduled document (UTC), or None without a usable schedule."""
+    """The next cron time of a scheduled document (UTC), or None without a schedule.
+
+    Raises ``ScheduleProblem`` when an expression or the time zone cannot be evaluated.
+    """
     triggers = document.triggers
     if triggers is None or not triggers.schedule:
         return None
     moment = now or datetime.now(UTC)
-    times: list[datetime] = []
-    for expression in triggers.schedule:
-        try:
-            times.append(next_time(expression, triggers.timezone, moment))
-        except ScheduleProblem:
-            continue
-    return min(times) if times else None
+    return min(next_time(expression, triggers.timezone, moment) for expression in triggers.schedule)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator import document
 from orchestrator.api.recording import trace_reader
-from orchestrator.api.scheduling import due_runs
+from orchestrator.api.scheduling import asks_for_schedule, due_runs
 from orchestrator.api.workspace import locate
 from orchestrator.schedule import due_time, iso_utc, next_run
 from tests.conftest import build_file_tree
@@ -192,3 +192,22 @@ def test_next_run_is_the_next_cron_time_in_utc(git_repo: Path) -> None:
     doc = document.load(git_repo / "intents/nightly.md")
     moment = next_run(doc, at("2026-03-10T15:00:00"))
     assert moment is not None and iso_utc(moment) == "2026-03-11T06:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("front", "asks"),
+    [
+        ("status: approved\non:\n  schedule: '0 2 * * *'\n", True),
+        ('status: "approved"\non: {schedule: "0 2 * * *"}\n', True),
+        ("status: approved  # ok\r\non:\r\n  schedule:\r\n    - '0 2 * * *'\r\n", True),
+        ("status: draft\non:\n  schedule: '0 2 * * *'\n", False),
+        ("status: approved\non:\n  paths: [src/**]\n", False),
+        ("status: approved\ndescription: runs on no schedule: by hand\n", True),
+    ],
+)
+def test_which_unreadable_documents_the_scheduler_reports(front: str, asks: bool) -> None:
+    """An invalid document is reported by the scheduler when its front matter, read as text,
+    is approved and has a schedule key (a false alarm only costs a message about a document
+    that is invalid anyway)."""
+    text = f"---\n{front}---\n\n# Title\n"
+    assert asks_for_schedule(text) is asks

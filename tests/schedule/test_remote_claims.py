@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,16 @@ from orchestrator.trace import claims as remote_claims
 from tests.conftest import git
 from tests.core.helpers import document
 from tests.schedule.test_schedule_cli import (
+    AT,
     BODY,
+    NEW_YEAR,
     _commit_long_ago,
     _front,
-    _latest_new_year,
     _scheduled_runs,
 )
+
+NOW = datetime.fromisoformat(AT)
+CLAIMED = NEW_YEAR.replace("-", "").replace(":", "")
 
 
 def _claims_on(remote: Path) -> list[str]:
@@ -43,19 +48,19 @@ def test_a_cron_time_claimed_by_one_host_is_skipped_by_the_other(
     first, second, remote = hosts
     monkeypatch.setenv("ORCH_TRACE_REMOTE", str(remote))
 
-    ran = api.schedule_once(first)
+    ran = api.schedule_once(first, NOW)
     assert ran.problems == [] and [r.state.value for r in ran.records] == ["completed"]
-    claim = f"refs/orch/claims/yearly/{_latest_new_year().replace('-', '').replace(':', '')}"
+    claim = f"refs/orch/claims/yearly/{CLAIMED}"
     assert _claims_on(remote) == [claim]
     message = git(remote, "log", "-1", "--format=%B", claim)
     assert "Scheduled run of intents/yearly.md" in message and "Host: " in message
 
     # The second host has not fetched the trace: only the remote claim stops it.
     assert _scheduled_runs(second) == []
-    skipped = api.schedule_once(second)
+    skipped = api.schedule_once(second, NOW)
     assert (skipped.records, skipped.problems) == ([], [])
     assert _scheduled_runs(second) == []
-    assert [r["trigger"]["cron_time"] for r in _scheduled_runs(first)] == [_latest_new_year()]
+    assert [r["trigger"]["cron_time"] for r in _scheduled_runs(first)] == [NEW_YEAR]
 
 
 def test_an_unreachable_remote_runs_nothing_and_a_later_pass_runs_the_time(
@@ -65,13 +70,13 @@ def test_an_unreachable_remote_runs_nothing_and_a_later_pass_runs_the_time(
     remote = tmp_path / "not-yet.git"
     monkeypatch.setenv("ORCH_TRACE_REMOTE", str(remote))
 
-    failed = api.schedule_once(git_repo)
+    failed = api.schedule_once(git_repo, NOW)
     assert failed.records == [] and len(failed.problems) == 1
     assert "could not claim" in failed.problems[0] and str(remote) in failed.problems[0]
     assert _scheduled_runs(git_repo) == []
 
     subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
-    ran = api.schedule_once(git_repo)
+    ran = api.schedule_once(git_repo, NOW)
     assert ran.problems == [] and [r.state.value for r in ran.records] == ["completed"]
     assert len(_claims_on(remote)) == 1
 
@@ -86,11 +91,10 @@ def test_claims_a_week_older_than_the_newest_run_are_pruned(
     git(first, "push", "-q", str(remote), f"{head}:refs/orch/claims/other/20200101T000000Z")
     monkeypatch.setenv("ORCH_TRACE_REMOTE", str(remote))
 
-    assert [r.state.value for r in api.schedule_once(first).records] == ["completed"]
-    this_year = _latest_new_year().replace("-", "").replace(":", "")
+    assert [r.state.value for r in api.schedule_once(first, NOW).records] == ["completed"]
     assert sorted(_claims_on(remote)) == [
         "refs/orch/claims/other/20200101T000000Z",
-        f"refs/orch/claims/yearly/{this_year}",
+        f"refs/orch/claims/yearly/{CLAIMED}",
         "refs/orch/claims/yearly/29991231T000000Z",
     ]
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,9 @@ def _scheduled_runs(repo: Path) -> list[dict[str, Any]]:
     return [r for r in records if r["trigger"]["source"] == "schedule"]
 
 
-def _latest_new_year() -> str:
-    return f"{time.gmtime().tm_year}-01-01T00:00:00Z"
+# Each pass is evaluated at a fixed time, so the cron time it runs does not depend on today.
+AT = "2026-06-01T12:00:00Z"
+NEW_YEAR = "2026-01-01T00:00:00Z"
 
 
 def test_once_runs_a_due_document_in_a_worktree_and_only_once(git_repo: Path) -> None:
@@ -67,7 +69,7 @@ def test_once_runs_a_due_document_in_a_worktree_and_only_once(git_repo: Path) ->
     build_file_tree(git_repo, {"notes.txt": "uncommitted work\n"})
     status = git(git_repo, "status", "--porcelain")
 
-    first = orch(git_repo, "schedule", "--once")
+    first = orch(git_repo, "schedule", "--once", "--at", AT)
     assert first.code == 0, first.stderr
     assert git(git_repo, "status", "--porcelain") == status
     assert git(git_repo, "rev-parse", "HEAD") == head
@@ -77,7 +79,7 @@ def test_once_runs_a_due_document_in_a_worktree_and_only_once(git_repo: Path) ->
     assert len(runs) == 1
     record = runs[0]
     assert record["state"] == "completed"
-    assert record["trigger"]["cron_time"] == _latest_new_year()
+    assert record["trigger"]["cron_time"] == NEW_YEAR
     assert record["trigger"]["actor"] == "orch schedule"
     assert record["inputs"] == {"target": "staging"}
     assert record["workspace"]["kind"] == "worktree"
@@ -85,7 +87,7 @@ def test_once_runs_a_due_document_in_a_worktree_and_only_once(git_repo: Path) ->
     assert f"pwd={git_repo}" not in log
     assert git(git_repo, "worktree", "list").count("\n") == 1
 
-    second = orch(git_repo, "schedule", "--once")
+    second = orch(git_repo, "schedule", "--once", "--at", AT)
     assert second.code == 0, second.stderr
     assert "nothing is due" in second.stderr
     assert len(_scheduled_runs(git_repo)) == 1
@@ -93,7 +95,7 @@ def test_once_runs_a_due_document_in_a_worktree_and_only_once(git_repo: Path) ->
 
 def test_drafts_never_run(git_repo: Path) -> None:
     _commit_long_ago(git_repo, {"intents/yearly.md": document(_front(status="draft"), BODY)})
-    result = api.schedule_once(git_repo)
+    result = api.schedule_once(git_repo, datetime.fromisoformat(AT))
     assert (result.records, result.problems, result.succeeded) == ([], [], True)
     assert _scheduled_runs(git_repo) == []
 
@@ -101,14 +103,14 @@ def test_drafts_never_run(git_repo: Path) -> None:
 def test_a_failing_scheduled_run_exits_1(git_repo: Path) -> None:
     failing = BODY.replace("sleep 0.5", "exit 4")
     _commit_long_ago(git_repo, {"intents/yearly.md": document(_front(), failing)})
-    ran = orch(git_repo, "schedule", "--once")
+    ran = orch(git_repo, "schedule", "--once", "--at", AT)
     assert ran.code == 1, ran.stderr
     assert [r["state"] for r in _scheduled_runs(git_repo)] == ["failed"]
 
 
 def test_two_concurrent_schedulers_run_a_cron_time_once(git_repo: Path) -> None:
     _commit_long_ago(git_repo, {"intents/yearly.md": document(_front(), BODY)})
-    command = [sys.executable, "-m", "orchestrator", "schedule", "--once"]
+    command = [sys.executable, "-m", "orchestrator", "schedule", "--once", "--at", AT]
     processes = [
         subprocess.Popen(
             command, cwd=git_repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -118,16 +120,19 @@ def test_two_concurrent_schedulers_run_a_cron_time_once(git_repo: Path) -> None:
     outcomes = [p.communicate(timeout=60) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], outcomes
     runs = _scheduled_runs(git_repo)
-    assert [r["trigger"]["cron_time"] for r in runs] == [_latest_new_year()]
+    assert [r["trigger"]["cron_time"] for r in runs] == [NEW_YEAR]
     assert runs[0]["state"] == "completed"
 
 
 def test_orch_list_shows_the_next_run(git_repo: Path) -> None:
     _commit_long_ago(git_repo, {"intents/yearly.md": document(_front(), BODY)})
+    # orch list reads the clock: the year may turn while it runs, so either answer is right.
+    before = time.gmtime().tm_year
     ran = orch(git_repo, "list", "--json")
+    after = time.gmtime().tm_year
     assert ran.code == 0, ran.stderr
     [row] = ran.json()
-    assert row["next_run"] == f"{time.gmtime().tm_year + 1}-01-01T00:00:00Z"
+    assert row["next_run"] in {f"{year + 1}-01-01T00:00:00Z" for year in (before, after)}
 
 
 def test_the_foreground_scheduler_stops_on_sigterm(git_repo: Path) -> None:
