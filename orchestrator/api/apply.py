@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import secrets
 import socket
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +27,7 @@ from orchestrator.api.workspace import (
     relative_to_root,
     working_copy_dirty,
 )
-from orchestrator.errors import Diagnostic, DocumentError
+from orchestrator.errors import Diagnostic, DocumentError, TraceError, describe_os_error
 from orchestrator.model import Document, DocumentStatus, RunState, Step, StepState, Trigger
 from orchestrator.process import MASK, Masker
 from orchestrator.record import (
@@ -39,6 +42,8 @@ from orchestrator.record import (
 )
 from orchestrator.trace import repo
 from orchestrator.trace.recovery import process_start_token
+
+log = logging.getLogger("orch")
 
 # orch's own credentials: a step never sees them.
 CREDENTIAL_VARIABLES = frozenset(
@@ -296,17 +301,38 @@ def apply(
     return run_prepared(prepared, observer or runner.SilentObserver(), on_wait)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run during ``step``; ``record`` is the run as it was recorded."""
+
+    def __init__(self, record: RunRecord, step: str | None) -> None:
+        super().__init__()
+        self.record = record
+        self.step = step
+
+
 def run_prepared(
     prepared: Prepared, observer: runner.Observer, on_wait: WaitNotice | None = None
 ) -> RunRecord:
-    """Execute a prepared run; ``on_wait`` hears when another run of the workflow is ahead."""
+    """Execute a prepared run; ``on_wait`` hears when another run of the workflow is ahead.
+
+    Returns the final record. Raises ``RunInterrupted`` on Ctrl-C (after recording the run),
+    and an ``OrchError`` only when the run could not start (then nothing ran).
+    """
     history.recover(prepared.place)
     run_id = prepared.request.run_id or new_run_id()
     record = new_record(prepared, run_id)
     execution = execution_for(prepared, record, recording.run_folder(prepared, run_id))
     env = runner.prepare(execution)
     book = recording.RunBook.open(prepared, execution.run_folder)
-    with workflow_lock(prepared.place, prepared.document.id, on_wait, run_id=run_id):
+    execution = dataclasses.replace(execution, on_process_start=book.note_process)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(
+                workflow_lock(prepared.place, prepared.document.id, on_wait, run_id=run_id)
+            )
+        except OSError as exc:
+            problem = describe_os_error(exc, "taking the workflow's lock")
+            raise TraceError(f"{problem}; {recording.DID_NOT_START}") from None
         return _execute(prepared, execution, env, book, record, observer)
 
 
@@ -321,26 +347,82 @@ def _execute(
     record = dataclasses.replace(record, steps=runner.initial_steps(execution))
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
-    book.save(record)
+    book.start(record)
     watcher = _KeepsRunFolderCurrent(observer, book)
     try:
         record = runner.execute(execution, record, env, watcher)
+    except runner.RunInterrupted as exc:
+        try:
+            final = _record_end(book, exc.record, exc.record.error)
+        finally:
+            exc.restore()
+        raise RunInterrupted(final, exc.step) from None
     except BaseException as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"orch failed: {exc}"
+        # A bug in orch (or a signal other than Ctrl-C): the run must not stay open.
         record = watcher.latest(record)
-        book.save(_finished(record, RunError(step=_running_step(record), message=reason)))
+        cut = RunError(step=_running_step(record), message=f"orch failed: {exc}")
+        _record_end(book, record, cut)
         raise
     error = record.error
     if prepared.document.artifacts:
-        # Imported here: packaging and publishing load the HTTP client, which a run without
-        # artifacts should not pay for at start-up.
-        from orchestrator.api import publication
-
-        template_context = runner.context_after(execution, env, record)
-        record, problem = publication.generate_and_publish(prepared, record, template_context)
+        record, problem = _artifacts(prepared, execution, env, record)
         if problem is not None and error is None:
             error = RunError(step=None, message=problem)
-    return book.save(_finished(record, error))
+    return _record_end(book, record, error)
+
+
+def _artifacts(
+    prepared: Prepared, execution: runner.Execution, env: dict[str, str], record: RunRecord
+) -> tuple[RunRecord, str | None]:
+    """Generate and publish the artifacts; what the disk or the store refuses is a problem of
+    the run (it fails with the reason), never a crash."""
+    # Imported here: packaging and publishing load the HTTP client, which a run without
+    # artifacts should not pay for at start-up.
+    from orchestrator.api import publication
+
+    template_context = runner.context_after(execution, env, record)
+    try:
+        return publication.generate_and_publish(prepared, record, template_context)
+    except OSError as exc:
+        return record, describe_os_error(exc, _artifact_stage(prepared, exc))
+    except sqlite3.Error as exc:
+        store = prepared.place.settings.local_store
+        return record, f"the local artifact store {store} failed: {exc}"
+
+
+def _artifact_stage(prepared: Prepared, exc: OSError) -> str:
+    """What was being written when packaging or publishing failed, from the paths involved."""
+    state_dir = prepared.place.settings.state_dir
+    names = {"outbox": "the outbox", "dropbox": "the local artifact store", "packages": "a package"}
+    for path in (exc.filename2, exc.filename):
+        if path is None:
+            continue
+        with contextlib.suppress(ValueError):
+            top = Path(str(path)).resolve().relative_to(state_dir.resolve()).parts[0]
+            if top in names:
+                return f"writing {names[top]}"
+    return "packaging or publishing the artifacts"
+
+
+def _record_end(book: recording.RunBook, record: RunRecord, error: RunError | None) -> RunRecord:
+    """Record the run's end. When that fails (a full disk, a broken trace) the run is
+    ``failed`` with the reason, and its final record waits for the next orch command."""
+    final = _finished(record, error)
+    problem = book.finish(final)
+    if problem is None:
+        return final
+    if error is None:
+        unrecorded = RunError(step=None, message=f"the run's end could not be recorded: {problem}")
+        final = _finished(record, unrecorded)
+    book.keep_for_recovery(final, problem)
+    log.warning(
+        "run %s could not be recorded in the trace: %s; the next orch command on this host "
+        "records it as %s once that is fixed",
+        final.run_id,
+        problem,
+        final.state.value,
+    )
+    return final
 
 
 class _KeepsRunFolderCurrent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,7 +122,14 @@ def resolve_inputs(
         if decl is None:
             unknown(name, " given with -i")
             continue
-        values[name] = read_value(decl, text)
+        try:
+            values[name] = read_value(decl, text)
+        except ValueError as exc:  # a number past Python's digit limit, a date like 2026-13-45
+            shown = None if decl.secret else text
+            problems.append(
+                Diagnostic(path, decl.line, 1, f"input '{name}': {_unreadable(exc, shown)}")
+            )
+            continue
     for decl in doc.inputs:
         if decl.name not in values:
             if decl.required:
@@ -162,6 +170,9 @@ def load_inputs_file(path: Path) -> dict[str, Any]:
     except (YAMLError, RecursionError) as exc:
         message = " ".join(str(exc).split())
         raise InputError([Diagnostic(shown, 1, 1, f"invalid YAML: {message}")]) from None
+    except ValueError as exc:
+        problem = _unreadable(exc, None)
+        raise InputError([Diagnostic(shown, 1, 1, f"in the inputs file: {problem}")]) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -170,6 +181,20 @@ def load_inputs_file(path: Path) -> dict[str, Any]:
         )
     result: dict[str, Any] = _jsonable(data)
     return result
+
+
+def _unreadable(exc: ValueError, text: str | None) -> str:
+    """A value YAML or JSON could not turn into data (``text`` None: never shown)."""
+    if "integer string conversion" in str(exc):
+        limit = sys.get_int_max_str_digits()
+        return (
+            f"a whole number of more than {limit} digits cannot be read: "
+            "declare the input as a string to pass such a value"
+        )
+    if text is None:
+        return f"a value cannot be read: {exc}"
+    shown = text.strip() if len(text.strip()) <= 40 else text.strip()[:40] + "…"
+    return f"cannot read {shown!r}: {exc}"
 
 
 def environment_name(name: str) -> str:

@@ -3,6 +3,7 @@
 from orchestrator.runner.engine import (
     Execution,
     Observer,
+    RunInterrupted,
     SilentObserver,
     context_after,
     execute,
@@ -15,6 +16,7 @@ __all__ = [
     "Execution",
     "Observer",
     "PlannedStep",
+    "RunInterrupted",
     "SilentObserver",
     "context_after",
     "execute",
