@@ -6,11 +6,9 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import logging
 import os
 import secrets
 import socket
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__, document, runner
-from orchestrator.api import history, recording
+from orchestrator.api import ending, history, recording
 from orchestrator.api.lock import WaitNotice, workflow_lock
 from orchestrator.api.workspace import (
     Place,
@@ -28,13 +26,12 @@ from orchestrator.api.workspace import (
     working_copy_dirty,
 )
 from orchestrator.errors import Diagnostic, DocumentError, TraceError, describe_os_error
-from orchestrator.model import Document, DocumentStatus, RunState, Step, StepState, Trigger
+from orchestrator.model import Document, DocumentStatus, RunState, Trigger
 from orchestrator.process import MASK, Masker
 from orchestrator.record import (
     DocumentInfo,
     RunError,
     RunRecord,
-    StepRecord,
     TriggerInfo,
     WorkflowInfo,
     Workspace,
@@ -42,8 +39,6 @@ from orchestrator.record import (
 )
 from orchestrator.trace import repo
 from orchestrator.trace.recovery import process_start_token
-
-log = logging.getLogger("orch")
 
 # orch's own credentials: a step never sees them.
 CREDENTIAL_VARIABLES = frozenset(
@@ -348,122 +343,24 @@ def _execute(
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
     book.start(record)
-    watcher = _KeepsRunFolderCurrent(observer, book)
+    watcher = ending.KeepsRunFolderCurrent(observer, book)
     try:
         record = runner.execute(execution, record, env, watcher)
     except runner.RunInterrupted as exc:
         try:
-            final = _record_end(book, exc.record, exc.record.error)
+            final = ending.record_end(book, exc.record, exc.record.error)
         finally:
             exc.restore()
         raise RunInterrupted(final, exc.step) from None
     except BaseException as exc:
         # A bug in orch (or a signal other than Ctrl-C): the run must not stay open.
         record = watcher.latest(record)
-        cut = RunError(step=_running_step(record), message=f"orch failed: {exc}")
-        _record_end(book, record, cut)
+        cut = RunError(step=ending.running_step(record), message=f"orch failed: {exc}")
+        ending.record_end(book, record, cut)
         raise
     error = record.error
     if prepared.document.artifacts:
-        record, problem = _artifacts(prepared, execution, env, record)
+        record, problem = ending.artifacts(prepared, execution, env, record)
         if problem is not None and error is None:
             error = RunError(step=None, message=problem)
-    return _record_end(book, record, error)
-
-
-def _artifacts(
-    prepared: Prepared, execution: runner.Execution, env: dict[str, str], record: RunRecord
-) -> tuple[RunRecord, str | None]:
-    """Generate and publish the artifacts; what the disk or the store refuses is a problem of
-    the run (it fails with the reason), never a crash."""
-    # Imported here: packaging and publishing load the HTTP client, which a run without
-    # artifacts should not pay for at start-up.
-    from orchestrator.api import publication
-
-    template_context = runner.context_after(execution, env, record)
-    try:
-        return publication.generate_and_publish(prepared, record, template_context)
-    except OSError as exc:
-        return record, describe_os_error(exc, _artifact_stage(prepared, exc))
-    except sqlite3.Error as exc:
-        store = prepared.place.settings.local_store
-        return record, f"the local artifact store {store} failed: {exc}"
-
-
-def _artifact_stage(prepared: Prepared, exc: OSError) -> str:
-    """What was being written when packaging or publishing failed, from the paths involved."""
-    state_dir = prepared.place.settings.state_dir
-    names = {"outbox": "the outbox", "dropbox": "the local artifact store", "packages": "a package"}
-    for path in (exc.filename2, exc.filename):
-        if path is None:
-            continue
-        with contextlib.suppress(ValueError):
-            top = Path(str(path)).resolve().relative_to(state_dir.resolve()).parts[0]
-            if top in names:
-                return f"writing {names[top]}"
-    return "packaging or publishing the artifacts"
-
-
-def _record_end(book: recording.RunBook, record: RunRecord, error: RunError | None) -> RunRecord:
-    """Record the run's end. When that fails (a full disk, a broken trace) the run is
-    ``failed`` with the reason, and its final record waits for the next orch command."""
-    final = _finished(record, error)
-    problem = book.finish(final)
-    if problem is None:
-        return final
-    if error is None:
-        unrecorded = RunError(step=None, message=f"the run's end could not be recorded: {problem}")
-        final = _finished(record, unrecorded)
-    book.keep_for_recovery(final, problem)
-    log.warning(
-        "run %s could not be recorded in the trace: %s; the next orch command on this host "
-        "records it as %s once that is fixed",
-        final.run_id,
-        problem,
-        final.state.value,
-    )
-    return final
-
-
-class _KeepsRunFolderCurrent:
-    """Passes step changes on, and notes each in the run folder's journal, so that a run whose
-    process dies can be recovered with the step it was in (one small append per change)."""
-
-    def __init__(self, observer: runner.Observer, book: recording.RunBook):
-        self._observer = observer
-        self._book = book
-        self._steps: dict[str, StepRecord] = {}
-
-    def latest(self, record: RunRecord) -> RunRecord:
-        """``record`` with every step as last reported (for a run cut short)."""
-        for step in self._steps.values():
-            cut = step.moved_to(StepState.FAILED) if step.state is StepState.RUNNING else step
-            record = record.with_step(cut)
-        return record
-
-    @property
-    def verbose(self) -> bool:
-        return self._observer.verbose
-
-    def step_changed(self, step: StepRecord) -> None:
-        self._steps[step.name] = step
-        self._book.note_step(step)
-        self._observer.step_changed(step)
-
-    def step_output(self, step: str, line: str) -> None:
-        self._observer.step_output(step, line)
-
-    def confirm(self, step: Step, instruction: str) -> bool | None:
-        return self._observer.confirm(step, instruction)
-
-
-def _running_step(record: RunRecord) -> str | None:
-    """The step a cut-short run was in: the last one that started and did not complete."""
-    started = [s for s in record.steps if s.started_at is not None]
-    return started[-1].name if started and started[-1].state is StepState.FAILED else None
-
-
-def _finished(record: RunRecord, error: RunError | None) -> RunRecord:
-    ended = utc_now()
-    state = RunState.FAILED if error is not None else RunState.COMPLETED
-    return dataclasses.replace(record, ended_at=ended, error=error).moved_to(state, ended)
+    return ending.record_end(book, record, error)

@@ -289,8 +289,9 @@ def ignore_state_dir(state_dir: Path) -> None:
     """Keep ``.orch/`` out of ``git status`` without touching the repository's .gitignore."""
     state_dir.mkdir(parents=True, exist_ok=True)
     marker = state_dir / ".gitignore"
-    if not marker.exists():
-        marker.write_text("# orch's local state: never committed\n*\n", encoding="utf-8")
+    # An empty marker is what a full disk left behind: it ignores nothing, so write it again.
+    if not marker.exists() or marker.stat().st_size == 0:
+        _replace_file(marker, b"# orch's local state: never committed\n*\n")
 
 
 def log_tail(folder: Path, relative: str, lines: int = 20) -> str:

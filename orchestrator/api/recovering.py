@@ -39,7 +39,7 @@ def recover(place: Place) -> list[str]:
     def local_folder(workflow: str, run_id: str) -> dict[str, bytes] | None:
         return replay_journal(runs_folder / workflow / run_id)
 
-    return recover_dead_runs(
+    recovered = recover_dead_runs(
         trace_writer(place),
         trace_reader(place),
         host=socket.gethostname(),
@@ -47,6 +47,10 @@ def recover(place: Place) -> list[str]:
         stop=stop_function(runs_folder),
         active=frozenset(ACTIVE_RUNS),
     )
+    for run_id in recovered:
+        for reserved in runs_folder.glob(f"*/{run_id}/{RESERVE}"):
+            reserved.unlink(missing_ok=True)  # the record it kept is in the trace now
+    return recovered
 
 
 def _has_trace(place: Place) -> bool:

@@ -294,9 +294,7 @@ def _interrupted(
         reason = f"the run was interrupted after step '{at.name}'"
     for later in record.steps[index + 1 :]:
         if later.state is StepState.PENDING:
-            skipped = dataclasses.replace(later, skipped_because=reason).moved_to(
-                StepState.SKIPPED
-            )
+            skipped = dataclasses.replace(later, skipped_because=reason).moved_to(StepState.SKIPPED)
             record = record.with_step(skipped)
             observer.step_changed(skipped)
     name = interrupted.name if interrupted is not None else None
