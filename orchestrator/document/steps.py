@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -392,6 +393,18 @@ def _kind(
     return None, ()
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be polled (not http or https, or malformed), or None."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError as exc:
+        return f"url {url!r} is not a usable address: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"url {url!r} is not a usable address: give http:// or https:// and a host"
+    return None
+
+
 def health_problems(text: str, path: str, first_line: int, label: str) -> list[Diagnostic]:
     """Problems of a health check body (YAML: url, expect, timeout, interval, headers)."""
     _, problems = parse_health(text, path, first_line, label)
@@ -427,6 +440,8 @@ def parse_health(
     spec: dict[str, Any] = {"url": data.get("url"), "expect": data.get("expect", {})}
     if not isinstance(spec["url"], str) or not spec["url"].strip():
         error(("url",) if "url" in data else (), "url is required (the address to poll)")
+    elif (problem := url_problem(spec["url"])) is not None:
+        error(("url",), problem)
     if not isinstance(spec["expect"], dict):
         error(("expect",), "expect must be a mapping of JSON fields to expected values")
     headers = data.get("headers", {})

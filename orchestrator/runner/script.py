@@ -47,7 +47,11 @@ def run_script(
     except OSError as exc:
         message = f"could not start {step.command[0]!r}: {exc.strerror or exc}"
         return Outcome(ok=False, log=message + "\n", error=message)
-    outputs = read_outputs(output_file, masker)
+    try:
+        outputs = read_outputs(output_file, masker)
+    except OSError as exc:  # the step replaced $ORCH_OUTPUT with a folder, say
+        message = describe_os_error(exc, f"reading the outputs of step '{step.name}'")
+        return Outcome(ok=False, log=finished.output + message + "\n", error=message)
     if finished.timed_out:
         error = (
             f"timed out after {_seconds(step.timeout_seconds)}; its whole process tree was stopped"

@@ -44,11 +44,19 @@ def _mark_failed(record: dict[str, Any], reason: str) -> dict[str, Any]:
     steps = [dict(s) if isinstance(s, dict) else s for s in record.get("steps") or []]
     running = None
     for step in steps:
-        if isinstance(step, dict) and step.get("state") == "running":
+        if not isinstance(step, dict):
+            continue
+        moves = [*(step.get("transitions") or [])]
+        if step.get("state") == "running":
             running = running or step.get("name")
             step["state"] = "failed"
-            step.setdefault("ended_at", now)
-            step["ended_at"] = step["ended_at"] or now
+            step["ended_at"] = step.get("ended_at") or now
+            step["error"] = step.get("error") or "orch died during this step"
+            step["transitions"] = [*moves, {"state": "failed", "at": now}]
+        elif step.get("state") == "pending":
+            step["state"] = "skipped"
+            step["skipped_because"] = "orch died before this step"
+            step["transitions"] = [*moves, {"state": "skipped", "at": now}]
     record["steps"] = steps
     record["state"] = "failed"
     record["transitions"] = [*(record.get("transitions") or []), {"state": "failed", "at": now}]
