@@ -326,8 +326,12 @@ def run_prepared(
                 workflow_lock(prepared.place, prepared.document.id, on_wait, run_id=run_id)
             )
         except OSError as exc:
+            book.abandon()
             problem = describe_os_error(exc, "taking the workflow's lock")
             raise TraceError(f"{problem}; {recording.DID_NOT_START}") from None
+        except BaseException:  # Ctrl-C while waiting for another run of the workflow
+            book.abandon()
+            raise
         return _execute(prepared, execution, env, book, record, observer)
 
 

@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -164,12 +165,14 @@ class RunBook:
             return self.save(record)
         except TraceError as exc:
             ACTIVE_RUNS.discard(record.run_id)
-            self._close_journal()
-            if self.created:
-                import shutil
-
-                shutil.rmtree(self.folder, ignore_errors=True)
+            self.abandon()
             raise TraceError(f"{exc}; {DID_NOT_START}") from None
+
+    def abandon(self) -> None:
+        """Forget a run that never started: remove the folder this book made for it."""
+        self._close_journal()
+        if self.created:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def finish(self, record: RunRecord) -> str | None:
         """Record a run's end; returns why it could not be recorded (then the caller decides

@@ -177,6 +177,9 @@ def apply(
             record = api.run_prepared(prepared, display, display.waiting)
         except api.RunInterrupted as exc:
             interrupted, record = exc, exc.record
+        except KeyboardInterrupt:  # while waiting for another run, before any step
+            err.print("orch: interrupted by Ctrl-C before the run started: nothing ran")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         sys.stdout.write(json.dumps(to_json(record), indent=2, ensure_ascii=False) + "\n")
     _summarise(record, api.run_folder(prepared, record.run_id), verbose=verbose)
