@@ -8,10 +8,13 @@ repository, TMPDIR, the outbox, the local store) and lets a real step or a real 
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import git
 from tests.core.helpers import Ran, commit_documents, document, orch
@@ -53,18 +56,23 @@ def _new_repo(path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("padding", [0, 100_000], ids=["small-record", "record-over-reserve"])
 def test_a_step_that_fills_the_disk_fails_the_run_and_recovery_records_it(
-    tmp_path: Path,
+    tmp_path: Path, padding: int
 ) -> None:
-    body = """
+    """With ``padding`` the final record is larger than the space reserved for it: what is
+    kept is the record without step bodies and outputs (the logs and states are all there)."""
+    comment = "# " + "p" * padding if padding else "# no padding"
+    body = f"""
 # Demo
 
-```bash {step=fill}
+```bash {{step=fill}}
+{comment}
 head -c 64M /dev/zero > filler.bin || true
 echo "filled"
 ```
 
-```bash {step=after}
+```bash {{step=after}}
 echo "never runs"
 ```
 """
@@ -103,6 +111,7 @@ echo "never runs"
             ("after", "skipped"),
         ]
         assert shown["steps"][1]["skipped_because"] == "step 'fill' failed before it"
+        assert ("rendered" in shown["steps"][0]) is (padding == 0)
         assert [t["state"] for t in shown["transitions"]] == ["pending", "running", "failed"]
         report = git(repo, "show", f"orch-trace:runs/demo/{run_id}/report.md")
         assert "**Recorded late**: the run's own commit of its end failed (no space left" in report
@@ -315,3 +324,33 @@ def test_a_disk_full_before_the_run_starts_runs_nothing_and_leaves_nothing(
         assert (git_repo / "touched.txt").exists()
         # The ignore marker a full disk left empty was written again.
         assert git(git_repo, "status", "--porcelain") == "?? touched.txt\n"
+
+
+def test_a_long_lived_process_closes_its_own_run_that_could_not_be_recorded(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    """``orch serve`` and ``orch schedule`` live on after a run: a run whose end they could
+    not commit is closed by their own next recovery, although its owner (they) is alive."""
+    from orchestrator.api.apply import RunRequest, apply
+    from orchestrator.api.recovering import recover
+    from orchestrator.api.workspace import locate
+
+    with small_disk(tmp_path / "trace", "1m") as trace:
+        git(trace, "init", "-q", "--bare", "--template=")
+        fills = f"head -c 8M /dev/zero > {trace}/f 2>/dev/null || true"
+        body = f"# Demo\n\n```bash {{step=work}}\n{fills}\n```\n"
+        commit_documents(git_repo, {"intents/demo.md": document(FRONT, body)})
+        environ = {**os.environ, "ORCH_TRACE_REPOSITORY": str(trace)}
+        request = RunRequest(path=git_repo / "intents/demo.md", environ=environ)
+        record = apply(request)
+        assert record.state.value == "failed"
+        assert record.error is not None and record.error.message.startswith(
+            "the run's end could not be recorded: no space left on device"
+        )
+        place = locate(git_repo / "intents/demo.md", environ)
+        assert recover(place) == []  # still full
+        (trace / "f").unlink()
+        assert recover(place) == [record.run_id]
+        assert open_runs(trace) == {}
+        stored = json.loads(git(trace, "show", f"orch-trace:runs/demo/{record.run_id}/run.json"))
+        assert stored["state"] == "failed" and stored["error"]["message"] == record.error.message
