@@ -38,7 +38,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _mark_failed(record: dict[str, Any], reason: str) -> dict[str, Any]:
+def _mark_failed(record: dict[str, Any], reason: str, *, progress_known: bool) -> dict[str, Any]:
+    """``record`` closed as failed. Without the host's record of the steps' progress, steps
+    still ``pending`` stay so: whether they ran is not known."""
     now = _now()
     record = dict(record)
     steps = [dict(s) if isinstance(s, dict) else s for s in record.get("steps") or []]
@@ -53,7 +55,7 @@ def _mark_failed(record: dict[str, Any], reason: str) -> dict[str, Any]:
             step["ended_at"] = step.get("ended_at") or now
             step["error"] = step.get("error") or "orch died during this step"
             step["transitions"] = [*moves, {"state": "failed", "at": now}]
-        elif step.get("state") == "pending":
+        elif step.get("state") == "pending" and progress_known:
             step["state"] = "skipped"
             step["skipped_because"] = "orch died before this step"
             step["transitions"] = [*moves, {"state": "skipped", "at": now}]
@@ -164,7 +166,10 @@ def _close(
         f"orch process {pid} on {host} died while the run was running; "
         "recorded as failed by a later orch command"
     )
-    files[RUN_RECORD] = encode_record(_mark_failed(record, reason))
+    lost = fresher is not None and local is None
+    if lost:
+        reason += " (this host had no record of the steps' progress)"
+    files[RUN_RECORD] = encode_record(_mark_failed(record, reason, progress_known=not lost))
     if "report.md" in files:
         note = f"\n\n> **Failed**: {reason}.\n"
         files["report.md"] = files["report.md"].rstrip(b"\n") + note.encode()

@@ -119,6 +119,45 @@ def test_recovery_stops_the_dead_runs_step_processes_and_records_it_failed(
                 os.kill(service, signal.SIGKILL)
 
 
+def test_a_dead_run_is_closed_from_the_trace_alone_when_its_local_folder_is_lost(
+    git_repo: Path,
+) -> None:
+    body = "# Demo\n\n```bash {step=slow}\necho $$ > leader.pid\nexec sleep 300\n```\n"
+    commit_documents(git_repo, {"intents/demo.md": document(FRONT, body)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "apply", "intents/demo.md"],
+        cwd=git_repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    leader = _read_pid(git_repo / "leader.pid", time.monotonic() + 60)
+    try:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        for folder in (git_repo / ".orch/runs/demo").iterdir():
+            for item in folder.rglob("*"):
+                if item.is_file():
+                    item.unlink()
+        listed = orch(git_repo, "runs", "--json")
+        (run,) = listed.json()
+        assert run["state"] == "failed"
+        # Only the trace's start commit is left: every step was pending there.
+        assert run["error"] == {
+            "step": None,
+            "message": f"orch process {process.pid} on {run['trigger']['host']} died while the "
+            "run was running; recorded as failed by a later orch command (this host had no "
+            "record of the steps' progress)",
+        }
+        assert [s["state"] for s in run["steps"]] == ["pending"]  # whether it ran is unknown
+        assert open_runs(git_repo) == {}
+        # Which step ran is unknown: nothing is stopped on a guess.
+        assert process_alive(leader)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(leader, signal.SIGKILL)
+
+
 def _sleeper(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         ["sleep", "60"], env=env if env is not None else os.environ, start_new_session=True
