@@ -3,13 +3,13 @@
 from orchestrator.runner.engine import (
     Execution,
     Observer,
-    RunInterrupted,
     SilentObserver,
     context_after,
     execute,
     initial_steps,
     prepare,
 )
+from orchestrator.runner.interruption import RunInterrupted
 from orchestrator.runner.plan import PlannedStep, plan
 
 __all__ = [

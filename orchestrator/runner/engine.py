@@ -21,9 +21,15 @@ from orchestrator import templating
 from orchestrator.errors import Diagnostic, DocumentError, TemplateError, describe_os_error
 from orchestrator.model import Document, Step, StepKind, StepState
 from orchestrator.paths import PathEscape, inside
-from orchestrator.process import Interrupted, Masker, ignore_interrupts
+from orchestrator.process import Masker, ignore_interrupts
 from orchestrator.record import RunError, RunRecord, StepRecord, utc_now
 from orchestrator.runner import context, files, health, script
+from orchestrator.runner.interruption import (
+    RunInterrupted,
+    StepInterrupted,
+    cut_short,
+    interrupted_run,
+)
 from orchestrator.runner.outcome import Outcome
 from orchestrator.runner.output import DEFAULT_LOG_CAP_BYTES, write_log
 
@@ -76,26 +82,6 @@ class Execution:
 
     def where(self, line: int, what: str) -> templating.Where:
         return templating.Where(str(self.document.path), line, what)
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the run. ``record`` has the interrupted step ``failed`` and every later
-    step ``skipped``; ``restore`` gives Ctrl-C back once the caller has recorded the run."""
-
-    def __init__(self, record: RunRecord, step: str | None, restore: Callable[[], None]) -> None:
-        super().__init__()
-        self.record = record
-        self.step = step
-        self.restore = restore
-
-
-class _StepInterrupted(KeyboardInterrupt):
-    def __init__(self, step: StepRecord) -> None:
-        super().__init__()
-        self.step = step
-
-
-INTERRUPTED = "interrupted"
 
 
 def log_name(index: int, step: Step) -> str:
@@ -262,48 +248,14 @@ def _execute_in(
             observer.step_changed(current)
     except KeyboardInterrupt as exc:
         restore = ignore_interrupts()
-        interrupted = exc.step if isinstance(exc, _StepInterrupted) else None
-        record, name = _interrupted(record, index, interrupted, observer)
+        interrupted = exc.step if isinstance(exc, StepInterrupted) else None
+        record, name = interrupted_run(record, index, interrupted, observer)
         raise RunInterrupted(record, name, restore) from None
     if failed is not None:
         record = dataclasses.replace(
             record, error=RunError(step=failed.name, message=failed.error or "failed")
         )
     return record
-
-
-def _interrupted(
-    record: RunRecord, index: int, interrupted: StepRecord | None, observer: Observer
-) -> tuple[RunRecord, str | None]:
-    """The run as Ctrl-C left it: the step it was in ``failed``, every later one ``skipped``."""
-    at = record.steps[index]
-    if interrupted is None and at.state in (StepState.PENDING, StepState.RUNNING):
-        # Cut short before its process started (rendering, a retry's pause, a prompt).
-        now = utc_now()
-        interrupted = dataclasses.replace(
-            at, started_at=at.started_at or now, ended_at=now, error=INTERRUPTED
-        )
-        if at.state is StepState.PENDING:
-            interrupted = interrupted.moved_to(StepState.RUNNING, now)
-        interrupted = interrupted.moved_to(StepState.FAILED, now)
-    if interrupted is not None:
-        record = record.with_step(interrupted)
-        observer.step_changed(interrupted)
-        reason = f"the run was interrupted during step '{interrupted.name}'"
-    else:
-        reason = f"the run was interrupted after step '{at.name}'"
-    for later in record.steps[index + 1 :]:
-        if later.state is StepState.PENDING:
-            skipped = dataclasses.replace(later, skipped_because=reason).moved_to(StepState.SKIPPED)
-            record = record.with_step(skipped)
-            observer.step_changed(skipped)
-    name = interrupted.name if interrupted is not None else None
-    message = (
-        f"interrupted by the operator during step '{name}'"
-        if name is not None
-        else f"interrupted by the operator after step '{at.name}'"
-    )
-    return dataclasses.replace(record, error=RunError(step=name, message=message)), name
 
 
 def _run_step(
@@ -351,7 +303,9 @@ def _run_step(
             current = dataclasses.replace(current, attempts=attempt)
             outcome = _guarded_attempt(execution, step, body, step_env, observer, scratch)
         except KeyboardInterrupt as exc:
-            raise _StepInterrupted(_cut_short(execution, current, logs, exc)) from None
+            cut = cut_short(current, logs, exc)
+            _write_log(execution, cut, "".join(logs))
+            raise StepInterrupted(cut.moved_to(StepState.FAILED, cut.ended_at)) from None
         if attempts > 1:
             logs.append(f"[orch: attempt {attempt} of {attempts}]\n")
         logs.append(outcome.log)
@@ -374,20 +328,6 @@ def _run_step(
         confirmed_by=execution.actor if ok and step.kind is StepKind.MANUAL else None,
         continued_on_error=not ok and step.continue_on_error,
     ).moved_to(StepState.COMPLETED if ok else StepState.FAILED, ended)
-
-
-def _cut_short(
-    execution: Execution, current: StepRecord, logs: list[str], exc: KeyboardInterrupt
-) -> StepRecord:
-    """The step as Ctrl-C left it: ``failed``, its attempt counted, what it printed kept."""
-    printed = exc.output if isinstance(exc, Interrupted) else ""
-    if printed and not printed.endswith("\n"):
-        printed += "\n"
-    logs.append(printed + "[orch: interrupted by Ctrl-C; the step's processes were stopped]\n")
-    ended = utc_now()
-    cut = dataclasses.replace(current, ended_at=ended, error=INTERRUPTED)
-    _write_log(execution, cut, "".join(logs))
-    return cut.moved_to(StepState.FAILED, ended)
 
 
 def _guarded_attempt(
