@@ -93,6 +93,9 @@ touch after.txt
         f"skipped; run {run_id} is recorded as failed\n"
     )
     sleeper = int((git_repo / "sleeper.pid").read_text())
+    deadline = time.monotonic() + 10  # a signal is delivered when the process next runs
+    while process_alive(sleeper) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not process_alive(sleeper)
     assert not (git_repo / "finished.txt").exists() and not (git_repo / "after.txt").exists()
 
