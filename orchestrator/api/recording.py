@@ -229,10 +229,9 @@ class RunBook:
     def _reserve(self) -> None:
         path = self.folder / RESERVE
         try:
-            with path.open("wb") as handle:
-                handle.write(b" " * RESERVE_BYTES)
-                handle.flush()
-                os.fsync(handle.fileno())
+            # Writing the bytes takes the space (file systems reserve it at write time); no
+            # fsync: the reserve only matters while this process lives to overwrite it.
+            path.write_bytes(b" " * RESERVE_BYTES)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
