@@ -28,15 +28,6 @@ MASK = "***"
 _KILL_GRACE_SECONDS = 2.0
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C arrived while a process ran; its whole tree was stopped. ``output`` is what it
-    printed until then (masked)."""
-
-    def __init__(self, output: str) -> None:
-        super().__init__()
-        self.output = output
-
-
 class Masker:
     """Replaces every secret value with ``***``; longest values first so none leaks in part."""
 
@@ -69,6 +60,15 @@ class Finished:
     output: str
     timed_out: bool
     seconds: float
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C arrived while a process ran; its whole tree was stopped. ``output`` is what it
+    printed until then (masked)."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__()
+        self.output = output
 
 
 def run(
