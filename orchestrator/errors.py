@@ -71,3 +71,12 @@ class TraceError(OrchError):
 
 class PublishError(OrchError):
     """An artifact could not be packaged or published."""
+
+
+def describe_os_error(exc: OSError, doing: str, where: object | None = None) -> str:
+    """An operating-system error as one sentence: ``no space left on device while writing the
+    log of step 'build' (/repo/.orch/runs/...)``. ``where`` defaults to the error's file."""
+    reason = " ".join(str(exc.strerror or exc).split()) or type(exc).__name__
+    reason = reason[:1].lower() + reason[1:]
+    place = where if where is not None else exc.filename
+    return f"{reason} while {doing}" + (f" ({place})" if place else "")

@@ -4,6 +4,10 @@ Every step's process runs in a session of its own, so a timeout kills the whole 
 started. Output goes to a private file rather than a pipe: a step may leave a service running
 in the background (that is how "start, then verify health" works) and a pipe held open by
 such a child would hang the reader. What a step prints is masked before anything keeps it.
+
+When orch itself dies during a step, the next orch command stops what that step left running
+(``stop_leftovers``): the recorded process group, if its leader is still the process orch
+started, and every process whose environment carries the run's and the step's markers.
 """
 
 from __future__ import annotations
@@ -153,6 +157,15 @@ class Finished:
     seconds: float
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C arrived while a process ran; its whole tree was stopped. ``output`` is what it
+    printed until then (masked)."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__()
+        self.output = output
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -161,10 +174,13 @@ def run(
     timeout: float,
     masker: Masker,
     on_output: Callable[[str], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> Finished:
     """Run ``argv`` to completion or until ``timeout``; return its masked combined output.
 
-    Raises ``OSError`` when the program cannot be started (the caller explains it).
+    ``on_start`` hears the pid (which is also the process group and session id) as soon as
+    the process exists. Raises ``OSError`` when the program cannot be started (the caller
+    explains it) and ``Interrupted`` on Ctrl-C, after stopping the process tree.
     """
     started = time.monotonic()
     with tempfile.TemporaryFile(prefix="orch-output-") as capture:
@@ -179,10 +195,17 @@ def run(
         )
         follower = _Follower(capture.fileno(), masker, on_output) if on_output else None
         try:
+            if on_start is not None:
+                on_start(process.pid)
             timed_out = not _wait_for_exit(process, timeout)
             if timed_out:
                 kill_tree(process)
             code = process.wait()
+        except KeyboardInterrupt:
+            kill_tree(process)
+            capture.seek(0)
+            printed = capture.read().decode("utf-8", errors="replace")
+            raise Interrupted(masker.mask(printed)) from None
         except BaseException:
             kill_tree(process)
             raise
@@ -227,11 +250,122 @@ def kill_tree(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=_KILL_GRACE_SECONDS)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=_KILL_GRACE_SECONDS)
+    finally:
+        # Even when a second Ctrl-C cuts the grace period short, nothing may survive.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def ignore_interrupts() -> Callable[[], None]:
+    """Ignore further Ctrl-C (in the main thread; elsewhere there is none to ignore), so that
+    recording an interrupted run finishes; returns what restores the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
+
+
+# --- processes of a run whose orch process died ----------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields 3 onwards of ``/proc/<pid>/stat`` (state, ppid, pgrp, session, ...)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
+    return text[text.rfind(")") + 2 :].split()
+
+
+def process_start_token(pid: int) -> str | None:
+    """A token that differs between two processes that had the same pid (Linux start time)."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields and len(fields) > 19 else None
+
+
+def process_alive(pid: int, start_token: str | None = None) -> bool:
+    """True when process ``pid`` (started at ``start_token``, if given) still runs."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    fields = _stat_fields(pid)
+    if fields is None:
+        return True
+    if fields[0] in {"Z", "X"}:
+        return False
+    return not (start_token and len(fields) > 19 and fields[19] != str(start_token))
+
+
+def _ancestors() -> set[int]:
+    """This process and every process above it: never stopped as somebody's leftover."""
+    found = {os.getpid()}
+    pid = os.getppid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        fields = _stat_fields(pid)
+        pid = int(fields[1]) if fields else 0
+    return found
+
+
+def _environment_holds(pid: int, markers: frozenset[bytes]) -> bool:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return markers <= set(environ.split(b"\0"))
+
+
+def stop_leftovers(
+    groups: Iterable[tuple[int, str | None]],
+    markers: Mapping[str, str],
+    grace: float = _KILL_GRACE_SECONDS,
+) -> list[int]:
+    """Stop what a step of a dead run left running; returns the pids that were signalled.
+
+    ``groups`` are the step's process groups as recorded when they started (id and the start
+    token of their leader): a group counts only while its leader is that same process, so a
+    reused id is never hit. ``markers`` (variables such as the run id and the step name) find
+    the step's processes wherever they went (a new session, a dead leader): a process counts
+    when its environment holds every one of them. Sends TERM, then KILL after ``grace``.
+    """
+    wanted = frozenset(f"{name}={value}".encode() for name, value in markers.items())
+    live_groups = {pgid for pgid, token in groups if process_alive(pgid, token)}
+    spared = _ancestors()
+    targets: dict[int, str | None] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        fields = _stat_fields(pid)
+        if pid in spared or fields is None or len(fields) < 20 or fields[0] in {"Z", "X"}:
+            continue
+        if int(fields[2]) in live_groups or (wanted and _environment_holds(pid, wanted)):
+            targets[pid] = fields[19]
+    for pid in targets:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(process_alive(p, t) for p, t in targets.items()):
+        time.sleep(0.05)
+    for pid, token in targets.items():
+        if process_alive(pid, token):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    return sorted(targets)
 
 
 class _Follower:

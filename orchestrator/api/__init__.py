@@ -10,7 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orchestrator.api.apply import Prepared, RunRequest, apply, prepare, run_prepared
+    from orchestrator.api.apply import (
+        Prepared,
+        RunInterrupted,
+        RunRequest,
+        apply,
+        prepare,
+        run_prepared,
+    )
     from orchestrator.api.history import Shown, logs, recover, runs, show
     from orchestrator.api.inspect import Listed, Plan, list_documents, plan, summary, validate
     from orchestrator.api.publishing import Delivery, publish_pending
@@ -26,6 +33,7 @@ _HOMES = {
     "PlannedStep": "orchestrator.runner",
     "Prepared": "orchestrator.api.apply",
     "Queued": "orchestrator.api.queueing",
+    "RunInterrupted": "orchestrator.api.apply",
     "RunRequest": "orchestrator.api.apply",
     "SchedulePass": "orchestrator.api.scheduling",
     "Shown": "orchestrator.api.history",
@@ -57,6 +65,7 @@ __all__ = [
     "PlannedStep",
     "Prepared",
     "Queued",
+    "RunInterrupted",
     "RunRequest",
     "SchedulePass",
     "Shown",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__, document, runner
-from orchestrator.api import history, recording
+from orchestrator.api import ending, history, recording
 from orchestrator.api.lock import WaitNotice, workflow_lock
 from orchestrator.api.workspace import (
     Place,
@@ -24,14 +25,13 @@ from orchestrator.api.workspace import (
     relative_to_root,
     working_copy_dirty,
 )
-from orchestrator.errors import Diagnostic, DocumentError
-from orchestrator.model import Document, DocumentStatus, RunState, Step, StepState, Trigger
+from orchestrator.errors import Diagnostic, DocumentError, TraceError, describe_os_error
+from orchestrator.model import Document, DocumentStatus, RunState, Trigger
 from orchestrator.process import MASK, Masker
 from orchestrator.record import (
     DocumentInfo,
     RunError,
     RunRecord,
-    StepRecord,
     TriggerInfo,
     WorkflowInfo,
     Workspace,
@@ -312,17 +312,42 @@ def apply(
     return run_prepared(prepared, observer or runner.SilentObserver(), on_wait)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run during ``step``; ``record`` is the run as it was recorded."""
+
+    def __init__(self, record: RunRecord, step: str | None) -> None:
+        super().__init__()
+        self.record = record
+        self.step = step
+
+
 def run_prepared(
     prepared: Prepared, observer: runner.Observer, on_wait: WaitNotice | None = None
 ) -> RunRecord:
-    """Execute a prepared run; ``on_wait`` hears when another run of the workflow is ahead."""
+    """Execute a prepared run; ``on_wait`` hears when another run of the workflow is ahead.
+
+    Returns the final record. Raises ``RunInterrupted`` on Ctrl-C (after recording the run),
+    and an ``OrchError`` only when the run could not start (then nothing ran).
+    """
     history.recover(prepared.place)
     run_id = prepared.request.run_id or new_run_id()
     record = new_record(prepared, run_id)
     execution = execution_for(prepared, record, recording.run_folder(prepared, run_id))
     env = runner.prepare(execution)
     book = recording.RunBook.open(prepared, execution.run_folder)
-    with workflow_lock(prepared.place, prepared.document.id, on_wait, run_id=run_id):
+    execution = dataclasses.replace(execution, on_process_start=book.note_process)
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(
+                workflow_lock(prepared.place, prepared.document.id, on_wait, run_id=run_id)
+            )
+        except OSError as exc:
+            book.abandon()
+            problem = describe_os_error(exc, "taking the workflow's lock")
+            raise TraceError(f"{problem}; {recording.DID_NOT_START}") from None
+        except BaseException:  # Ctrl-C while waiting for another run of the workflow
+            book.abandon()
+            raise
         return _execute(prepared, execution, env, book, record, observer)
 
 
@@ -337,67 +362,25 @@ def _execute(
     record = dataclasses.replace(record, steps=runner.initial_steps(execution))
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
-    book.save(record)
-    watcher = _KeepsRunFolderCurrent(observer, book)
+    book.start(record)
+    watcher = ending.KeepsRunFolderCurrent(observer, book)
     try:
         record = runner.execute(execution, record, env, watcher)
+    except runner.RunInterrupted as exc:
+        try:
+            final = ending.record_end(book, exc.record, exc.record.error)
+        finally:
+            exc.restore()
+        raise RunInterrupted(final, exc.step) from None
     except BaseException as exc:
-        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"orch failed: {exc}"
+        # A bug in orch (or a signal other than Ctrl-C): the run must not stay open.
         record = watcher.latest(record)
-        book.save(_finished(record, RunError(step=_running_step(record), message=reason)))
+        cut = RunError(step=ending.running_step(record), message=f"orch failed: {exc}")
+        ending.record_end(book, record, cut)
         raise
     error = record.error
     if prepared.document.artifacts:
-        # Imported here: packaging and publishing load the HTTP client, which a run without
-        # artifacts should not pay for at start-up.
-        from orchestrator.api import publication
-
-        template_context = runner.context_after(execution, env, record)
-        record, problem = publication.generate_and_publish(prepared, record, template_context)
+        record, problem = ending.artifacts(prepared, execution, env, record)
         if problem is not None and error is None:
             error = RunError(step=None, message=problem)
-    return book.save(_finished(record, error))
-
-
-class _KeepsRunFolderCurrent:
-    """Passes step changes on, and notes each in the run folder's journal, so that a run whose
-    process dies can be recovered with the step it was in (one small append per change)."""
-
-    def __init__(self, observer: runner.Observer, book: recording.RunBook):
-        self._observer = observer
-        self._book = book
-        self._steps: dict[str, StepRecord] = {}
-
-    def latest(self, record: RunRecord) -> RunRecord:
-        """``record`` with every step as last reported (for a run cut short)."""
-        for step in self._steps.values():
-            cut = step.moved_to(StepState.FAILED) if step.state is StepState.RUNNING else step
-            record = record.with_step(cut)
-        return record
-
-    @property
-    def verbose(self) -> bool:
-        return self._observer.verbose
-
-    def step_changed(self, step: StepRecord) -> None:
-        self._steps[step.name] = step
-        self._book.note_step(step)
-        self._observer.step_changed(step)
-
-    def step_output(self, step: str, line: str) -> None:
-        self._observer.step_output(step, line)
-
-    def confirm(self, step: Step, instruction: str) -> bool | None:
-        return self._observer.confirm(step, instruction)
-
-
-def _running_step(record: RunRecord) -> str | None:
-    """The step a cut-short run was in: the last one that started and did not complete."""
-    started = [s for s in record.steps if s.started_at is not None]
-    return started[-1].name if started and started[-1].state is StepState.FAILED else None
-
-
-def _finished(record: RunRecord, error: RunError | None) -> RunRecord:
-    ended = utc_now()
-    state = RunState.FAILED if error is not None else RunState.COMPLETED
-    return dataclasses.replace(record, ended_at=ended, error=error).moved_to(state, ended)
+    return ending.record_end(book, record, error)

@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.recording import (
-    replay_journal,
-    trace_reader,
-    trace_repository,
-    trace_writer,
-)
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.recording import trace_reader, trace_repository
+from orchestrator.api.recovering import recover as recover  # the api name for it
+from orchestrator.api.workspace import locate
 from orchestrator.errors import TraceError
-from orchestrator.trace.recovery import recover_dead_runs
-
-
-def recover(place: Place) -> list[str]:
-    """Record as failed the runs of this host whose orch process died; their ids."""
-    if place.in_repository and not _has_trace(place):
-        return []
-    runs_folder = place.settings.state_dir / "runs"
-
-    def local_folder(workflow: str, run_id: str) -> dict[str, bytes] | None:
-        return replay_journal(runs_folder / workflow / run_id)
-
-    return recover_dead_runs(
-        trace_writer(place), trace_reader(place), host=socket.gethostname(), fresher=local_folder
-    )
-
-
-def _has_trace(place: Place) -> bool:
-    try:
-        return trace_reader(place).tip_ref() is not None
-    except TraceError:
-        return False
 
 
 def runs(

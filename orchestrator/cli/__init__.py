@@ -18,6 +18,7 @@ from orchestrator.cli.display import LiveDisplay
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_PUBLICATION_PENDING,
     report_error,
     run_guarded,
@@ -170,11 +171,26 @@ def apply(
     prepared = api.prepare(request)
     steps: list[Step] = list(prepared.document.steps)
     interactive = sys.stdin.isatty()
+    interrupted: api.RunInterrupted | None = None
     with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
-        record = api.run_prepared(prepared, display, display.waiting)
+        try:
+            record = api.run_prepared(prepared, display, display.waiting)
+        except api.RunInterrupted as exc:
+            interrupted, record = exc, exc.record
+        except KeyboardInterrupt:  # while waiting for another run, before any step
+            err.print("orch: interrupted by Ctrl-C before the run started: nothing ran")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
     if as_json:
         sys.stdout.write(json.dumps(to_json(record), indent=2, ensure_ascii=False) + "\n")
     _summarise(record, api.run_folder(prepared, record.run_id), verbose=verbose)
+    if interrupted is not None:
+        during = f"during step '{interrupted.step}'" if interrupted.step else "between steps"
+        err.print(
+            f"[bold red]interrupted by Ctrl-C[/bold red] {escape(during)}: its processes were "
+            f"stopped, later steps skipped; run {record.run_id} is recorded as failed",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(exit_code(record))
 
 

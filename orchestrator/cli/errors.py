@@ -18,6 +18,8 @@ EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_NOTHING_RAN = 2
 EXIT_PUBLICATION_PENDING = 3
+# 128 + SIGINT, as shells report a command stopped by Ctrl-C.
+EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
 
 
@@ -59,8 +61,8 @@ def run_guarded(entry: Callable[[], object]) -> int:
         report_error(console, exc)
         return EXIT_NOTHING_RAN
     except KeyboardInterrupt:
-        console.print("orch: interrupted")
-        return 130
+        console.print("orch: interrupted by Ctrl-C")
+        return EXIT_INTERRUPTED
     except Exception as exc:  # the last resort: never a raw traceback for a person
         saved = _save_traceback()
         console.print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,10 @@ def read_value(decl: InputDecl | None, text: str) -> Any:
     """A command-line value: kept as text for a string input, else read as YAML 1.2."""
     if decl is not None and decl.schema.get("type") == "string":
         return text
+    digits = text.strip().lstrip("+-")
+    if digits.isdigit() and len(digits) > sys.get_int_max_str_digits():
+        # YAML would read it as a number Python refuses to build: say so, not "not an integer".
+        raise ValueError("Exceeds the limit for integer string conversion")
     try:
         value, _ = frontmatter.load(text, "<command line>")
     except FrontMatterError:
@@ -184,7 +189,15 @@ def resolve_inputs(
         if decl is None:
             unknown(name, " given with -i")
             continue
-        take(name, read_value(decl, text), (source, 1), " given with -i")
+        try:
+            value = read_value(decl, text)
+        except ValueError as exc:  # a number past Python's digit limit, a date like 2026-13-45
+            shown = None if decl.secret else text
+            problems.append(
+                Diagnostic(path, decl.line, 1, f"input '{name}': {unreadable(exc, shown)}")
+            )
+            continue
+        take(name, value, (source, 1), " given with -i")
     masker = Masker([*hidden, *_secret_texts(doc, values)])
     total = sum(value_size(value) for value in values.values())
     if total > limits.total_bytes and not too_large:
@@ -284,6 +297,20 @@ def secret_texts(value: Any) -> list[str]:
             elif isinstance(part, str) and len(part) >= 4:
                 texts.append(part)
     return texts
+
+
+def unreadable(exc: ValueError, text: str | None) -> str:
+    """A value YAML or JSON could not turn into data (``text`` None: never shown)."""
+    if "integer string conversion" in str(exc):
+        limit = sys.get_int_max_str_digits()
+        return (
+            f"a whole number of more than {limit} digits cannot be read: "
+            "declare the input as a string to pass such a value"
+        )
+    if text is None:
+        return f"a value cannot be read: {exc}"
+    shown = text.strip() if len(text.strip()) <= 40 else text.strip()[:40] + "…"
+    return f"cannot read {shown!r}: {exc}"
 
 
 def environment_name(name: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from orchestrator.errors import Diagnostic, InputError
 
 from . import frontmatter
-from .inputs import InputLimits, InputTooLarge, jsonable
+from .inputs import InputLimits, InputTooLarge, jsonable, unreadable
 from .yaml12 import FrontMatterError
 
 
@@ -76,6 +76,9 @@ def _json_file(text: str, shown: str) -> tuple[dict[str, Any], dict[str, int]]:
         ) from None
     except RecursionError:
         raise InputError([Diagnostic(shown, 1, 1, "invalid JSON: nested too deeply")]) from None
+    except ValueError as exc:  # a number past Python's digit limit
+        problem = unreadable(exc, None)
+        raise InputError([Diagnostic(shown, 1, 1, f"in the inputs file: {problem}")]) from None
     return _mapping(data, shown), {}
 
 

@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -55,6 +56,16 @@ _MODE = re.compile(r"^0?[0-7]{3}$")
 _SHELL_PART = re.compile(r"[^ \t\r\n'\"]+|'[^']*'|\"[^\"]*\"")
 _SHELL_WORD = re.compile(rf"(?:{_SHELL_PART.pattern})+")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+# The longest timeout, retry delay or health interval a document may ask for: longer waits
+# are mistakes (and beyond what the system's timers take).
+MAX_DURATION_SECONDS = 7 * 24 * 3600.0
+MAX_DURATION_TEXT = "168h (7 days)"
+MAX_RETRIES = 100
+
+
+def too_long(seconds: float) -> bool:
+    """True for a duration over ``MAX_DURATION_SECONDS`` (or not a finite number)."""
+    return not seconds <= MAX_DURATION_SECONDS
 
 
 def parse_duration(text: str) -> float:
@@ -255,17 +266,31 @@ def _step(
             except ValueError:
                 error(f"{label}: bad {key} '{attrs[key]}': use a duration like 30s, 10m, 1h30m")
                 continue
-            if key == "timeout" and seconds <= 0:
+            if too_long(seconds):
+                error(
+                    f"{label}: {key} '{attrs[key]}' is longer than the maximum of "
+                    f"{MAX_DURATION_TEXT}"
+                )
+            elif key == "timeout" and seconds <= 0:
                 error(f"{label}: timeout must be longer than zero")
             elif key == "timeout":
                 timeout = seconds
             else:
                 retry_delay = seconds
+    if "timeout" not in attrs and too_long(timeout):
+        error(
+            f"{label}: its timeout (defaults.timeout) is longer than the maximum of "
+            f"{MAX_DURATION_TEXT}"
+        )
     if "retries" in attrs:
-        if attrs["retries"].isdigit():
-            retries = int(attrs["retries"])
+        given = attrs["retries"]
+        if not (given.isascii() and given.isdigit()):
+            error(f"{label}: retries must be a whole number ≥ 0, not '{given}'")
+        elif len(given.lstrip("0")) > 3 or int(given) > MAX_RETRIES:
+            shown = given if len(given) <= 20 else given[:20] + "…"
+            error(f"{label}: retries {shown} is more than the maximum of {MAX_RETRIES}")
         else:
-            error(f"{label}: retries must be a whole number ≥ 0, not '{attrs['retries']}'")
+            retries = int(given)
     flags = {}
     for key, default in (("continue_on_error", False), ("render", True)):
         value = attrs.get(key, "true" if default else "false")
@@ -368,6 +393,18 @@ def _kind(
     return None, ()
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be polled (not http or https, or malformed), or None."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError as exc:
+        return f"url {url!r} is not a usable address: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"url {url!r} is not a usable address: give http:// or https:// and a host"
+    return None
+
+
 def health_problems(text: str, path: str, first_line: int, label: str) -> list[Diagnostic]:
     """Problems of a health check body (YAML: url, expect, timeout, interval, headers)."""
     _, problems = parse_health(text, path, first_line, label)
@@ -403,6 +440,8 @@ def parse_health(
     spec: dict[str, Any] = {"url": data.get("url"), "expect": data.get("expect", {})}
     if not isinstance(spec["url"], str) or not spec["url"].strip():
         error(("url",) if "url" in data else (), "url is required (the address to poll)")
+    elif (problem := url_problem(spec["url"])) is not None:
+        error(("url",), problem)
     if not isinstance(spec["expect"], dict):
         error(("expect",), "expect must be a mapping of JSON fields to expected values")
     headers = data.get("headers", {})
@@ -426,6 +465,8 @@ def parse_health(
         except ValueError:
             error((key,), f"bad {key} '{value}': use a duration like 30s, 2m")
             continue
-        if spec[key] <= 0:
+        if too_long(spec[key]):
+            error((key,), f"{key} '{value}' is longer than the maximum of {MAX_DURATION_TEXT}")
+        elif spec[key] <= 0:
             error((key,), f"{key} must be longer than zero")
     return spec, problems

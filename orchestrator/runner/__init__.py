@@ -9,12 +9,14 @@ from orchestrator.runner.engine import (
     initial_steps,
     prepare,
 )
+from orchestrator.runner.interruption import RunInterrupted
 from orchestrator.runner.plan import PlannedStep, plan
 
 __all__ = [
     "Execution",
     "Observer",
     "PlannedStep",
+    "RunInterrupted",
     "SilentObserver",
     "context_after",
     "execute",

@@ -6,6 +6,7 @@ returns the run record with its steps filled in. The caller owns the run's own s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import shutil
@@ -17,12 +18,18 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from orchestrator import templating
-from orchestrator.errors import Diagnostic, DocumentError, TemplateError
+from orchestrator.errors import Diagnostic, DocumentError, TemplateError, describe_os_error
 from orchestrator.model import Document, Step, StepKind, StepState
 from orchestrator.paths import PathEscape, inside
-from orchestrator.process import Masker
+from orchestrator.process import Masker, ignore_interrupts
 from orchestrator.record import RunError, RunRecord, StepRecord, utc_now
 from orchestrator.runner import context, files, health, script
+from orchestrator.runner.interruption import (
+    RunInterrupted,
+    StepInterrupted,
+    cut_short,
+    interrupted_run,
+)
 from orchestrator.runner.outcome import Outcome
 from orchestrator.runner.output import DEFAULT_LOG_CAP_BYTES, write_log
 
@@ -70,6 +77,8 @@ class Execution:
     actor: str
     confirmed: frozenset[str] = frozenset()
     log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
+    # Hears (step name, pid) as each step's process starts, for crash recovery.
+    on_process_start: Callable[[str, int], None] | None = None
 
     def where(self, line: int, what: str) -> templating.Where:
         return templating.Where(str(self.document.path), line, what)
@@ -93,10 +102,18 @@ def prepare(execution: Execution) -> dict[str, str]:
             if value is None:
                 continue
             try:
-                inside(execution.workdir, value)
+                resolved = inside(execution.workdir, value)
             except PathEscape as exc:
                 problems.append(
                     Diagnostic(str(document.path), step.line, 1, f"step '{step.name}': {exc}")
+                )
+                continue
+            kind_problem = _path_kind_problem(attribute, value, resolved)
+            if kind_problem is not None:
+                problems.append(
+                    Diagnostic(
+                        str(document.path), step.line, 1, f"step '{step.name}': {kind_problem}"
+                    )
                 )
         if step.kind is StepKind.SCRIPT and step.command:
             program = step.command[0]
@@ -113,6 +130,15 @@ def prepare(execution: Execution) -> dict[str, str]:
     if problems:
         raise DocumentError(problems)
     return render_env(execution)
+
+
+def _path_kind_problem(attribute: str, value: str, resolved: Path) -> str | None:
+    """``file`` must not name a folder, ``cwd`` must name one (when they exist already)."""
+    if attribute == "file" and resolved.is_dir():
+        return f"file={value} is a folder: a file step writes one file; name it, like {value}/NAME"
+    if attribute == "cwd" and resolved.exists() and not resolved.is_dir():
+        return f"cwd={value} is a file, not a folder"
+    return None
 
 
 def render_env(execution: Execution) -> dict[str, str]:
@@ -173,9 +199,25 @@ def execute(
     env: Mapping[str, str],
     observer: Observer,
 ) -> RunRecord:
-    """Run every step in order and return ``record`` with the steps' results."""
-    with tempfile.TemporaryDirectory(prefix="orch-run-") as scratch:
-        return _execute_in(execution, record, env, observer, Path(scratch))
+    """Run every step in order and return ``record`` with the steps' results.
+
+    Raises ``RunInterrupted`` on Ctrl-C, with the steps recorded as they ended.
+    """
+    try:
+        scratch = tempfile.TemporaryDirectory(prefix="orch-run-", ignore_cleanup_errors=True)
+    except OSError as exc:
+        problem = describe_os_error(exc, "creating the run's scratch folder")
+        return _nothing_ran(record, problem, observer)
+    with scratch:
+        return _execute_in(execution, record, env, observer, Path(scratch.name))
+
+
+def _nothing_ran(record: RunRecord, problem: str, observer: Observer) -> RunRecord:
+    for current in record.steps:
+        skipped = dataclasses.replace(current, skipped_because=problem).moved_to(StepState.SKIPPED)
+        record = record.with_step(skipped)
+        observer.step_changed(skipped)
+    return dataclasses.replace(record, error=RunError(step=None, message=problem))
 
 
 def _execute_in(
@@ -187,21 +229,28 @@ def _execute_in(
 ) -> RunRecord:
     views: dict[str, context.StepView] = {}
     failed: StepRecord | None = None
-    for index, step in enumerate(execution.document.steps):
-        current = record.steps[index]
-        if failed is not None:
-            current = dataclasses.replace(
-                current, skipped_because=f"step '{failed.name}' failed before it"
-            ).moved_to(StepState.SKIPPED)
-        else:
-            current = _run_step(execution, step, current, env, views, observer, scratch)
-            views[step.name] = context.StepView(
-                state=current.state.value, exit_code=current.exit_code, outputs=current.outputs
-            )
-            if current.state is StepState.FAILED and not current.continued_on_error:
-                failed = current
-        record = record.with_step(current)
-        observer.step_changed(current)
+    index = 0
+    try:
+        for index, step in enumerate(execution.document.steps):
+            current = record.steps[index]
+            if failed is not None:
+                current = dataclasses.replace(
+                    current, skipped_because=f"step '{failed.name}' failed before it"
+                ).moved_to(StepState.SKIPPED)
+            else:
+                current = _run_step(execution, step, current, env, views, observer, scratch)
+                views[step.name] = context.StepView(
+                    state=current.state.value, exit_code=current.exit_code, outputs=current.outputs
+                )
+                if current.state is StepState.FAILED and not current.continued_on_error:
+                    failed = current
+            record = record.with_step(current)
+            observer.step_changed(current)
+    except KeyboardInterrupt as exc:
+        restore = ignore_interrupts()
+        interrupted = exc.step if isinstance(exc, StepInterrupted) else None
+        record, name = interrupted_run(record, index, interrupted, observer)
+        raise RunInterrupted(record, name, restore) from None
     if failed is not None:
         record = dataclasses.replace(
             record, error=RunError(step=failed.name, message=failed.error or "failed")
@@ -248,29 +297,54 @@ def _run_step(
     logs: list[str] = []
     outcome = Outcome(ok=False, log="")
     for attempt in range(1, attempts + 1):
-        if attempt > 1:
-            time.sleep(step.retry_delay_seconds)
-        outcome = _attempt(execution, step, body, step_env, observer, scratch)
+        try:
+            if attempt > 1:
+                time.sleep(step.retry_delay_seconds)
+            current = dataclasses.replace(current, attempts=attempt)
+            outcome = _guarded_attempt(execution, step, body, step_env, observer, scratch)
+        except KeyboardInterrupt as exc:
+            cut = cut_short(current, logs, exc)
+            _write_log(execution, cut, "".join(logs))
+            raise StepInterrupted(cut.moved_to(StepState.FAILED, cut.ended_at)) from None
         if attempts > 1:
             logs.append(f"[orch: attempt {attempt} of {attempts}]\n")
         logs.append(outcome.log)
-        current = dataclasses.replace(current, attempts=attempt)
         if outcome.ok:
             break
 
     ended = utc_now()
-    current = dataclasses.replace(
+    ok, error = outcome.ok, outcome.error
+    log_problem = _write_log(execution, current, "".join(logs))
+    if log_problem is not None:
+        # A step whose evidence could not be kept has not done its job.
+        ok, error = False, log_problem if ok else f"{error}; {log_problem}"
+    return dataclasses.replace(
         current,
         ended_at=ended,
         exit_code=outcome.exit_code,
         outputs=outcome.outputs,
         file=outcome.file,
-        error=None if outcome.ok else outcome.error,
-        confirmed_by=execution.actor if outcome.ok and step.kind is StepKind.MANUAL else None,
-        continued_on_error=not outcome.ok and step.continue_on_error,
-    ).moved_to(StepState.COMPLETED if outcome.ok else StepState.FAILED, ended)
-    _write_log(execution, current, "".join(logs))
-    return current
+        error=None if ok else error,
+        confirmed_by=execution.actor if ok and step.kind is StepKind.MANUAL else None,
+        continued_on_error=not ok and step.continue_on_error,
+    ).moved_to(StepState.COMPLETED if ok else StepState.FAILED, ended)
+
+
+def _guarded_attempt(
+    execution: Execution,
+    step: Step,
+    body: str,
+    env: Mapping[str, str],
+    observer: Observer,
+    scratch: Path,
+) -> Outcome:
+    """One attempt; what the operating system refuses (a full disk, a path that changed
+    under the step) fails the step with the reason instead of stopping orch."""
+    try:
+        return _attempt(execution, step, body, env, observer, scratch)
+    except OSError as exc:
+        message = describe_os_error(exc, f"running step '{step.name}'")
+        return Outcome(ok=False, log=message + "\n", error=message)
 
 
 def _render_body(execution: Execution, step: Step, template_context: Mapping[str, Any]) -> str:
@@ -298,7 +372,25 @@ def _attempt(
         return health.poll(spec, step.timeout_seconds)
     if step.kind is StepKind.MANUAL:
         return _confirm(execution, step, body, observer)
-    cwd = inside(execution.workdir, step.cwd) if step.cwd else execution.workdir
+    cwd = execution.workdir
+    if step.cwd:
+        # Checked again right before the step: an earlier step may have changed the folder.
+        try:
+            cwd = inside(execution.workdir, step.cwd)
+        except PathEscape as exc:
+            message = f"cwd {exc}; the step did not run"
+            return Outcome(ok=False, log=message + "\n", error=message)
+        if not cwd.is_dir():
+            what = "is a file, not a folder" if cwd.exists() else "does not exist"
+            message = f"cwd {step.cwd} {what} ({cwd}); the step did not run"
+            return Outcome(ok=False, log=message + "\n", error=message)
+    on_start: Callable[[int], None] | None = None
+    if execution.on_process_start is not None:
+        noted, name = execution.on_process_start, step.name
+
+        def on_start(pid: int) -> None:
+            noted(name, pid)
+
     on_output: Callable[[str], None] | None = None
     if observer.verbose:
         name = step.name
@@ -314,6 +406,7 @@ def _attempt(
         env=env,
         masker=execution.masker,
         on_output=on_output,
+        on_start=on_start,
     )
 
 
@@ -332,6 +425,16 @@ def _confirm(execution: Execution, step: Step, instruction: str, observer: Obser
     return Outcome(ok=False, log=message + "\n", error=message)
 
 
-def _write_log(execution: Execution, step: StepRecord, text: str) -> None:
-    if step.log is not None:
-        write_log(execution.run_folder / step.log, text, execution.log_cap_bytes)
+def _write_log(execution: Execution, step: StepRecord, text: str) -> str | None:
+    """Write a step's log; the problem when it cannot be written (a half-written log is
+    removed, so that what space it took is there for the run's record)."""
+    if step.log is None:
+        return None
+    path = execution.run_folder / step.log
+    try:
+        write_log(path, text, execution.log_cap_bytes)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        return describe_os_error(exc, f"writing the log of step '{step.name}'", path)
+    return None

@@ -119,6 +119,11 @@ def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
     # Imported here: only health steps need an HTTP client, and it is slow to import.
     import httpx
 
+    try:
+        httpx.URL(spec.url)
+    except httpx.InvalidURL as exc:  # it never becomes valid: no point in polling it
+        message = f"url {spec.url!r} is not a usable address: {exc}"
+        return Outcome(ok=False, log=message + "\n", error=message)
     deadline = time.monotonic() + min(spec.timeout_seconds, step_timeout)
     log: list[str] = []
     last = "no answer yet"

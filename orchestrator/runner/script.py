@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from orchestrator.errors import describe_os_error
 from orchestrator.model import Step
 from orchestrator.process import Masker, run
 from orchestrator.runner.outcome import Outcome
@@ -20,10 +21,16 @@ def run_script(
     env: Mapping[str, str],
     masker: Masker,
     on_output: Callable[[str], None] | None,
+    on_start: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Run one attempt; ``scratch`` is the run's private folder for the script and outputs."""
     script = scratch / f"{step.name}.{step.language or 'txt'}"
-    script.write_text(body, encoding="utf-8")
+    try:
+        script.write_text(body, encoding="utf-8")
+    except OSError as exc:
+        script.unlink(missing_ok=True)
+        message = describe_os_error(exc, f"writing the script of step '{step.name}'", script)
+        return Outcome(ok=False, log=message + "\n", error=message)
     output_file = scratch / f"{step.name}.output"
     output_file.unlink(missing_ok=True)  # the step creates it when it has outputs
     step_env = {**env, "ORCH_OUTPUT": str(output_file)}
@@ -35,11 +42,16 @@ def run_script(
             timeout=step.timeout_seconds,
             masker=masker,
             on_output=on_output,
+            on_start=on_start,
         )
     except OSError as exc:
         message = f"could not start {step.command[0]!r}: {exc.strerror or exc}"
         return Outcome(ok=False, log=message + "\n", error=message)
-    outputs = read_outputs(output_file, masker)
+    try:
+        outputs = read_outputs(output_file, masker)
+    except OSError as exc:  # the step replaced $ORCH_OUTPUT with a folder, say
+        message = describe_os_error(exc, f"reading the outputs of step '{step.name}'")
+        return Outcome(ok=False, log=finished.output + message + "\n", error=message)
     if finished.timed_out:
         error = (
             f"timed out after {_seconds(step.timeout_seconds)}; its whole process tree was stopped"

@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from orchestrator.errors import TraceError
+from orchestrator.errors import TraceError, describe_os_error
 from orchestrator.trace.gitcmd import GitFailed, run_git
 
 TREE_MODE = b"40000"
@@ -152,8 +152,8 @@ class ObjectStore:
                     tmp.unlink()
                 raise
         except OSError as exc:
-            where = self.objects_dir
-            raise TraceError(f"cannot write to the object database {where}: {exc}") from exc
+            doing = "writing the trace's object database"
+            raise TraceError(describe_os_error(exc, doing, self.objects_dir)) from exc
         return sha
 
     def write_tree(self, entries: list[Entry]) -> str:
@@ -211,6 +211,10 @@ class ObjectStore:
         except GitFailed as exc:
             if self.read_ref(refname) != old or "File exists" in exc.stderr:
                 return False
+            if "No space left on device" in exc.stderr:
+                raise TraceError(
+                    f"no space left on device while updating {refname} ({self.git_dir})"
+                ) from exc
             raise TraceError(
                 f"cannot update {refname} in {self.git_dir}: {exc.stderr.strip()}"
             ) from exc

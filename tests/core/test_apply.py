@@ -411,26 +411,3 @@ def test_outside_a_repository_the_trace_goes_to_orchs_own(tmp_path: Path) -> Non
     assert ran.code == 0, ran.stderr
     own = Path(os.environ["HOME"]) / ".local/share/orch/trace.git"
     assert "orch-trace" in git(own, "branch", "--list")
-
-
-def test_an_interrupted_run_is_recorded_with_the_step_it_was_in(git_repo: Path) -> None:
-    body = "# Demo\n\n```bash {step=slow}\ntouch started.txt\nsleep 60\ntouch finished.txt\n```\n"
-    commit_documents(git_repo, {"intents/demo.md": document(FRONT, body)})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "apply", "intents/demo.md"],
-        cwd=git_repo,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while not (git_repo / "started.txt").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode != 0
-    runs = orch(git_repo, "runs", "--json").json()
-    assert runs[0]["state"] == "failed", stderr
-    assert runs[0]["error"] == {"step": "slow", "message": "interrupted"}
-    assert runs[0]["steps"][0]["state"] == "failed"
-    assert not (git_repo / "finished.txt").exists()

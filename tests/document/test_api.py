@@ -147,7 +147,7 @@ def test_parse_health_for_rendered_bodies() -> None:
         "timeout": None,
         "interval": 1.0,
     }
-    _, problems = parse_health("url: x\nretries: 3\n", "d.md", 10)
+    _, problems = parse_health("url: http://x/\nretries: 3\n", "d.md", 10)
     assert [str(p) for p in problems] == [
         "d.md:11:1: health check: unknown key 'retries' "
         "(expected one of: url, expect, timeout, interval, headers)"

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.recording import replay_journal
+from orchestrator.api.recovering import replay_journal
 from orchestrator.errors import TraceError
 from orchestrator.trace import TraceReader
 from orchestrator.trace.batch import read_objects
