@@ -33,6 +33,9 @@ class Settings:
     hooks_post_merge: bool = False
     hooks_detach: bool = False
     log_cap_bytes: int = 1 << 20
+    # Bounds on rendering one template (docs/security.md, "Rendering limits").
+    render_seconds: float = 5.0
+    render_max_chars: int = 4 * 1024 * 1024
 
     @property
     def state_dir(self) -> Path:
@@ -81,6 +84,18 @@ def _integer(value: Any) -> int:
     return int(value)
 
 
+def _positive(value: Any, kind: Callable[[Any], float]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a positive number")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be a positive number") from None
+    if not number > 0 or number == float("inf"):
+        raise ValueError("must be a positive number")
+    return number
+
+
 # file key / environment variable -> (field, converter)
 _FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "intents": ("intents", _strings),
@@ -93,6 +108,8 @@ _FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "hooks-post-merge": ("hooks_post_merge", _boolean),
     "hooks-detach": ("hooks_detach", _boolean),
     "log-cap-bytes": ("log_cap_bytes", _integer),
+    "render-seconds": ("render_seconds", lambda v: _positive(v, float)),
+    "render-max-chars": ("render_max_chars", lambda v: _positive(v, int)),
 }
 _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_INTENTS": ("intents", lambda v: tuple(p for p in str(v).split(":") if p)),
@@ -106,6 +123,8 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_HOOKS_POST_MERGE": ("hooks_post_merge", _boolean),
     "ORCH_HOOKS_DETACH": ("hooks_detach", _boolean),
     "ORCH_LOG_CAP_BYTES": ("log_cap_bytes", _integer),
+    "ORCH_RENDER_SECONDS": ("render_seconds", lambda v: _positive(v, float)),
+    "ORCH_RENDER_MAX_CHARS": ("render_max_chars", lambda v: _positive(v, int)),
 }
 
 

@@ -10,11 +10,13 @@ from orchestrator.runner.engine import (
     prepare,
 )
 from orchestrator.runner.plan import PlannedStep, plan
+from orchestrator.templating import Limits as RenderLimits
 
 __all__ = [
     "Execution",
     "Observer",
     "PlannedStep",
+    "RenderLimits",
     "SilentObserver",
     "context_after",
     "execute",
