@@ -21,7 +21,7 @@ from orchestrator.templating.language import SHELL_SAFE_CHARACTERS, ScriptLangua
 from orchestrator.templating.marks import Kind, Part
 
 _SHELL_SAFE = re.compile(r"[A-Za-z0-9._\-:/@+=,]*")
-_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
 _FILTER = {ScriptLanguage.SH: "sh", ScriptLanguage.PYTHON: "py"}
@@ -47,24 +47,35 @@ def check(body: str, placed: list[Placed], language: ScriptLanguage, shown: str)
     checked = [p for p in placed if p.part.kind is not Kind.PLACEHOLDER]
     if not checked:
         return None
-    neutral = _neutral(body, placed)
-    places = _places(neutral, checked, language)
+    places = _places(_neutral(body, placed), checked, language)
     if isinstance(places, Refusal):
         return places
     for item in sorted(checked, key=lambda p: p.part.start):
-        message = _problem(neutral, item.part, language, shown, places.get(item.part.start))
+        message = _problem(body, item.part, language, shown, places.get(item.part.start))
         if message is not None:
             return Refusal(item.line, message)
     return None
 
 
 def _neutral(body: str, placed: list[Placed]) -> str:
-    """``body`` with placeholders (``<steps.x.outputs.y>`` in a plan) read as a plain word,
-    which is what any value that passes these checks looks like."""
+    """``body`` as the document shaped it, for finding where each part stands: every part
+    replaced by a stand-in of the same length that cannot change the syntax around it (a
+    quoted part by a quoted word, anything else by letters). A part is accepted only where
+    it stands as a whole word or literal, so the body around accepted parts reads the same
+    with the real values; where a part is refused, the stand-ins keep the message about that
+    part from depending on what the value did to the rest of the script."""
     chars = list(body)
     for item in placed:
-        if item.part.kind is Kind.PLACEHOLDER:
-            chars[item.part.start : item.part.end] = "x" * (item.part.end - item.part.start)
+        part = item.part
+        length = part.end - part.start
+        value = body[part.start : part.end]
+        if part.kind is Kind.QUOTED:
+            stand_in = "'" + "x" * (length - 2) + "'" if length >= 2 else "0" * length
+        elif part.kind is Kind.TAINTED and _SHELL_SAFE.fullmatch(value):
+            stand_in = value
+        else:
+            stand_in = "x" * length
+        chars[part.start : part.end] = stand_in
     return "".join(chars)
 
 
@@ -109,13 +120,10 @@ def _problem(
             pythonsyntax.INSIDE_COMMENT,
         ):
             return None
+        in_code = place in (pythonsyntax.EXPRESSION, pythonsyntax.STRADDLING)
         where = (
             "stands unquoted in the Python code"
-            if place
-            in (
-                pythonsyntax.EXPRESSION,
-                pythonsyntax.STRADDLING,
-            )
+            if in_code
             else "is written into the Python script unquoted"
         )
         return f"{what} {where}, where it can change the script's syntax: {_fix(part, language)}"
@@ -146,7 +154,7 @@ def _quoted_problem(
         if place == shellsyntax.CODE:
             return None
         return (
-            f"{what}, quoted with the sh filter, stands inside {place}, where shell quoting "
+            f"{what}, quoted with the sh filter, stands {place}, where shell quoting "
             "does not hold: put it where a whole word may stand, outside any quotes "
             f'(echo "hello "{{{{ {_expression(part)} | sh }}}})'
             + (", or pass it in the environment" if place == shellsyntax.HEREDOC else "")

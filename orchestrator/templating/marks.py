@@ -203,7 +203,7 @@ def retag(value: Any, origin: str) -> Any:
     if not isinstance(value, Text):
         return value
     parts = tuple(
-        Part(p.start, p.end, p.kind, origin, True, p.language) if p.kind is Kind.TAINTED else p
+        Part(p.start, p.end, p.kind, origin, False, p.language) if p.kind is Kind.TAINTED else p
         for p in value.parts
     )
     return Text(plain(value), parts)

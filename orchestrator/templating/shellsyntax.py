@@ -15,15 +15,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 CODE = "code"
-SINGLE = "a single-quoted string"
-DOUBLE = "a double-quoted string"
-ANSI = "a $'...' string"
-BACKQUOTE = "backquotes"
-COMMENT = "a comment"
-HEREDOC = "a here-document"
-HEREDOC_WORD = "a here-document's delimiter"
-PARAMETER = "a ${...} expansion"
-ARITHMETIC = "an arithmetic expression"
+SINGLE = "inside a single-quoted string"
+DOUBLE = "inside a double-quoted string"
+ANSI = "inside a $'...' string"
+BACKQUOTE = "inside backquotes"
+COMMENT = "inside a comment"
+HEREDOC = "inside a here-document"
+HEREDOC_WORD = "in a here-document's delimiter"
+PARAMETER = "inside a ${...} expansion"
+ARITHMETIC = "inside an arithmetic expression"
 ESCAPED = "right after a backslash"
 DOLLAR = "right after a $"
 
@@ -164,6 +164,9 @@ class _Scanner:
         if char == '"':
             self.stack.append(_Frame(DOUBLE))
             return 1
+        if char == "$":
+            # Whatever a value right after a $ starts with, the $ makes something of it.
+            self.mark(i + 1, i + 2, DOLLAR)
         if text.startswith("$'", i):
             self.mark(i + 1, i + 2, ANSI)
             self.stack.append(_Frame(ANSI))
