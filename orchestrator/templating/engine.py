@@ -65,8 +65,10 @@ def _compile(source: str, where: Where, *, body: bool) -> jinja2.Template:
         raise _error(where, exc.lineno, f"template syntax error: {exc.message}") from None
 
 
-def _render_failure(where: Where, exc: Exception) -> TemplateError:
-    lineno = _failing_line(exc)
+def _render_failure(where: Where, exc: Exception, *, lines: bool = True) -> TemplateError:
+    """``exc``, raised while rendering, as orch's error; ``lines=False`` for an expression
+    (one line: its own line numbers mean nothing)."""
+    lineno = _failing_line(exc) if lines else None
     if isinstance(exc, (limits.LimitExceeded, Refused)):
         return _error(where, lineno, str(exc), refused=True)
     if isinstance(exc, SecurityError):
@@ -171,7 +173,7 @@ def evaluate(
         try:
             return compiled(**context)
         except Exception as exc:  # any failure inside an expression is the writer's to fix
-            raise _render_failure(where, exc) from None
+            raise _render_failure(where, exc, lines=False) from None
 
 
 def check_syntax(source: str, where: Where, *, body: bool = False) -> None:
