@@ -6,12 +6,21 @@ of another language."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from orchestrator.model import InputDecl, Step
 from orchestrator.templating import quoting_filter_uses, raw_input_references
 
 from .inputs import environment_name
+
+# Bodies that may use a quoting filter that does not fit the step: only those are parsed for
+# it (parsing is not free).
+_MAY_USE = {
+    "sh": re.compile(r"(?:\||\bfilter)\s*py\b"),
+    "py": re.compile(r"(?:\||\bfilter)\s*sh\b"),
+    None: re.compile(r"(?:\||\bfilter)\s*(?:sh|py)\b"),
+}
 
 
 def _quoting_filter(step: Step) -> str | None:
@@ -26,7 +35,9 @@ def quoting_problems(step: Step, declared: dict[str, InputDecl]) -> Iterator[tup
     rendered body at run time is the guarantee; this is the early, friendly message)."""
     quoting = _quoting_filter(step)
     language = step.interpreter or step.language
-    for used, lineno in quoting_filter_uses(step.body, body=True):
+    wrong = _MAY_USE[quoting].search(step.body)
+    uses = quoting_filter_uses(step.body, body=True) if wrong else []
+    for used, lineno in uses:
         if used == quoting:
             continue
         line = step.body_line + lineno - 1
@@ -57,7 +68,7 @@ def quoting_problems(step: Step, declared: dict[str, InputDecl]) -> Iterator[tup
             )
     if "inputs" not in step.body:
         return
-    for name, lineno in raw_input_references(step.body, body=True, quoting=quoting):
+    for name, lineno in raw_input_references(step.body, body=True):
         decl = declared.get(name)
         if decl is None or decl.secret or decl.restricted:
             continue

@@ -86,16 +86,14 @@ def check_expression(expression: str, where: Where) -> None:
     engine.check_expression(expression, where)
 
 
-def raw_input_references(
-    source: str, *, body: bool = True, quoting: str | None = "sh"
-) -> list[tuple[str, int]]:
-    """``(input name, template line)`` for each ``inputs.NAME`` used without the quoting
-    filter ``quoting`` (None: the language has none, so every use counts)."""
+def raw_input_references(source: str, *, body: bool = True) -> list[tuple[str, int]]:
+    """``(input name, template line)`` for each ``inputs.NAME`` used without a quoting filter
+    (``sh`` or ``py``)."""
     if _plain(source, body=body):
         return []
     from orchestrator.templating import static
 
-    return static.raw_input_references(source, body=body, quoting=quoting)
+    return static.raw_input_references(source, body=body)
 
 
 def quoting_filter_uses(source: str, *, body: bool = True) -> list[tuple[str, int]]:

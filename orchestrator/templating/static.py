@@ -16,13 +16,12 @@ from orchestrator.templating.sandbox import BODY_ENV, TEXT_ENV
 QUOTING_FILTERS = ("sh", "py")
 
 
-def raw_input_references(
-    source: str, *, body: bool = True, quoting: str | None = "sh"
-) -> list[tuple[str, int]]:
-    """``(input name, template line)`` for each ``inputs.NAME`` used without the filter
-    ``quoting`` (None: no filter quotes, every use counts). The source must parse."""
+def raw_input_references(source: str, *, body: bool = True) -> list[tuple[str, int]]:
+    """``(input name, template line)`` for each ``inputs.NAME`` used without a quoting filter
+    (whether that filter fits the step is ``quoting_filter_uses``'s to say). The source must
+    parse."""
     tree = (BODY_ENV if body else TEXT_ENV).parse(source)
-    found = set(_walk_raw_inputs(tree, quoting, quoted=False))
+    found = set(_walk_raw_inputs(tree, quoted=False))
     return sorted(found, key=lambda item: (item[1], item[0]))
 
 
@@ -37,10 +36,8 @@ def quoting_filter_uses(source: str, *, body: bool = True) -> list[tuple[str, in
     return sorted(uses, key=lambda item: (item[1], item[0]))
 
 
-def _walk_raw_inputs(
-    node: nodes.Node, quoting: str | None, *, quoted: bool
-) -> Iterator[tuple[str, int]]:
-    if isinstance(node, nodes.Filter) and quoting is not None and node.name == quoting:
+def _walk_raw_inputs(node: nodes.Node, *, quoted: bool) -> Iterator[tuple[str, int]]:
+    if isinstance(node, nodes.Filter) and node.name in QUOTING_FILTERS:
         quoted = True
     name = _input_name(node)
     if name is not None:
@@ -48,7 +45,7 @@ def _walk_raw_inputs(
             yield name, node.lineno
         return
     for child in node.iter_child_nodes():
-        yield from _walk_raw_inputs(child, quoting, quoted=quoted)
+        yield from _walk_raw_inputs(child, quoted=quoted)
 
 
 def _input_name(node: nodes.Node) -> str | None:
