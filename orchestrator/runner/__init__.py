@@ -10,6 +10,7 @@ from orchestrator.runner.engine import (
     prepare,
 )
 from orchestrator.runner.plan import PlannedStep, plan
+from orchestrator.runner.rendering import problems_with_inputs
 from orchestrator.templating import Limits as RenderLimits
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "initial_steps",
     "plan",
     "prepare",
+    "problems_with_inputs",
 ]

@@ -10,6 +10,7 @@ refuses the whole run before anything ran.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orchestrator import templating
@@ -131,3 +132,52 @@ def problems_before_run(run: Renders, env: Mapping[str, str]) -> list[Diagnostic
             if independent:
                 found.append(exc.diagnostic)
     return found
+
+
+@dataclass(frozen=True)
+class _BeforeTheRun:
+    """A run not yet created: what is known of it, the rest as placeholders."""
+
+    document: Document
+    inputs: Mapping[str, Any]
+    run_info: Mapping[str, Any]
+    workflow_info: Mapping[str, Any]
+    render_limits: templating.Limits
+    path: str
+
+    def where(self, line: int, what: str) -> templating.Where:
+        return templating.Where(self.path, line, what)
+
+
+def problems_with_inputs(
+    document: Document,
+    inputs: Mapping[str, Any],
+    *,
+    path: str,
+    trigger: str,
+    limits: templating.Limits,
+) -> list[Diagnostic]:
+    """``problems_before_run`` for a run that does not exist yet (a run submitted to the queue
+    is refused now, not after it was accepted): the run's id, start, actor and the document's
+    revision stand in as placeholders; the run checks again with its own values. Problems
+    name the document by ``path``, relative to the repository."""
+    run_info = {
+        "id": templating.Placeholder("run.id"),
+        "trigger": trigger,
+        "started_at": templating.Placeholder("run.started_at"),
+        "actor": templating.Placeholder("run.actor"),
+    }
+    workflow_info = {
+        "id": document.id,
+        "title": document.title,
+        "owner": document.owner,
+        "status": document.status.value,
+        "path": path,
+        "revision": templating.Placeholder("workflow.revision"),
+    }
+    run = _BeforeTheRun(document, inputs, run_info, workflow_info, limits, path)
+    try:
+        env = render_env(run)
+    except TemplateError as exc:
+        return [exc.diagnostic]
+    return problems_before_run(run, env)

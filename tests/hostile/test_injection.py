@@ -268,3 +268,28 @@ def test_a_pattern_is_trusted_only_as_far_as_it_restricts(git_repo: Path, marker
     fine = orch(git_repo, "apply", corpus.PATH, "-i", "x=abc-1")
     assert fine.code == 0, fine.stderr
     assert (git_repo / "out.bin").read_text() == "abc-1"
+
+
+def test_the_api_refuses_such_a_run_before_queueing_it(git_repo: Path, marker: Path) -> None:
+    from tests.service.conftest import READ, RUN, start_server
+
+    form = corpus.Form("t", "{% set i = inputs %}{{ i.x }}", corpus.accepted(str))
+    commit_documents(git_repo, {corpus.PATH: corpus.document_text(form)})
+    server = start_server(git_repo)
+    try:
+        with server.client() as client:
+            answer = client.post(
+                "/api/runs",
+                headers=RUN,
+                json={"workflow": "inj", "inputs": {"x": _hostile(marker)}},
+            )
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["problems"] == [_line(RAW_INPUT)]
+            assert client.get("/api/runs", headers=READ).json() == []
+            fine = client.post(
+                "/api/runs", headers=RUN, json={"workflow": "inj", "inputs": {"x": "ok"}}
+            )
+            assert fine.status_code == 202, fine.text
+    finally:
+        server.stop()
+    assert not marker.exists()
