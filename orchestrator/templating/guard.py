@@ -81,8 +81,7 @@ def _neutral(body: str, placed: list[Placed]) -> str:
 
 def _places(body: str, checked: list[Placed], language: ScriptLanguage) -> dict[int, str] | Refusal:
     if language is ScriptLanguage.SH:
-        starts = [p.part.start for p in checked if p.part.kind is Kind.QUOTED]
-        return shellsyntax.contexts(body, starts) if starts else {}
+        return shellsyntax.contexts(body, [p.part.start for p in checked])
     if language is ScriptLanguage.PYTHON:
         spans = [(p.part.start, p.part.end) for p in checked]
         try:
@@ -106,6 +105,13 @@ def _problem(
         return _quoted_problem(body, part, language, shown, place, what)
     if language is ScriptLanguage.SH:
         if _SHELL_SAFE.fullmatch(value):
+            if place in (shellsyntax.DOLLAR, shellsyntax.PARAMETER):
+                # ${{ inputs.name }}: the value would choose which variable is expanded.
+                return (
+                    f"{what} stands {place}, where it would choose the variable to expand: "
+                    "a value from outside cannot name a variable (declare an enum to choose "
+                    "among known ones)"
+                )
             return None
         return (
             f"{what} reaches the {shown} script unquoted and holds characters that can change "

@@ -78,6 +78,12 @@ RAW_OUTPUT = _unquoted(
 )
 
 
+RAW_AFTER_DOLLAR = Refused(
+    "inputs.x stands right after a $, where it would choose the variable to expand: a value "
+    "from outside cannot name a variable (declare an enum to choose among known ones)"
+)
+
+
 def _misplaced(where: str, extra: str = "") -> Refused:
     return Refused(
         f"inputs.x, quoted with the sh filter, stands {where}, where shell quoting does "
@@ -226,6 +232,11 @@ SHELL_FORMS = [
         "inside $((...))",
         "$(( {{ inputs.x | sh }} ))",
         refused(_misplaced("inside an arithmetic expression")),
+    ),
+    Form(
+        "raw right after $",
+        "${{ inputs.x }}",
+        lambda v: RAW_AFTER_DOLLAR if SAFE.fullmatch(v) else RAW_INPUT,
     ),
     Form("step output", "{{ steps.make.outputs.v }}", raw(_same, RAW_OUTPUT)),
     Form("step output quoted", "{{ steps.make.outputs.v | sh }}", accepted(_same)),

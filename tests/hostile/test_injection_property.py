@@ -76,7 +76,7 @@ def _outcome(form: corpus.Form, value: str) -> tuple[str, str]:
         return "refused", str(exc)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(FORMS, VALUES)
 def test_each_render_is_refused_or_writes_the_value_as_the_form_says(
     form: corpus.Form, value: str
@@ -129,7 +129,7 @@ END_TO_END = [
 
 
 @settings(
-    max_examples=8,
+    max_examples=5,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
