@@ -110,6 +110,62 @@ class Text(str):
         return self.parts[0].origin if self.parts else ""
 
 
+class TaintedInt(int):
+    """A number computed from outside text (``inputs.x.find(';')``, ``| length``): it can be
+    turned back into characters (``'%c' % n``), so it stays marked."""
+
+    origin: str
+
+    def __new__(cls, value: Any, origin: str) -> TaintedInt:
+        self = super().__new__(cls, value)
+        self.origin = origin
+        return self
+
+
+class TaintedFloat(float):
+    """A float computed from outside text (see ``TaintedInt``)."""
+
+    origin: str
+
+    def __new__(cls, value: Any, origin: str) -> TaintedFloat:
+        self = super().__new__(cls, value)
+        self.origin = origin
+        return self
+
+
+class TaintedBytes(bytes):
+    """``inputs.x.encode()``: outside text as bytes, marked through slicing and decoding."""
+
+    origin: str
+
+    def __new__(cls, value: Any, origin: str) -> TaintedBytes:
+        self = super().__new__(cls, value)
+        self.origin = origin
+        return self
+
+    def __getitem__(self, key: Any) -> Any:
+        return _taint_result(bytes.__getitem__(self, key), self.origin)
+
+    def __iter__(self) -> Iterator[int]:
+        for number in bytes.__iter__(self):
+            yield TaintedInt(number, self.origin)
+
+
+def _derived_bytes_method(name: str) -> Callable[..., Any]:
+    method = getattr(bytes, name)
+
+    def wrapper(self: TaintedBytes, *args: Any, **kwargs: Any) -> Any:
+        return _taint_result(method(self, *args, **kwargs), self.origin)
+
+    wrapper.__name__ = name
+    return wrapper
+
+
+for _name in dir(bytes):
+    if not _name.startswith("_") and callable(getattr(bytes, _name)) and _name != "fromhex":
+        setattr(TaintedBytes, _name, _derived_bytes_method(_name))
+
+
 def _derived_method(name: str) -> Callable[..., Any]:
     method = getattr(str, name)
 
@@ -125,7 +181,11 @@ for _name in (
     "capitalize",
     "casefold",
     "center",
+    "count",
+    "encode",
     "expandtabs",
+    "find",
+    "index",
     "format",
     "format_map",
     "join",
@@ -136,6 +196,8 @@ for _name in (
     "removeprefix",
     "removesuffix",
     "replace",
+    "rfind",
+    "rindex",
     "rjust",
     "rpartition",
     "rsplit",
@@ -172,8 +234,7 @@ def placeholder(value: str, origin: str) -> Text:
 
 def first_origin(value: Any) -> str | None:
     """The origin of the first marked text found in ``value`` (None: nothing marked)."""
-    found = _first_mark(value, 0)
-    return found.origin if found is not None else None
+    return _first_origin(value, 0)
 
 
 def derive(source: Any, result: str) -> Text:
@@ -231,10 +292,18 @@ def taint_value(result: Any, source: Any) -> Any:
 
 
 def _taint_result(result: Any, origin: str) -> Any:
-    if isinstance(result, Text):
-        return result
+    if isinstance(result, (Text, TaintedInt, TaintedFloat, TaintedBytes, bool)):
+        return result  # marked already (or a bool: a yes or no selects, it cannot spell)
     if isinstance(result, str):
         return Text(result, (Part(0, len(result), Kind.TAINTED, origin, derived=True),))
+    if isinstance(result, int):
+        return TaintedInt(result, origin)
+    if isinstance(result, float):
+        return TaintedFloat(result, origin)
+    if isinstance(result, bytes):
+        return TaintedBytes(result, origin)
+    if isinstance(result, tuple) and hasattr(result, "_fields"):  # a named tuple
+        return type(result)(*(_taint_result(item, origin) for item in result))
     if isinstance(result, (list, tuple)):
         return type(result)(_taint_result(item, origin) for item in result)
     if isinstance(result, dict):
@@ -244,10 +313,13 @@ def _taint_result(result: Any, origin: str) -> Any:
     return result
 
 
-def _first_mark(value: Any, depth: int) -> Part | None:
+def _first_origin(value: Any, depth: int) -> str | None:
     if isinstance(value, Text):
-        return next((p for p in value.parts if p.kind is not Kind.PLACEHOLDER), None)
-    if isinstance(value, str) or depth > 8:
+        part = next((p for p in value.parts if p.kind is not Kind.PLACEHOLDER), None)
+        return part.origin if part is not None else None
+    if isinstance(value, (TaintedInt, TaintedFloat, TaintedBytes)):
+        return value.origin
+    if isinstance(value, (str, bytes, int, float)) or depth > 8:
         return None
     items: Iterable[Any]
     if isinstance(value, Mapping):
@@ -259,7 +331,7 @@ def _first_mark(value: Any, depth: int) -> Part | None:
     else:
         return None
     for item in items:
-        found = _first_mark(item, depth + 1)
+        found = _first_origin(item, depth + 1)
         if found is not None:
             return found
     return None
@@ -279,6 +351,9 @@ def value_text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (TaintedInt, TaintedFloat, TaintedBytes)):
+        text = str(value) if not isinstance(value, bytes) else repr(bytes(value))
+        return Text(text, (Part(0, len(text), Kind.TAINTED, value.origin, True),))
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, Placeholder):
@@ -309,8 +384,10 @@ def python_literal(value: Any) -> str:
         return repr(int(value))
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
-            return f"float({repr(value)!r})"
+            return f"float({repr(float(value))!r})"
         return repr(float(value))
+    if isinstance(value, bytes):
+        return repr(bytes(value))
     if isinstance(value, str):
         return repr(plain(value))
     if isinstance(value, Placeholder):

@@ -295,6 +295,10 @@ class OrchSandbox(ImmutableSandboxedEnvironment):
             budget.text_length(len(result))
         return result
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        # ``'...'[n]`` with ``n`` computed from outside text: what it picks is marked.
+        return taint_value(super().getitem(obj, argument), argument)
+
     def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         budget = limits.active()
         owner = getattr(obj, "__self__", None)

@@ -238,6 +238,22 @@ SHELL_FORMS = [
         "${{ inputs.x }}",
         lambda v: RAW_AFTER_DOLLAR if SAFE.fullmatch(v) else RAW_INPUT,
     ),
+    Form("bytes and back", "{{ inputs.x.encode().decode() }}", raw(_same, DERIVED_INPUT)),
+    Form(
+        "bytes spelled out",
+        "{% for b in inputs.x.encode() %}{{ '%c' % b }}{% endfor %}",
+        raw(lambda v: "".join(map(chr, v.encode())), DERIVED_INPUT),
+    ),
+    Form(
+        "a character from a count",
+        "{{ '%c' % (inputs.x | length + 58) }}",
+        raw(lambda v: chr(len(v) + 58), DERIVED_INPUT),
+    ),
+    Form(
+        "document text picked by a count",
+        "{{ 'abc;def'[(inputs.x | length) % 7] }}",
+        raw(lambda v: "abc;def"[len(v) % 7], DERIVED_INPUT),
+    ),
     Form("step output", "{{ steps.make.outputs.v }}", raw(_same, RAW_OUTPUT)),
     Form("step output quoted", "{{ steps.make.outputs.v | sh }}", accepted(_same)),
 ]
