@@ -119,34 +119,8 @@ def render(
     names it in messages). ``keep_marks``: return the marks of outside text (for ``env``
     values, which later templates may use)."""
     template = _compile(source, where, body=body)
-    pieces: list[str] = []
-    placed: list[guard.Placed] = []
-    offset = 0
     with limits.budget_for(limit) as budget:
-        stream: Generator[str, None, None] = template.generate(context)  # type: ignore[assignment]
-        try:
-            while True:
-                try:
-                    chunk = next(stream)
-                except StopIteration:
-                    break
-                except Exception as exc:  # any failure inside a template is the writer's to fix
-                    raise _render_failure(where, exc) from None
-                piece = chunk if isinstance(chunk, str) else str(chunk)
-                try:
-                    budget.tick()
-                    budget.text_length(offset + len(piece))
-                except limits.LimitExceeded as exc:
-                    # Found between pieces: the line is the one that wrote the last piece.
-                    line = _current_line(stream, template)
-                    raise _error(where, line, str(exc), refused=True) from None
-                if isinstance(piece, Text):
-                    line = _current_line(stream, template)
-                    placed.extend(guard.Placed(p.moved(offset), line) for p in piece.parts)
-                pieces.append(piece)
-                offset += len(piece)
-        finally:
-            stream.close()
+        pieces, placed = _collect(template, context, where, budget)
     text = "".join(plain(piece) for piece in pieces)
     if script is not None:
         refusal = guard.check(text, placed, script, shown or script.value)
@@ -155,6 +129,44 @@ def render(
     if keep_marks and placed:
         return Text(text, tuple(item.part for item in placed))
     return text
+
+
+def _collect(
+    template: jinja2.Template,
+    context: Mapping[str, Any],
+    where: Where,
+    budget: limits.Budget,
+) -> tuple[list[str], list[guard.Placed]]:
+    """Render piece by piece, checking the limits between pieces: the pieces, and where each
+    marked part of them landed (with the template line that wrote it)."""
+    pieces: list[str] = []
+    placed: list[guard.Placed] = []
+    offset = 0
+    stream: Generator[str, None, None] = template.generate(context)  # type: ignore[assignment]
+    try:
+        while True:
+            try:
+                chunk = next(stream)
+            except StopIteration:
+                break
+            except Exception as exc:  # any failure inside a template is the writer's to fix
+                raise _render_failure(where, exc) from None
+            piece = chunk if isinstance(chunk, str) else str(chunk)
+            try:
+                budget.tick()
+                budget.text_length(offset + len(piece))
+            except limits.LimitExceeded as exc:
+                # Found between pieces: the line is the one that wrote the last piece.
+                line = _current_line(stream, template)
+                raise _error(where, line, str(exc), refused=True) from None
+            if isinstance(piece, Text):
+                line = _current_line(stream, template)
+                placed.extend(guard.Placed(p.moved(offset), line) for p in piece.parts)
+            pieces.append(piece)
+            offset += len(piece)
+    finally:
+        stream.close()
+    return pieces, placed
 
 
 def evaluate(

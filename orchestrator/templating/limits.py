@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,8 +60,8 @@ class Budget:
     def text_length(self, length: int) -> None:
         if length > self.limits.max_chars:
             raise LimitExceeded(
-                f"the rendered text would be {length:,} characters long, more than the limit "
-                f"of {self.limits.max_chars:,} (setting render-max-chars)"
+                f"the template would build a text of {length:,} characters, more than the "
+                f"limit of {self.limits.max_chars:,} (setting render-max-chars)"
             )
 
     def width(self, what: str, width: Any) -> None:
@@ -81,10 +81,16 @@ class Budget:
                     f"the format width {number} is more than the text limit of "
                     f"{self.limits.max_chars:,} characters (setting render-max-chars)"
                 )
+        values: Any = args if isinstance(args, (tuple, list)) else (args,)
+        if len(values) == 1 and isinstance(values[0], Mapping):
+            values = list(values[0].values())
         if "*" in template:
-            values = args if isinstance(args, (tuple, list)) else (args,)
             for value in values:
                 self.width("the format width", value)
+        # Each field may repeat the largest value: '{0}{0}{0}'.format(big).
+        fields = template.count("{") + template.count("%")
+        largest = max((self.size_of(value) for value in values), default=0)
+        self.text_length(len(template) + fields * largest)
 
     def size_of(self, value: Any) -> int:
         """About how many characters ``value`` takes as text (stops counting past the
@@ -95,6 +101,16 @@ class Budget:
         """Refuse to turn ``value`` into text when that text would be over the limit."""
         if not isinstance(value, (str, int, float, type(None))):
             self.text_length(self.size_of(value))
+
+    def bounded(self, items: Iterator[Any]) -> Iterator[Any]:
+        """``items``, stopping the render once what they gave adds up to more than the text
+        limit (``list(big | map('center', n))`` would hold all of it at once)."""
+        total = 0
+        for item in items:
+            self.tick()
+            total += self.size_of(item)
+            self.text_length(total)
+            yield item
 
     def multiply(self, left: Any, right: Any) -> None:
         if _is_int(left) and _is_int(right):

@@ -229,6 +229,8 @@ def _guarded(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         result = taint_value(result, (args, kwargs))
         if budget is not None and isinstance(result, (str, list, tuple)):
             budget.text_length(len(result))
+        if budget is not None and isinstance(result, Iterator):
+            result = budget.bounded(result)
         return result
 
     return guarded

@@ -3,11 +3,12 @@ line, in ``orch plan`` and in ``orch apply`` (before the run starts: nothing ran
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
+from orchestrator import templating
+from orchestrator.errors import TemplateRefused
 from tests.conftest import git
 from tests.core.helpers import Ran, commit_documents, orch
 
@@ -64,11 +65,9 @@ CASES = [
 
 @pytest.mark.parametrize(("expression", "message"), CASES)
 def test_plan_stops_the_render_with_the_line(git_repo: Path, expression: str, message: str) -> None:
-    started = time.monotonic()
     ran = _run(git_repo, "plan", expression, ORCH_RENDER_SECONDS="0.5")
     assert ran.code == 1, ran.stderr
     assert _diagnostic(message) in ran.stdout.splitlines()
-    assert time.monotonic() - started < 30
     _assert_nothing_ran(git_repo)
 
 
@@ -93,7 +92,7 @@ def test_output_size_is_limited(git_repo: Path) -> None:
     assert ran.code == 2
     assert ran.stderr.splitlines() == [
         _diagnostic(
-            "the rendered text would be 4,194,311 characters long, more than the limit of "
+            "the template would build a text of 4,194,311 characters, more than the limit of "
             "4,194,304 (setting render-max-chars)"
         )
     ]
@@ -106,7 +105,7 @@ def test_the_limits_are_settings(git_repo: Path) -> None:
     assert ran.code == 2
     assert ran.stderr.splitlines() == [
         _diagnostic(
-            "the rendered text would be 2,000 characters long, more than the limit of 1,000 "
+            "the template would build a text of 2,000 characters, more than the limit of 1,000 "
             "(setting render-max-chars)"
         )
     ]
@@ -126,8 +125,8 @@ def test_an_env_value_and_a_condition_are_limited_too(git_repo: Path) -> None:
     ran = orch(git_repo, "apply", "intents/limits.md")
     assert ran.code == 2
     assert ran.stderr.splitlines() == [
-        "orch: intents/limits.md:5:1: env.A: the rendered text would be 100,000,000 characters "
-        "long, more than the limit of 4,194,304 (setting render-max-chars)"
+        "orch: intents/limits.md:5:1: env.A: the template would build a text of 100,000,000 "
+        "characters, more than the limit of 4,194,304 (setting render-max-chars)"
     ]
     _assert_nothing_ran(git_repo)
     condition = FRONT + '```bash {step=heavy if="(9 ** (9 ** 8)) > 1"}\necho never\n```\n'
@@ -138,3 +137,53 @@ def test_an_env_value_and_a_condition_are_limited_too(git_repo: Path) -> None:
         f"intents/limits.md:{BODY_LINE - 1}:1: step 'heavy' if: {HUGE_POWER}"
     ]
     _assert_nothing_ran(git_repo)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        pytest.param(
+            "{{ ('{0}' * 100000).format('x' * 4000000) }}",
+            "the template would build a text of 400,000,300,000 characters, more than the limit "
+            "of 4,194,304 (setting render-max-chars)",
+            id="one value repeated by format",
+        ),
+        pytest.param(
+            "{{ range(1000) | map('center', 4000000) | list | length }}",
+            "the template would build a text of 8,000,000 characters, more than the limit of "
+            "4,194,304 (setting render-max-chars)",
+            id="large values collected from a generator",
+        ),
+        pytest.param(
+            "{{ ['x' * 4000000] * 4000000 }}",
+            "the template would build a text of 8,000,004 characters, more than the limit of "
+            "4,194,304 (setting render-max-chars)",
+            id="a list repeating one large value written as text",
+        ),
+        pytest.param(
+            "{{ 10 ** 4000 * 10 ** 4000 }}",
+            "(a number of about 4,001 digits) * (a number of about 4,001 digits) would have "
+            "about 8,001 digits; orch computes numbers of up to 4300 digits",
+            id="a product of large numbers",
+        ),
+        pytest.param(
+            "{{ '%999999999s' % 'x' }}",
+            "the format width 999999999 is more than the text limit of 4,194,304 characters "
+            "(setting render-max-chars)",
+            id="a format width",
+        ),
+    ],
+)
+def test_large_values_are_refused_before_they_are_built(expression: str, message: str) -> None:
+    where = templating.Where("intents/limits.md", BODY_LINE, "step 'heavy'")
+    context = {"inputs": {}, "env": {}, "steps": {}, "run": {}, "workflow": {}}
+    with pytest.raises(TemplateRefused) as refused:
+        templating.render(
+            f"echo start\n{expression}\n",
+            context,
+            where,
+            body=True,
+            script=templating.ScriptLanguage.SH,
+            limits=templating.Limits(seconds=10),
+        )
+    assert str(refused.value) == _diagnostic(message)
