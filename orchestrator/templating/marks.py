@@ -275,7 +275,8 @@ def outside(value: Any, origin: str) -> Any:
     if isinstance(value, str):
         return tainted(plain(value), origin)
     if isinstance(value, Mapping):
-        return {key: outside(item, origin) for key, item in value.items()}
+        # The keys of an object input came from outside too.
+        return {outside(key, origin): outside(item, origin) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(outside(item, origin) for item in value)
     return value

@@ -293,3 +293,27 @@ def test_the_api_refuses_such_a_run_before_queueing_it(git_repo: Path, marker: P
     finally:
         server.stop()
     assert not marker.exists()
+
+
+def test_the_keys_of_an_object_input_are_outside_text_too() -> None:
+    from orchestrator import templating
+    from orchestrator.errors import TemplateRefused
+
+    inputs = {"cfg": templating.outside({"a; touch x #": 1, "ok": 2}, "inputs.cfg")}
+    context = {"inputs": inputs, "env": {}, "steps": {}, "run": {}, "workflow": {}}
+    where = templating.Where("intents/o.md", 9, "step 'use'")
+    sh = templating.ScriptLanguage.SH
+    with pytest.raises(TemplateRefused) as refused:
+        templating.render(
+            "{% for k in inputs.cfg %}echo {{ k }}\n{% endfor %}", context, where, script=sh
+        )
+    assert str(refused.value) == (
+        "intents/o.md:9:1: step 'use': inputs.cfg reaches the sh script unquoted and holds "
+        "characters that can change its syntax: quote it with the sh filter, as the last thing "
+        'done to it ({{ inputs.cfg | sh }}), or use "$ORCH_INPUT_CFG" (unquoted, a value may '
+        "hold only ASCII letters, digits and ._-:/@+=,)"
+    )
+    quoted = "{% for k in inputs.cfg %}echo {{ k | sh }} {{ inputs.cfg[k] }}\n{% endfor %}"
+    assert templating.render(quoted, context, where, script=sh) == (
+        "echo 'a; touch x #' 1\necho ok 2\n"
+    )
