@@ -42,8 +42,11 @@ def template_inputs(document: Document, inputs: Mapping[str, Any]) -> dict[str, 
 
 
 def marked_view(name: str, view: StepView) -> StepView:
+    # The step chose the keys as well as the values.
     outputs = {
-        key: templating.outside(value, f"steps.{name}.outputs.{key}")
+        templating.outside(key, f"steps.{name}.outputs"): templating.outside(
+            value, f"steps.{name}.outputs.{key}"
+        )
         for key, value in view.outputs.items()
     }
     return StepView(state=view.state, exit_code=view.exit_code, outputs=outputs)
