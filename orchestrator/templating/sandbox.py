@@ -27,11 +27,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from orchestrator.templating import limits
+from orchestrator.templating.literals import python_literal
 from orchestrator.templating.marks import (
     compose,
     first_origin,
     plain,
-    python_literal,
     quoted,
     taint_value,
     value_text,
