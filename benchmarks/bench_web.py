@@ -197,9 +197,10 @@ def main() -> None:
                 results[label]["first listing after start (catalog built)"] = cold
                 results[label]["runs page right after a new run"] = after_new_runs(root, client)
         names = list(dict.fromkeys(n for r in results.values() for n in r))
-        print(f"\n{'median of ' + str(REPEAT) + ' requests, ms':<46}" + "".join(
-            f"{label:>16}" for label in results
-        ))
+        print(
+            f"\n{'median of ' + str(REPEAT) + ' requests, ms':<46}"
+            + "".join(f"{label:>16}" for label in results)
+        )
         for name in names:
             row = "".join(
                 f"{results[label][name]:>16.1f}" if name in results[label] else f"{'—':>16}"

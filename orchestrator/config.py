@@ -38,6 +38,9 @@ class Settings:
     max_request_bytes: int = 1 << 20
     max_input_bytes: int = 64 << 10
     max_input_total_bytes: int = 256 << 10
+    # Bounds on rendering one template (docs/security.md, "Rendering limits").
+    render_seconds: float = 5.0
+    render_max_chars: int = 4 * 1024 * 1024
 
     @property
     def state_dir(self) -> Path:
@@ -92,13 +95,25 @@ def _integer(value: Any) -> int:
     return int(value)
 
 
-def _positive(value: Any) -> int:
+def _positive_bytes(value: Any) -> int:
     text = value.strip() if isinstance(value, str) else None
     if text is not None and text.isdigit():
         value = int(text)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"must be a positive whole number of bytes, not {value!r}")
     return value
+
+
+def _positive_number(value: Any, kind: Callable[[Any], float]) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a positive number")
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise ValueError("must be a positive number") from None
+    if not number > 0 or number == float("inf"):
+        raise ValueError("must be a positive number")
+    return number
 
 
 # file key / environment variable -> (field, converter)
@@ -113,9 +128,11 @@ _FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "hooks-post-merge": ("hooks_post_merge", _boolean),
     "hooks-detach": ("hooks_detach", _boolean),
     "log-cap-bytes": ("log_cap_bytes", _integer),
-    "max-request-bytes": ("max_request_bytes", _positive),
-    "max-input-bytes": ("max_input_bytes", _positive),
-    "max-input-total-bytes": ("max_input_total_bytes", _positive),
+    "max-request-bytes": ("max_request_bytes", _positive_bytes),
+    "max-input-bytes": ("max_input_bytes", _positive_bytes),
+    "max-input-total-bytes": ("max_input_total_bytes", _positive_bytes),
+    "render-seconds": ("render_seconds", lambda v: _positive_number(v, float)),
+    "render-max-chars": ("render_max_chars", lambda v: _positive_number(v, int)),
 }
 _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_INTENTS": ("intents", lambda v: _globs([p for p in str(v).split(":") if p])),
@@ -129,9 +146,11 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_HOOKS_POST_MERGE": ("hooks_post_merge", _boolean),
     "ORCH_HOOKS_DETACH": ("hooks_detach", _boolean),
     "ORCH_LOG_CAP_BYTES": ("log_cap_bytes", _integer),
-    "ORCH_MAX_REQUEST_BYTES": ("max_request_bytes", _positive),
-    "ORCH_MAX_INPUT_BYTES": ("max_input_bytes", _positive),
-    "ORCH_MAX_INPUT_TOTAL_BYTES": ("max_input_total_bytes", _positive),
+    "ORCH_MAX_REQUEST_BYTES": ("max_request_bytes", _positive_bytes),
+    "ORCH_MAX_INPUT_BYTES": ("max_input_bytes", _positive_bytes),
+    "ORCH_MAX_INPUT_TOTAL_BYTES": ("max_input_total_bytes", _positive_bytes),
+    "ORCH_RENDER_SECONDS": ("render_seconds", lambda v: _positive_number(v, float)),
+    "ORCH_RENDER_MAX_CHARS": ("render_max_chars", lambda v: _positive_number(v, int)),
 }
 
 

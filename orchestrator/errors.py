@@ -9,6 +9,7 @@ that library is used::
      ├── DocumentError       a document (or its inputs) is invalid: carries every diagnostic
      │    └── InputError     run-time inputs do not match the declarations
      ├── TemplateError       a template failed to render (names the document line)
+     │    └── TemplateRefused  outside text could change a script, or a render limit was hit
      ├── StepError           a step could not be prepared or started
      ├── TraceError          the git trace cannot be read or written
      └── PublishError        an artifact could not be packaged or published
@@ -59,6 +60,11 @@ class TemplateError(OrchError):
     def __init__(self, diagnostic: Diagnostic) -> None:
         self.diagnostic = diagnostic
         super().__init__(str(diagnostic))
+
+
+class TemplateRefused(TemplateError):
+    """A template was refused: a value from outside the document could change a script's
+    syntax, or rendering went beyond a limit (time, size)."""
 
 
 class StepError(OrchError):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from orchestrator.record import ArtifactRecord, RunRecord, StepRecord, timestamp
+from orchestrator.templating import value_text
 
 _STATE_MARK = {
     "completed": "✅",
@@ -43,7 +44,7 @@ def render(record: RunRecord, read_log: Callable[[str], str]) -> str:
         lines += [f"> **Failed{where}:** {record.error.message}", ""]
     if record.inputs:
         lines += ["## Inputs", "", "| name | value |", "|---|---|"]
-        lines += [f"| `{k}` | `{v}` |" for k, v in record.inputs.items()]
+        lines += [f"| `{k}` | {_value(v)} |" for k, v in record.inputs.items()]
         lines.append("")
     lines += ["## Steps", ""]
     section = None
@@ -137,3 +138,9 @@ def _when(moment: datetime | None) -> str:
 
 def _seconds(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds:.2f} s"
+
+
+def _value(value: object) -> str:
+    """An input as templates write it (``true``, ``false``; null as an empty cell)."""
+    text = value_text(value)
+    return f"`{text}`" if text else ""

@@ -299,6 +299,10 @@ def execution_for(prepared: Prepared, record: RunRecord, run_folder: Path) -> ru
         actor=record.trigger.actor,
         confirmed=prepared.request.confirmed,
         log_cap_bytes=prepared.place.settings.log_cap_bytes,
+        render_limits=runner.RenderLimits(
+            seconds=prepared.place.settings.render_seconds,
+            max_chars=prepared.place.settings.render_max_chars,
+        ),
     )
 
 

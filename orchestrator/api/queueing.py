@@ -40,7 +40,7 @@ from orchestrator.api.recording import (
 )
 from orchestrator.api.workspace import Place, locate
 from orchestrator.document.cache import DocumentCache
-from orchestrator.errors import OrchError, TraceError, UsageError
+from orchestrator.errors import DocumentError, OrchError, TraceError, UsageError
 from orchestrator.model import Document, InputDecl, Trigger
 from orchestrator.process import MASK
 from orchestrator.record import timestamp, utc_now
@@ -162,9 +162,23 @@ def record_pending(
     facts: GitFacts | None = None,
     writer: TraceWriter | None = None,
 ) -> Queued:
-    """Record a validated queued run as ``pending`` in the trace, and what the queue needs."""
+    """Record a validated queued run as ``pending`` in the trace, and what the queue needs.
+
+    Raises ``DocumentError`` when a step body would write an input into a script where it
+    could change the syntax (or goes beyond a rendering limit): such a run is refused now,
+    not accepted and failed later."""
     request = prepared.request
     assert request.run_id is not None and request.queued_at is not None
+    settings = prepared.place.settings
+    refused = runner.problems_with_inputs(
+        prepared.document,
+        prepared.inputs,
+        path=prepared.relative_path,
+        trigger=request.trigger.value,
+        limits=runner.RenderLimits(settings.render_seconds, settings.render_max_chars),
+    )
+    if refused:
+        raise DocumentError(refused)
     record = new_record(prepared, request.run_id, facts)
     RunBook.open(prepared, run_folder(prepared, request.run_id), writer).save(record)
     return Queued(

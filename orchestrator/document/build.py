@@ -21,10 +21,11 @@ from orchestrator.model import (
     StepKind,
     Triggers,
 )
-from orchestrator.templating import Where, raw_input_references
+from orchestrator.templating import Where
 
 from . import frontmatter, schema, steps, templates
 from .frontmatter import Positions
+from .injection import quoting_problems
 from .inputs import environment_name, value_problems
 
 DECL_KEYS = ("required", "default", "description", "secret")
@@ -376,19 +377,9 @@ class _Context:
             if not step.render:
                 continue
             refs(step.body, step.body_line, 1, label, whole=False)
-            if step.kind is not StepKind.SCRIPT or "inputs" not in step.body:
-                continue
-            for name, lineno in raw_input_references(step.body, body=True):
-                decl = declared.get(name)
-                if decl is None or decl.secret or decl.restricted:
-                    continue
-                report(
-                    step.body_line + lineno - 1,
-                    1,
-                    f"input '{name}' is pasted raw into script step '{step.name}': declare an "
-                    f'enum or pattern, use "${environment_name(name)}", or quote it with '
-                    f"{{{{ inputs.{name} | sh }}}}",
-                )
+            if step.kind is StepKind.SCRIPT:
+                for line, message in quoting_problems(step, declared):
+                    report(line, 1, message)
 
 
 def input_references(text: str, *, expression: bool = False) -> Iterator[tuple[str, int]]:

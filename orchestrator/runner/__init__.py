@@ -11,11 +11,14 @@ from orchestrator.runner.engine import (
 )
 from orchestrator.runner.interruption import RunInterrupted
 from orchestrator.runner.plan import PlannedStep, plan
+from orchestrator.runner.rendering import problems_with_inputs
+from orchestrator.templating import Limits as RenderLimits
 
 __all__ = [
     "Execution",
     "Observer",
     "PlannedStep",
+    "RenderLimits",
     "RunInterrupted",
     "SilentObserver",
     "context_after",
@@ -23,4 +26,5 @@ __all__ = [
     "initial_steps",
     "plan",
     "prepare",
+    "problems_with_inputs",
 ]

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,7 +23,7 @@ from orchestrator.model import Document, Step, StepKind, StepState
 from orchestrator.paths import PathEscape, inside
 from orchestrator.process import Masker, ignore_interrupts
 from orchestrator.record import RunError, RunRecord, StepRecord, utc_now
-from orchestrator.runner import context, files, health, script
+from orchestrator.runner import context, files, health, rendering, script
 from orchestrator.runner.interruption import (
     RunInterrupted,
     StepInterrupted,
@@ -79,6 +79,7 @@ class Execution:
     log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
     # Hears (step name, pid) as each step's process starts, for crash recovery.
     on_process_start: Callable[[str, int], None] | None = None
+    render_limits: templating.Limits = field(default_factory=templating.Limits)
 
     def where(self, line: int, what: str) -> templating.Where:
         return templating.Where(str(self.document.path), line, what)
@@ -91,8 +92,9 @@ def log_name(index: int, step: Step) -> str:
 def prepare(execution: Execution) -> dict[str, str]:
     """Check everything that can be checked before a step runs; return the rendered ``env``.
 
-    Raises ``DocumentError`` (paths outside the working tree, programs not installed) or
-    ``TemplateError`` (an ``env`` value that does not render), so nothing runs half-way.
+    Raises ``DocumentError`` (paths outside the working tree, programs not installed, step
+    bodies that would be refused: see ``rendering.problems_before_run``) or ``TemplateError``
+    (an ``env`` value that does not render), so nothing runs half-way.
     """
     document = execution.document
     problems: list[Diagnostic] = []
@@ -129,7 +131,11 @@ def prepare(execution: Execution) -> dict[str, str]:
                 )
     if problems:
         raise DocumentError(problems)
-    return render_env(execution)
+    env = rendering.render_env(execution)
+    refused = rendering.problems_before_run(execution, env)
+    if refused:
+        raise DocumentError(refused)
+    return env
 
 
 def _path_kind_problem(attribute: str, value: str, resolved: Path) -> str | None:
@@ -141,29 +147,13 @@ def _path_kind_problem(attribute: str, value: str, resolved: Path) -> str | None
     return None
 
 
-def render_env(execution: Execution) -> dict[str, str]:
-    document = execution.document
-    base = template_context_for(execution, env={}, steps={})
-    rendered: dict[str, str] = {}
-    for name, value in document.env.items():
-        where = execution.where(document.line_of("env"), f"env.{name}")
-        rendered[name] = templating.render(value, base, where)
-    return rendered
-
-
 def template_context_for(
     execution: Execution,
     *,
     env: Mapping[str, str],
     steps: Mapping[str, Any],
 ) -> dict[str, Any]:
-    return context.build(
-        inputs=context.public_inputs(execution.document, execution.inputs),
-        env=env,
-        steps=steps,
-        run=execution.run_info,
-        workflow=execution.workflow_info,
-    )
+    return rendering.template_context(execution, env=env, steps=steps)
 
 
 def context_after(
@@ -269,13 +259,13 @@ def _run_step(
 ) -> StepRecord:
     template_context = template_context_for(execution, env=env, steps=views)
     try:
-        if step.condition is not None:
-            where = execution.where(step.line, f"step '{step.name}' if")
-            if not templating.evaluate(step.condition, template_context, where):
-                return dataclasses.replace(
-                    current, skipped_because=f"if: {step.condition} was false"
-                ).moved_to(StepState.SKIPPED)
-        body = _render_body(execution, step, template_context)
+        if step.condition is not None and not rendering.condition_holds(
+            execution, step, template_context
+        ):
+            return dataclasses.replace(
+                current, skipped_because=f"if: {step.condition} was false"
+            ).moved_to(StepState.SKIPPED)
+        body = rendering.render_body(execution, step, template_context)
     except TemplateError as exc:
         now = utc_now()
         failed = dataclasses.replace(current, started_at=now, ended_at=now, error=str(exc))
@@ -292,7 +282,9 @@ def _run_step(
     ).moved_to(StepState.RUNNING, started)
     observer.step_changed(current)
 
-    step_env = {**execution.environment, **env, "ORCH_STEP": step.name}
+    # The variables themselves are not syntax: the marks of outside text end here.
+    plain_env = {name: templating.plain(value) for name, value in env.items()}
+    step_env = {**execution.environment, **plain_env, "ORCH_STEP": step.name}
     attempts = step.retries + 1
     logs: list[str] = []
     outcome = Outcome(ok=False, log="")
@@ -345,13 +337,6 @@ def _guarded_attempt(
     except OSError as exc:
         message = describe_os_error(exc, f"running step '{step.name}'")
         return Outcome(ok=False, log=message + "\n", error=message)
-
-
-def _render_body(execution: Execution, step: Step, template_context: Mapping[str, Any]) -> str:
-    if not step.render:
-        return step.body
-    where = execution.where(step.body_line, f"step '{step.name}'")
-    return templating.render(step.body, template_context, where, body=True)
 
 
 def _attempt(

@@ -9,11 +9,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from orchestrator import templating
 from orchestrator.errors import TemplateError
 from orchestrator.model import Step, StepKind
-from orchestrator.runner import files
-from orchestrator.runner.engine import Execution, render_env, template_context_for
+from orchestrator.runner import files, rendering
+from orchestrator.runner.engine import Execution, template_context_for
 
 
 @dataclass(frozen=True)
@@ -27,10 +26,8 @@ class PlannedStep:
 
 
 def plan(execution: Execution) -> list[PlannedStep]:
-    env = render_env(execution)
-    placeholders = {
-        step.name: templating.Placeholder(f"steps.{step.name}") for step in execution.document.steps
-    }
+    env = rendering.render_env(execution)
+    placeholders = rendering.placeholders(execution.document)
     template_context = template_context_for(execution, env=env, steps=placeholders)
     return [_plan_step(execution, step, template_context) for step in execution.document.steps]
 
@@ -44,12 +41,8 @@ def _plan_step(
             if "steps" in step.condition:
                 will_run = None
             else:
-                where = execution.where(step.line, f"step '{step.name}' if")
-                will_run = bool(templating.evaluate(step.condition, template_context, where))
-        body = step.body
-        if step.render:
-            where = execution.where(step.body_line, f"step '{step.name}'")
-            body = templating.render(step.body, template_context, where, body=True)
+                will_run = rendering.condition_holds(execution, step, template_context)
+        body = rendering.render_body(execution, step, template_context)
     except TemplateError as exc:
         return PlannedStep(step=step, will_run=will_run, body=None, error=str(exc))
     if step.kind is not StepKind.FILE:

@@ -3,8 +3,10 @@ artifact fields.
 
 The environment is sandboxed (no attribute walking into Python internals), undefined names
 are errors, the final newline is kept, and in step bodies Jinja comments are off because
-``{#`` is ordinary shell (``${#ARR[@]}``). Jinja is imported only when a text holds template
-syntax: most step bodies hold none, and importing and compiling are not free.
+``{#`` is ordinary shell (``${#ARR[@]}``). Every render is bounded in time and size, and a
+script step's body is checked so that no value from outside the document can change its
+syntax (see ``guard``). Jinja is imported only when a text holds template syntax: most step
+bodies hold none, and importing and compiling are not free.
 """
 
 from __future__ import annotations
@@ -12,30 +14,60 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.templating.language import SHELL_SAFE_CHARACTERS, ScriptLanguage
+from orchestrator.templating.limits import DEFAULT_MAX_CHARS, DEFAULT_SECONDS, Limits
+from orchestrator.templating.marks import outside, plain, retag, value_text
 from orchestrator.templating.where import Placeholder, Where
 
 _BODY_MARKERS = ("{{", "{%")
 _TEXT_MARKERS = ("{{", "{%", "{#")
+_DEFAULT_LIMITS = Limits()
 
 
 def _plain(source: str, *, body: bool) -> bool:
     return not any(marker in source for marker in (_BODY_MARKERS if body else _TEXT_MARKERS))
 
 
-def render(source: str, context: Mapping[str, Any], where: Where, *, body: bool = False) -> str:
-    """Render ``source``; ``body=True`` for step bodies (Jinja comments off)."""
+def render(
+    source: str,
+    context: Mapping[str, Any],
+    where: Where,
+    *,
+    body: bool = False,
+    script: ScriptLanguage | None = None,
+    shown: str = "",
+    limits: Limits = _DEFAULT_LIMITS,
+    keep_marks: bool = False,
+) -> str:
+    """Render ``source``; ``body=True`` for step bodies (Jinja comments off).
+
+    ``script``: the body is a script in that language; outside values that could change its
+    syntax are refused (``TemplateError`` naming the line; ``shown`` is the language as the
+    document wrote it). ``keep_marks``: the result remembers which parts came from outside
+    (for ``env`` values, which later templates use)."""
     if _plain(source, body=body):
         return source
     from orchestrator.templating import engine
 
-    return engine.render(source, context, where, body=body)
+    return engine.render(
+        source,
+        context,
+        where,
+        body=body,
+        script=script,
+        shown=shown,
+        limit=limits,
+        keep_marks=keep_marks,
+    )
 
 
-def evaluate(expression: str, context: Mapping[str, Any], where: Where) -> Any:
+def evaluate(
+    expression: str, context: Mapping[str, Any], where: Where, *, limits: Limits = _DEFAULT_LIMITS
+) -> Any:
     """Evaluate a Jinja expression (an ``if`` condition)."""
     from orchestrator.templating import engine
 
-    return engine.evaluate(expression, context, where)
+    return engine.evaluate(expression, context, where, limit=limits)
 
 
 def check_syntax(source: str, where: Where, *, body: bool = False) -> None:
@@ -55,20 +87,40 @@ def check_expression(expression: str, where: Where) -> None:
 
 
 def raw_input_references(source: str, *, body: bool = True) -> list[tuple[str, int]]:
-    """``(input name, template line)`` for each ``inputs.NAME`` used without the ``sh`` filter."""
+    """``(input name, template line)`` for each ``inputs.NAME`` used without a quoting filter
+    (``sh`` or ``py``)."""
     if _plain(source, body=body):
         return []
-    from orchestrator.templating import engine
+    from orchestrator.templating import static
 
-    return engine.raw_input_references(source, body=body)
+    return static.raw_input_references(source, body=body)
+
+
+def quoting_filter_uses(source: str, *, body: bool = True) -> list[tuple[str, int]]:
+    """``(filter, template line)`` for each use of the ``sh`` or ``py`` filter."""
+    if _plain(source, body=body):
+        return []
+    from orchestrator.templating import static
+
+    return static.quoting_filter_uses(source, body=body)
 
 
 __all__ = [
+    "DEFAULT_MAX_CHARS",
+    "DEFAULT_SECONDS",
+    "SHELL_SAFE_CHARACTERS",
+    "Limits",
     "Placeholder",
+    "ScriptLanguage",
     "Where",
     "check_expression",
     "check_syntax",
     "evaluate",
+    "outside",
+    "plain",
+    "quoting_filter_uses",
     "raw_input_references",
     "render",
+    "retag",
+    "value_text",
 ]

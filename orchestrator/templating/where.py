@@ -39,3 +39,9 @@ class Placeholder:
 
     def __hash__(self) -> int:
         return hash(self._name)
+
+
+def placeholder_name(value: Placeholder) -> str:
+    """The name a placeholder stands for (not an attribute: ``steps.x.outputs.name`` is
+    a placeholder too)."""
+    return value._name

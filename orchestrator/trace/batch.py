@@ -19,9 +19,7 @@ def read_objects(git_dir: Path, shas: Sequence[str]) -> dict[str, tuple[str, byt
     wanted = list(dict.fromkeys(shas))
     if not wanted:
         return {}
-    out = run_git(
-        "cat-file", "--batch", git_dir=git_dir, stdin=("\n".join(wanted) + "\n").encode()
-    )
+    out = run_git("cat-file", "--batch", git_dir=git_dir, stdin=("\n".join(wanted) + "\n").encode())
     found: dict[str, tuple[str, bytes]] = {}
     position = 0
     for sha in wanted:

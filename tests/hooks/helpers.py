@@ -63,8 +63,7 @@ def trace_runs(repo: Path, workflow: str) -> list[dict[str, Any]]:
         return []
     listing = git(repo, "ls-tree", "--name-only", "orch-trace", f"runs/{workflow}/")
     records = [
-        json.loads(git(repo, "show", f"orch-trace:{folder}/run.json"))
-        for folder in listing.split()
+        json.loads(git(repo, "show", f"orch-trace:{folder}/run.json")) for folder in listing.split()
     ]
     # Run ids give the second a run was created; its first transition gives the millisecond.
     return sorted(records, key=lambda r: (r["run_id"].split("-")[0], r["transitions"][0]["at"]))

@@ -78,9 +78,9 @@ def operator(browser: Browser, served: Served, history: dict[str, list[str]]) ->
     expected = re.compile(r"status of (403|422) ")
     page.on(
         "console",
-        lambda m: problems.append(m.text)
-        if m.type == "error" and not expected.search(m.text)
-        else None,
+        lambda m: (
+            problems.append(m.text) if m.type == "error" and not expected.search(m.text) else None
+        ),
     )
     page.goto(served.url + "/")
     page.fill("#key", RUN_KEY)
@@ -125,9 +125,7 @@ def test_log_in_and_see_workflows_and_runs(operator: Page, served: Served, shots
     expect(demo.locator("svg.marks rect.s-failed")).to_have_count(1)
     backup = rows.filter(has_text="Nightly database backup")
     expect(backup).to_contain_text("schedule: 0 2 * * * (Europe/Berlin)")
-    expect(rows.filter(has_text="Nightly database backup").locator(".badge")).to_have_text(
-        "failed"
-    )
+    expect(rows.filter(has_text="Nightly database backup").locator(".badge")).to_have_text("failed")
     page.screenshot(path=str(shots / "workflows.png"), full_page=True)
 
     page.click("header nav >> text=Runs")
@@ -193,9 +191,7 @@ def test_start_a_run_from_the_form(operator: Page, served: Served, shots: Path) 
     expect(page.locator("table.runs tbody tr").first).to_contain_text(run_id)
 
 
-def test_a_running_run_refreshes_its_steps(
-    operator: Page, served: Served, tmp_path: Path
-) -> None:
+def test_a_running_run_refreshes_its_steps(operator: Page, served: Served, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
     run_id = queue_run(served, "gated", {"gate": str(gate)})
     page = operator

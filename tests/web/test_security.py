@@ -203,7 +203,7 @@ def test_secret_inputs_are_never_taken_from_a_browser(served: Served) -> None:
         page = client.get("/workflows/rotate-keys").text
         assert 'name="password"' not in page
         assert "never entered in a browser" in page
-        assert "takes the secret <span class=\"mono\">DEPLOY_TOKEN</span> from the server" in page
+        assert 'takes the secret <span class="mono">DEPLOY_TOKEN</span> from the server' in page
         sent = client.post(
             "/workflows/rotate-keys/runs", data={"csrf": csrf, "password": "typed-in"}
         )
@@ -276,9 +276,7 @@ def test_too_many_failed_logins_are_slowed_down(tmp_path: Path) -> None:
     server = start_serve(make_repository(tmp_path, env), env, tmp_path / "serve.log")
     try:
         with server.client() as client:
-            token = re.search(
-                r'name="login_token" value="([^"]+)"', client.get("/login").text
-            )
+            token = re.search(r'name="login_token" value="([^"]+)"', client.get("/login").text)
             assert token is not None
             data = {"login_token": token.group(1)}
             codes = [

@@ -46,9 +46,7 @@ def install(
     async def web_error(request: Request, exc: WebError) -> Response:
         if exc.login and request.method == "GET":
             return RedirectResponse(login_location(request), status_code=303)
-        return page(
-            request, "error.html", session_of(request), exc.status, message=exc.message
-        )
+        return page(request, "error.html", session_of(request), exc.status, message=exc.message)
 
     site.warm()
     return site

@@ -73,11 +73,15 @@ def page(
     **context: Any,
 ) -> HTMLResponse:
     """Render ``template`` with the session's details (role, CSRF token) available."""
-    html = environment().get_template(template).render(
-        request_path=request.url.path,
-        session=session,
-        may_run=session is not None and session.may_run(),
-        csrf=session.csrf if session is not None else "",
-        **context,
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            request_path=request.url.path,
+            session=session,
+            may_run=session is not None and session.may_run(),
+            csrf=session.csrf if session is not None else "",
+            **context,
+        )
     )
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
