@@ -8,8 +8,11 @@ reports storing with another digest.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -20,6 +23,7 @@ from orchestrator.dropboxmini import (
     DropBoxClient,
     DropBoxError,
     LocalStoreClient,
+    StoreFullError,
     UnavailableError,
     UploadFields,
     connect,
@@ -83,6 +87,18 @@ class OutboxEntry:
         return f"orch-{self.run_id}-{self.index + 1:02d}"
 
 
+@contextlib.contextmanager
+def _local_disk_errors(destination: Destination) -> Iterator[None]:
+    try:
+        yield
+    except StoreFullError as exc:
+        if destination.url:
+            raise  # a remote server's disk: the package waits in the outbox like any 5xx
+        raise OSError(
+            errno.ENOSPC, os.strerror(errno.ENOSPC), str(destination.local_store)
+        ) from exc
+
+
 def _client(destination: Destination) -> DropBoxClient | LocalStoreClient:
     if destination.url:
         return connect(destination.url, destination.key, destination.local_store)
@@ -100,15 +116,17 @@ def publish(
     package: Path, fields: UploadFields, destination: Destination, expected: Digest | None = None
 ) -> PublicationResult:
     """Upload one package. Unreachable (or a damaged store) → ``pending``; refused (4xx) →
-    ``PublishError``; stored with another digest than ``expected`` → ``refused``."""
+    ``PublishError``; stored with another digest than ``expected`` → ``refused``. The local
+    store's full disk is this host's full disk: ``OSError`` (ENOSPC), as any other write."""
     try:
-        client = _client(destination)
+        with _local_disk_errors(destination):
+            client = _client(destination)
     except UnavailableError as exc:  # a damaged local store: the package waits until repaired
         return PublicationResult(state="pending", error=exc.detail, attempted_at=utc_now())
     except DropBoxError as exc:
         raise PublishError(f"cannot publish to {destination.describe()}: {exc.detail}") from None
     try:
-        with client:
+        with _local_disk_errors(destination), client:
             stored = client.upload(package, fields)
     except UnavailableError as exc:  # a damaged store too: the package waits until repaired
         return PublicationResult(state="pending", error=exc.detail, attempted_at=utc_now())

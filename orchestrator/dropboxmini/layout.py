@@ -19,13 +19,19 @@ broke the store; :func:`migrate` moves such a store's bytes under ``artifacts/``
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import secrets
 import sqlite3
 from pathlib import Path, PurePosixPath
 
-from orchestrator.dropboxmini.protocol import DropBoxError, StoreDamagedError, UnavailableError
+from orchestrator.dropboxmini.protocol import (
+    DropBoxError,
+    StoreDamagedError,
+    StoreFullError,
+    UnavailableError,
+)
 
 log = logging.getLogger("orchestrator.dropboxmini")
 
@@ -47,7 +53,11 @@ def artifact_path(project: str, artifact_type: str, artifact_id: str, file_name:
 # --- what went wrong, in one sentence ---------------------------------------------------------
 
 
-def cannot_write(root: Path, exc: OSError) -> StoreDamagedError:
+def cannot_write(root: Path, exc: OSError) -> StoreDamagedError | StoreFullError:
+    if exc.errno == errno.ENOSPC:
+        return StoreFullError(
+            f"no space left on device in the store folder {root}; free some space, then try again"
+        )
     reason = exc.strerror or type(exc).__name__
     return StoreDamagedError(
         f"cannot write to the store folder {root}: {reason}; make it writable (and free some "

@@ -130,6 +130,13 @@ class StoreDamagedError(UnavailableError):
     status, code = 503, "store_damaged"
 
 
+class StoreFullError(UnavailableError):
+    """The store's disk is full: nothing is damaged, and the upload can be tried again once
+    there is space (HTTP 507 Insufficient Storage)."""
+
+    status, code = 507, "store_full"
+
+
 class IntegrityError(DropBoxError):
     """Downloaded bytes differ from the artifact's recorded size or sha256 (raised by
     clients; the server never answers with it)."""
