@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchestrator.api.apply import Prepared, RunRequest, apply, prepare, run_prepared
-    from orchestrator.api.history import Shown, logs, recover, runs, show
+    from orchestrator.api.history import (
+        Shown,
+        StepLog,
+        iter_runs,
+        logs,
+        recover,
+        runs,
+        show,
+        step_logs,
+    )
     from orchestrator.api.inspect import Listed, Plan, list_documents, plan, summary, validate
     from orchestrator.api.publishing import Delivery, publish_pending
     from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued
@@ -29,8 +38,10 @@ _HOMES = {
     "RunRequest": "orchestrator.api.apply",
     "SchedulePass": "orchestrator.api.scheduling",
     "Shown": "orchestrator.api.history",
+    "StepLog": "orchestrator.api.history",
     "apply": "orchestrator.api.apply",
     "enqueue": "orchestrator.api.queueing",
+    "iter_runs": "orchestrator.api.history",
     "list_documents": "orchestrator.api.inspect",
     "log_tail": "orchestrator.api.recording",
     "logs": "orchestrator.api.history",
@@ -46,6 +57,7 @@ _HOMES = {
     "schedule_forever": "orchestrator.api.scheduling",
     "schedule_once": "orchestrator.api.scheduling",
     "show": "orchestrator.api.history",
+    "step_logs": "orchestrator.api.history",
     "summary": "orchestrator.api.inspect",
     "validate": "orchestrator.api.inspect",
 }
@@ -60,8 +72,10 @@ __all__ = [
     "RunRequest",
     "SchedulePass",
     "Shown",
+    "StepLog",
     "apply",
     "enqueue",
+    "iter_runs",
     "list_documents",
     "log_tail",
     "logs",
@@ -77,6 +91,7 @@ __all__ = [
     "schedule_forever",
     "schedule_once",
     "show",
+    "step_logs",
     "summary",
     "validate",
 ]

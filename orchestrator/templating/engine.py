@@ -48,7 +48,9 @@ _TEXT_ENV = _environment(comments=True)
 
 def _error(where: Where, lineno: int | None, message: str) -> TemplateError:
     line = where.line + (lineno - 1 if lineno else 0)
-    return TemplateError(Diagnostic(where.path, line, 1, f"{where.what}: {message}"))
+    return TemplateError(
+        Diagnostic(where.path, line, 1, f"{where.what}: {message}", code="template")
+    )
 
 
 def _compile(source: str, where: Where, *, body: bool) -> jinja2.Template:
