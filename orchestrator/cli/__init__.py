@@ -244,17 +244,18 @@ def list_command(
 
 # `orch list` columns; when the terminal is narrow, they are dropped from the last rank up.
 DOCUMENT_COLUMNS = (
-    tables.Column("id", rank=0, shrink=True, min_width=12),
-    tables.Column("title", rank=3, shrink=True, min_width=10),
+    tables.Column("id", rank=0, shrink=True, min_width=20),
+    tables.Column("title", rank=3, shrink=True, min_width=20),
     tables.Column("status", rank=1),
-    tables.Column("triggers", rank=5, shrink=True, min_width=10),
+    tables.Column("triggers", rank=5, shrink=True, min_width=16),
     tables.Column("next run", rank=4),
-    tables.Column("path", rank=2, shrink=True, min_width=16),
+    tables.Column("path", rank=2, shrink=True, min_width=28),
 )
 
 
 def _document_row(row: dict[str, Any]) -> list[tables.Cell]:
-    problems = "; ".join(row["problems"])
+    # An invalid document's problems stand in for its title; its path has a column already.
+    problems = "; ".join(p.removeprefix(f"{row['path']}:") for p in row["problems"])
     return [
         tables.Cell(row["id"] or "invalid", "" if row["id"] else "red"),
         tables.Cell(row["title"] or problems),

@@ -26,21 +26,21 @@ Where = Annotated[
 # `orch runs` columns; when the terminal is narrow, they are dropped from the last rank up.
 RUN_COLUMNS = (
     tables.Column("run", rank=0),
-    tables.Column("workflow", rank=2, shrink=True, min_width=10),
+    tables.Column("workflow", rank=2, shrink=True, min_width=20),
     tables.Column("state", rank=1),
     tables.Column("trigger", rank=3),
     tables.Column("seconds", rank=4, right=True),
-    tables.Column("by", rank=5, shrink=True, min_width=8),
+    tables.Column("by", rank=5, shrink=True, min_width=16),
 )
 # `orch show` columns of the steps table.
 STEP_COLUMNS = (
-    tables.Column("step", rank=0, shrink=True, min_width=10),
-    tables.Column("section", rank=4, shrink=True, min_width=8),
+    tables.Column("step", rank=0, shrink=True, min_width=16),
+    tables.Column("section", rank=4, shrink=True, min_width=12),
     tables.Column("state", rank=1),
     tables.Column("attempts", rank=5, right=True),
     tables.Column("exit", rank=2, right=True),
     tables.Column("seconds", rank=3, right=True),
-    tables.Column("outputs", rank=6, shrink=True, min_width=12),
+    tables.Column("outputs", rank=6, shrink=True, min_width=16),
 )
 _COLOURS = {"completed": "green", "failed": "red", "running": "cyan"}
 

@@ -1,5 +1,6 @@
-"""Tables that fit the terminal: one line per row, long names cut in the middle, and the
-least important columns dropped when even cut names do not fit.
+"""Tables that fit the terminal: one line per row, long names cut in the middle (the least
+important column first), and the least important columns dropped when even cut names do not
+fit.
 
 Rich's tables wrap a cell that does not fit, so at 80 columns a workflow id becomes a tower
 of four-character lines; and measuring thousands of rows through rich costs seconds. Here
@@ -21,7 +22,8 @@ GAP = "  "
 @dataclass(frozen=True)
 class Column:
     """A column: ``rank`` orders importance (0 is kept longest; the highest rank is dropped
-    first); a ``shrink`` column may be cut in the middle down to ``min_width`` cells."""
+    first); a ``shrink`` column may be cut in the middle down to ``min_width`` cells, the
+    least that still reads well."""
 
     header: str
     rank: int
@@ -61,7 +63,12 @@ def _fit(text: str, width: int) -> str:
 
 
 def layout(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int) -> list[int]:
-    """The width of each column (0 for a dropped one) so that a line fits in ``width``."""
+    """The width of each column (0 for a dropped one) so that a line fits in ``width``.
+
+    A column empty in every row is not shown. The least important columns give way first:
+    each shrinkable one is cut down to its ``min_width``; when even that does not fit, the
+    least important column is dropped, and so on. A last column left is cut to the width.
+    """
     natural = [
         max([cell_len(c.header), *(cell_len(row[i].text) for row in rows)])
         for i, c in enumerate(columns)
@@ -70,7 +77,7 @@ def layout(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int
         min(n, max(c.min_width, cell_len(c.header))) if c.shrink else n
         for c, n in zip(columns, natural, strict=True)
     ]
-    shown = set(range(len(columns)))
+    shown = {i for i in range(len(columns)) if any(row[i].text for row in rows)} or {0}
 
     def needed(widths: Sequence[int]) -> int:
         return sum(widths[i] for i in shown) + len(GAP) * (len(shown) - 1)
@@ -81,15 +88,16 @@ def layout(columns: Sequence[Column], rows: Sequence[Sequence[Cell]], width: int
         shown.discard(index)
     widths = [natural[i] if i in shown else 0 for i in range(len(columns))]
     excess = needed(widths) - width
-    while excess > 0:
-        # Cut the widest column that may still shrink, one cell at a time: long names give
-        # way first, and short ones keep their full text.
-        candidates = [i for i in shown if columns[i].shrink and widths[i] > least[i]]
-        if not candidates:
+    for index in sorted(shown, key=lambda i: columns[i].rank, reverse=True):
+        if excess <= 0:
             break
-        widest = max(candidates, key=lambda i: (widths[i], -columns[i].rank))
-        widths[widest] -= 1
-        excess -= 1
+        if columns[index].shrink:
+            cut = min(excess, widths[index] - least[index])
+            widths[index] -= cut
+            excess -= cut
+    if excess > 0 and len(shown) == 1:
+        (only,) = shown
+        widths[only] = max(1, width)
     return widths
 
 
