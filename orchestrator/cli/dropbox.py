@@ -79,10 +79,10 @@ def _client(
 # rank up (the id and the file name stay longest).
 ARTIFACT_COLUMNS = (
     tables.Column("artifactId", rank=0),
-    tables.Column("type", rank=2, shrink=True, min_width=12),
+    tables.Column("type", rank=2),
     tables.Column("project", rank=3, shrink=True, min_width=12),
-    tables.Column("baseline", rank=5),
-    tables.Column("patch", rank=6),
+    tables.Column("baseline", rank=6),
+    tables.Column("patch", rank=5),
     tables.Column("label", rank=7, shrink=True, min_width=12),
     tables.Column("size", rank=4, right=True),
     tables.Column("file", rank=1, shrink=True, min_width=20),

@@ -119,12 +119,16 @@ class TraceReader:
     def iter_runs(
         self, *, workflow: str | None = None, state: str | None = None, limit: int | None = 20
     ) -> Iterator[dict[str, Any]]:
-        """:meth:`list_runs` one record at a time: a record is read and parsed only when the
-        caller asks for it, so a listing that stops early reads no more."""
+        """:meth:`list_runs` one record at a time. Records are read in batches as the caller
+        asks for them, and (without a state filter) never beyond the limit: a listing reads
+        and parses only the records it gives."""
         given = 0
-        first = limit if limit is not None and state is None else _BATCH
-        for groups in _batches(_by_second(self._index(workflow)), first):
-            if limit is not None and given >= limit:
+        seconds = _by_second(self._index(workflow))
+        while limit is None or given < limit:
+            # Without a state filter, exactly the runs still wanted; with one, a batch.
+            wanted = _BATCH if limit is None or state is not None else limit - given
+            groups = _take(seconds, min(wanted, _BATCH))
+            if not groups:
                 return
             records = iter(self._records([run for group in groups for run in group]))
             for group in groups:
@@ -242,20 +246,18 @@ class TraceReader:
 _BATCH = 256
 
 
-def _batches(
-    groups: Iterator[list[tuple[str, str, str]]], first: int
-) -> Iterator[list[list[tuple[str, str, str]]]]:
-    """Whole groups, gathered until a batch holds ``first`` runs (then ``_BATCH`` runs)."""
-    batch: list[list[tuple[str, str, str]]] = []
-    size, target = 0, max(1, min(first, _BATCH))
+def _take(
+    groups: Iterator[list[tuple[str, str, str]]], runs: int
+) -> list[list[tuple[str, str, str]]]:
+    """The next whole groups from ``groups``, until they hold at least ``runs`` runs."""
+    taken: list[list[tuple[str, str, str]]] = []
+    size = 0
     for group in groups:
-        batch.append(group)
+        taken.append(group)
         size += len(group)
-        if size >= target:
-            yield batch
-            batch, size, target = [], 0, _BATCH
-    if batch:
-        yield batch
+        if size >= runs:
+            break
+    return taken
 
 
 def _by_second(index: list[tuple[str, str, str]]) -> Iterator[list[tuple[str, str, str]]]:
