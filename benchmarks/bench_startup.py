@@ -3,7 +3,8 @@
 Times, each the fastest of ``--repeat`` runs (on a shared machine noise only adds time):
 
 - ``python -c pass``: the floor every Python command line pays;
-- ``import orchestrator.cli``: what the command line imports before it parses arguments;
+- ``import orchestrator.cli``: what the command line imports before it parses arguments,
+  as a process and as ``python -X importtime`` counts it (the module's cumulative time);
 - ``orch --version``, ``orch --help``, ``orch dropbox --help``, ``orch hooks --help``;
 - ``orch apply`` of a one-step document (start-up, run and trace commit together).
 
@@ -42,6 +43,22 @@ def _timed(command: list[str], cwd: Path, repeat: int) -> float:
     return min(samples)
 
 
+def _import_time(cwd: Path, repeat: int) -> float:
+    """The smallest cumulative import time of ``orchestrator.cli`` that -X importtime reports."""
+    samples = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import orchestrator.cli"],
+            cwd=cwd,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        line = next(x for x in done.stderr.splitlines() if x.endswith("| orchestrator.cli"))
+        samples.append(int(line.split("|")[1]) / 1e6)
+    return min(samples)
+
+
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
@@ -71,6 +88,8 @@ def main() -> None:
             f"machine: {os.cpu_count()} cores, {platform.machine()}, "
             f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}"
         )
+        imported = _import_time(repo, repeat)
+        print(f"{'-X importtime orchestrator.cli:':28} {imported * 1000:8.1f} ms")
         for label, command in cases.items():
             print(f"{label + ':':28} {_timed(command, repo, repeat) * 1000:8.1f} ms")
     finally:

@@ -36,6 +36,12 @@ class TraceReader:
         self.store = ObjectStore(self.git_dir)
         self.branch = branch
         self.prefix = prefix
+        # What was read at the current tip: a command that looks at the trace several times
+        # (find a run, read it, list its files) reads each tree once. Forgotten when the tip
+        # moves, so a long-lived reader holds one tip's worth.
+        self._tip: str | None = None
+        self._root_read: tuple[str, dict[str, Any]] | None = None
+        self._indexes: dict[tuple[str, str | None], list[tuple[str, str, str]]] = {}
 
     def tip_ref(self) -> str | None:
         """The ref read: the local branch, else ``refs/remotes/<remote>/<branch>``."""
@@ -58,6 +64,13 @@ class TraceReader:
             return None
         tip = self.store.read_ref(ref)
         assert tip is not None
+        if tip != self._tip:
+            self._root_read = self._read_root(tip)
+            self._indexes.clear()
+            self._tip = tip
+        return self._root_read
+
+    def _read_root(self, tip: str) -> tuple[str, dict[str, Any]] | None:
         _, entries = tip_root(self.store, self.branch, tip)
         runs = entries[RUNS].sha
         if self.prefix:
@@ -72,9 +85,15 @@ class TraceReader:
         found = self._root()
         if found is None:
             return []
+        key = (found[0], workflow)
+        if key not in self._indexes:
+            self._indexes[key] = self._read_index(found[0], workflow)
+        return self._indexes[key]
+
+    def _read_index(self, runs_tree: str, workflow: str | None) -> list[tuple[str, str, str]]:
         folders = [
             wf
-            for wf in self.store.read_tree(found[0])
+            for wf in self.store.read_tree(runs_tree)
             if wf.is_tree and (workflow is None or wf.name == workflow)
         ]
         trees = self.store.read_many([wf.sha for wf in folders])

@@ -81,10 +81,13 @@ def test_shell_completion_reaches_the_groups(tmp_path: Path) -> None:
 
 
 def test_completion_script_and_install(tmp_path: Path) -> None:
-    shown = orch(tmp_path, "--show-completion", "bash")
+    # Typer's switch for tests: the shell is named rather than found among the parent
+    # processes, which differ between a terminal and a test worker.
+    named = {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    shown = orch(tmp_path, "--show-completion", "bash", env=named)
     assert shown.code == 0, shown.stderr
     assert "complete -o default -F _orch_completion orch" in shown.stdout
-    installed = orch(tmp_path, "--install-completion", "bash")
+    installed = orch(tmp_path, "--install-completion", "bash", env=named)
     assert installed.code == 0, installed.stderr
     home = Path(os.environ["HOME"])
     script = home / ".bash_completions" / "orch.sh"
