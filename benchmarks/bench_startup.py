@@ -1,6 +1,8 @@
 """Start-up of the ``orch`` command line: what a person waits for before anything happens.
 
-Times, each the fastest of ``--repeat`` runs (on a shared machine noise only adds time):
+Wall and CPU time (user and system, git processes included), each the least of ``--repeat``
+runs (on a shared machine noise only adds time; the CPU time is the steadier of the two when
+other processes compete for the cores):
 
 - ``python -c pass``: the floor every Python command line pays;
 - ``import orchestrator.cli``: what the command line imports before it parses arguments,
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -27,10 +30,15 @@ ORCH = [sys.executable, "-m", "orchestrator"]
 DOCUMENT = "---\nid: one\ntitle: One\nstatus: approved\n---\n\n# One\n\n```sh {step=s}\ntrue\n```\n"
 
 
-def _timed(command: list[str], cwd: Path, repeat: int) -> float:
-    samples = []
+def _cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _timed(command: list[str], cwd: Path, repeat: int) -> tuple[float, float]:
+    walls, cpus = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _cpu()
         subprocess.run(
             command,
             cwd=cwd,
@@ -39,13 +47,15 @@ def _timed(command: list[str], cwd: Path, repeat: int) -> float:
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
         )
-        samples.append(time.perf_counter() - started)
-    return min(samples)
+        walls.append(time.perf_counter() - started)
+        cpus.append(_cpu() - cpu)
+    return min(walls), min(cpus)
 
 
-def _import_time(cwd: Path, repeat: int) -> float:
-    """The smallest cumulative import time of ``orchestrator.cli`` that -X importtime reports."""
-    samples = []
+def _import_time(cwd: Path, repeat: int) -> tuple[float, int]:
+    """The smallest cumulative import time of ``orchestrator.cli`` that -X importtime reports,
+    and how many modules the process imports in all."""
+    samples, modules = [], 0
     for _ in range(repeat):
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", "import orchestrator.cli"],
@@ -54,9 +64,11 @@ def _import_time(cwd: Path, repeat: int) -> float:
             capture_output=True,
             text=True,
         )
-        line = next(x for x in done.stderr.splitlines() if x.endswith("| orchestrator.cli"))
+        lines = [x for x in done.stderr.splitlines() if x.startswith("import time:")]
+        line = next(x for x in lines if x.endswith("| orchestrator.cli"))
         samples.append(int(line.split("|")[1]) / 1e6)
-    return min(samples)
+        modules = len(lines) - 1  # the first line is the header
+    return min(samples), modules
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -88,10 +100,14 @@ def main() -> None:
             f"machine: {os.cpu_count()} cores, {platform.machine()}, "
             f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}"
         )
-        imported = _import_time(repo, repeat)
-        print(f"{'-X importtime orchestrator.cli:':28} {imported * 1000:8.1f} ms")
+        imported, modules = _import_time(repo, repeat)
+        print(
+            f"{'-X importtime orchestrator.cli:':28} {imported * 1000:8.1f} ms, {modules} modules"
+        )
+        print(f"{'':28} {'wall':>11} {'cpu':>11}")
         for label, command in cases.items():
-            print(f"{label + ':':28} {_timed(command, repo, repeat) * 1000:8.1f} ms")
+            wall, cpu = _timed(command, repo, repeat)
+            print(f"{label + ':':28} {wall * 1000:8.1f} ms {cpu * 1000:8.1f} ms")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -127,7 +127,7 @@ def serve(
         str | None, typer.Option(help="Current baseline (else DROPBOX_BASELINE)")
     ] = None,
     max_bytes: Annotated[
-        int | None, typer.Option(help="Largest accepted file in bytes [default: 2 GiB]")
+        int | None, typer.Option(help="Largest accepted file in bytes (default: 2 GiB)")
     ] = None,
 ) -> None:
     """Serve a store over HTTP (keys from DROPBOX_API_KEYS_JSON)."""
