@@ -239,6 +239,9 @@ def list_command(
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
+    if not rows:
+        out.print("no intent documents found")
+        return
     out.print(tables.render(DOCUMENT_COLUMNS, [_document_row(row) for row in rows], out.width))
 
 

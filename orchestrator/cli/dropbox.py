@@ -95,6 +95,9 @@ def _print_records(records: list[ArtifactRecord], as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in records], indent=2))
         return
+    if not records:
+        out.print("no artifact matches")
+        return
     rows = (
         [
             tables.Cell(r.artifact_id),

@@ -63,7 +63,12 @@ def runs(
     if as_json:
         _stream_json(records)
         return
-    out.print(tables.render(RUN_COLUMNS, [_run_row(record) for record in records], out.width))
+    rows = [_run_row(record) for record in records]
+    if not rows:
+        filtered = workflow is not None or state is not None
+        out.print("no run matches" if filtered else "no run is recorded in the trace yet")
+        return
+    out.print(tables.render(RUN_COLUMNS, rows, out.width))
 
 
 def _stream_json(records: Iterable[dict[str, Any]]) -> None:

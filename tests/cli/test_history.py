@@ -154,7 +154,11 @@ def test_show_without_a_run_shows_the_latest(git_repo: Path) -> None:
 def test_runs_json_is_one_array_written_record_by_record(git_repo: Path) -> None:
     empty = orch(git_repo, "runs", "--json")
     assert (empty.code, empty.stdout) == (0, "[]\n")
+    table = orch(git_repo, "runs")
+    assert (table.code, table.stdout) == (0, "no run is recorded in the trace yet\n")
     commit_history(git_repo)
+    nothing = orch(git_repo, "runs", "--workflow", "nope")
+    assert (nothing.code, nothing.stdout) == (0, "no run matches\n")
     listed = orch(git_repo, "runs", "--json", "-n", "3")
     assert listed.code == 0, listed.stderr
     lines = listed.stdout.splitlines()
