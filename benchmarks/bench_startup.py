@@ -5,12 +5,16 @@ runs (on a shared machine noise only adds time; the CPU time is the steadier of 
 other processes compete for the cores):
 
 - ``python -c pass``: the floor every Python command line pays;
-- ``import orchestrator.cli``: what the command line imports before it parses arguments,
-  as a process and as ``python -X importtime`` counts it (the module's cumulative time);
+- ``import orchestrator.cli``: what the command line imports before it parses arguments, and
+  how many modules that process imports in all (``python -X importtime``);
 - ``orch --version``, ``orch --help``, ``orch dropbox --help``, ``orch hooks --help``;
 - ``orch apply`` of a one-step document (start-up, run and trace commit together).
 
-Run: ``.venv/bin/python benchmarks/bench_startup.py [--repeat 15]``.
+With ``--baseline DIR`` (another checkout of orch, for example ``git worktree add`` of an
+older commit, with its bytecode compiled) every command runs alternately from that checkout
+and from this one, so both see the same machine, and both columns are printed.
+
+Run: ``.venv/bin/python benchmarks/bench_startup.py [--repeat 15] [--baseline DIR]``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 ORCH = [sys.executable, "-m", "orchestrator"]
 DOCUMENT = "---\nid: one\ntitle: One\nstatus: approved\n---\n\n# One\n\n```sh {step=s}\ntrue\n```\n"
 
@@ -35,40 +40,33 @@ def _cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def _timed(command: list[str], cwd: Path, repeat: int) -> tuple[float, float]:
-    walls, cpus = [], []
-    for _ in range(repeat):
-        started, cpu = time.perf_counter(), _cpu()
-        subprocess.run(
-            command,
-            cwd=cwd,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
-        walls.append(time.perf_counter() - started)
-        cpus.append(_cpu() - cpu)
-    return min(walls), min(cpus)
+def _once(command: list[str], cwd: Path, tree: Path) -> tuple[float, float]:
+    """(wall, CPU) of one run of ``command`` with orch imported from ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    started, cpu = time.perf_counter(), _cpu()
+    subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started, _cpu() - cpu
 
 
-def _import_time(cwd: Path, repeat: int) -> tuple[float, int]:
-    """The smallest cumulative import time of ``orchestrator.cli`` that -X importtime reports,
-    and how many modules the process imports in all."""
-    samples, modules = [], 0
-    for _ in range(repeat):
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", "import orchestrator.cli"],
-            cwd=cwd,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        lines = [x for x in done.stderr.splitlines() if x.startswith("import time:")]
-        line = next(x for x in lines if x.endswith("| orchestrator.cli"))
-        samples.append(int(line.split("|")[1]) / 1e6)
-        modules = len(lines) - 1  # the first line is the header
-    return min(samples), modules
+def _modules(cwd: Path, tree: Path) -> int:
+    """How many modules a process that imports ``orchestrator.cli`` imports in all."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import orchestrator.cli"],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(tree)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return sum(1 for line in done.stderr.splitlines() if line.startswith("import time:")) - 1
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -78,7 +76,11 @@ def _git(repo: Path, *args: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=15)
-    repeat = parser.parse_args().repeat
+    parser.add_argument("--baseline", type=Path, help="another checkout of orch to compare")
+    options = parser.parse_args()
+    trees = {"this tree": ROOT}
+    if options.baseline is not None:
+        trees = {"baseline": options.baseline.resolve(), **trees}
     scratch = Path(tempfile.mkdtemp(prefix="orch-bench-startup-"))
     try:
         repo = scratch / "repo"
@@ -96,18 +98,26 @@ def main() -> None:
             "orch hooks --help": [*ORCH, "hooks", "--help"],
             "orch apply, 1 step": [*ORCH, "apply", "intents/one.md"],
         }
+        samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for _ in range(options.repeat):
+            for label, command in cases.items():
+                for name, tree in trees.items():
+                    samples.setdefault((label, name), []).append(_once(command, repo, tree))
         print(
             f"machine: {os.cpu_count()} cores, {platform.machine()}, "
-            f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}"
+            f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}; "
+            f"least of {options.repeat} runs, wall / CPU"
         )
-        imported, modules = _import_time(repo, repeat)
-        print(
-            f"{'-X importtime orchestrator.cli:':28} {imported * 1000:8.1f} ms, {modules} modules"
-        )
-        print(f"{'':28} {'wall':>11} {'cpu':>11}")
-        for label, command in cases.items():
-            wall, cpu = _timed(command, repo, repeat)
-            print(f"{label + ':':28} {wall * 1000:8.1f} ms {cpu * 1000:8.1f} ms")
+        print(f"{'':26}" + "".join(f"{name:>22}" for name in trees))
+        modules = "".join(f"{_modules(repo, tree):>22}" for tree in trees.values())
+        print(f"{'modules imported:':26}{modules}")
+        for label in cases:
+            cells = []
+            for name in trees:
+                wall = min(s[0] for s in samples[(label, name)]) * 1000
+                cpu = min(s[1] for s in samples[(label, name)]) * 1000
+                cells.append(f"{wall:7.1f} / {cpu:5.1f} ms")
+            print(f"{label + ':':26}" + "".join(f"{cell:>22}" for cell in cells))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
