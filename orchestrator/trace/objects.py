@@ -40,6 +40,7 @@ class Entry(NamedTuple):
 
 
 _ENTRY = re.compile(rb"([0-7]+) ([^\0]+)\0(.{20})", re.DOTALL)
+_OBJECT_NAME = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})(?::[^\n]+)?")
 
 
 def _sort_key(entry: Entry) -> str:
@@ -114,8 +115,11 @@ class ObjectStore:
         wanted = [i for i, hit in enumerate(found) if hit is None]
         if not wanted:
             return found
-        if any("\n" in names[i] for i in wanted):
-            raise TraceError(f"an object name holds a line break: {names!r}")
+        # Only ids and paths below an id: git would read anything else (``HEAD~2``, ``@{1}``)
+        # as a revision, and a damaged ref must not name objects that way.
+        wrong = [names[i] for i in wanted if not _OBJECT_NAME.fullmatch(names[i])]
+        if wrong:
+            raise TraceError(f"not an object id in {self.git_dir}: {wrong[0]!r}")
         request = "".join(f"{names[i]}\n" for i in wanted).encode("utf-8", "surrogateescape")
         answer = run_git("cat-file", "--batch", git_dir=self.git_dir, stdin=request)
         at = 0

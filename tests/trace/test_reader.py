@@ -154,3 +154,13 @@ def test_a_listing_reads_no_record_beyond_its_limit(git_repo: Path) -> None:
         reader.list_runs(limit=None)
     assert str(raised.value) == f"run alpha/{damaged} in the trace has no run.json"
     assert reader.latest_run_id() == run_id(299, f"{299:06x}")
+
+
+def test_a_damaged_ref_is_refused_not_read_as_a_revision(traced: Path) -> None:
+    git(traced, "gc", "-q")
+    ref = traced / ".git/refs/heads/orch-trace"
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.write_text("main~1\n")
+    with pytest.raises(TraceError) as raised:
+        TraceReader(traced).list_runs()
+    assert str(raised.value) == f"not an object id in {traced / '.git'}: 'main~1'"
