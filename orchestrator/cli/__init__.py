@@ -1,7 +1,7 @@
 """The ``orch`` command line: the only place that prints for people or picks exit codes."""
 
-from __future__ import annotations
-
+# The command modules do without ``from __future__ import annotations``: Typer reads every
+# command's annotations at each start, and evaluating them from strings cost most of that.
 import json
 import sys
 from pathlib import Path
@@ -107,7 +107,7 @@ def _request(
     inputs_file: Path | None,
     allow_draft: bool,
     confirm: list[str] | None = None,
-) -> api.RunRequest:
+) -> "api.RunRequest":
     return api.RunRequest(
         path=document,
         cli_inputs=tuple(inputs or ()),
@@ -151,7 +151,7 @@ def plan(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _planned_json(planned: api.PlannedStep) -> dict[str, Any]:
+def _planned_json(planned: "api.PlannedStep") -> dict[str, Any]:
     return {
         "step": planned.step.name,
         "section": planned.step.section,

@@ -4,8 +4,6 @@ Without ``--url`` (or ``ORCH_DROPBOX_URL``) the commands work on the local store
 DropBoxMini's errors reach the one error handler of the command line (``cli/errors.py``).
 """
 
-from __future__ import annotations
-
 import json
 import subprocess
 from collections.abc import Callable
@@ -69,7 +67,7 @@ def default_root(cwd: Path | None = None) -> Path:
 
 def _client(
     url: str | None, key: str | None, root: Path | None
-) -> DropBoxClient | LocalStoreClient:
+) -> "DropBoxClient | LocalStoreClient":
     from orchestrator.dropboxmini import connect
 
     return connect(url, key, root if root is not None else default_root())
@@ -89,7 +87,7 @@ ARTIFACT_COLUMNS = (
 )
 
 
-def _print_records(records: list[ArtifactRecord], as_json: bool) -> None:
+def _print_records(records: "list[ArtifactRecord]", as_json: bool) -> None:
     from orchestrator.dropboxmini import format_number
 
     if as_json:
@@ -114,7 +112,7 @@ def _print_records(records: list[ArtifactRecord], as_json: bool) -> None:
     out.print(tables.render(ARTIFACT_COLUMNS, rows, out.width))
 
 
-def _record_json(record: ArtifactRecord) -> dict[str, object]:
+def _record_json(record: "ArtifactRecord") -> dict[str, object]:
     data: dict[str, object] = dict(record.to_json())
     if record.storage_path:
         data["storagePath"] = record.storage_path

@@ -1,7 +1,5 @@
 """``orch runs``, ``orch show``, ``orch logs``: the history, read from the trace."""
 
-from __future__ import annotations
-
 import json
 import sys
 from collections.abc import Iterable

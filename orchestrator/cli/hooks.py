@@ -1,7 +1,5 @@
 """``orch hooks install|uninstall`` and the hidden ``orch hooks run`` the hook scripts call."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,7 +38,7 @@ _SAID = {
 }
 
 
-def _say(changes: list[hooks_api.Change]) -> None:
+def _say(changes: "list[hooks_api.Change]") -> None:
     from orchestrator.api import hooks as hooks_api
 
     for change in changes:
@@ -101,7 +99,7 @@ def run(
     raise typer.Exit(EXIT_FAILED if outcome.failed else EXIT_COMPLETED)
 
 
-def _ran(run: hooks_api.HookRun) -> None:
+def _ran(run: "hooks_api.HookRun") -> None:
     line = f"orch: {run.workflow} ({run.path}) run {run.run_id or '-'}: {run.state}"
     if run.message:
         line += f": {run.message}"
