@@ -18,20 +18,57 @@ that library is used::
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+# Every diagnostic code orch gives, with what it means: ``docs/diagnostics.md`` lists them
+# with an example and the fix, and ``orch validate --json`` puts the code in each object.
+# Codes are stable identifiers: tools match on them, so a code is never renamed or reused.
+CODES: dict[str, str] = {
+    "invalid": "the document is invalid in a way no more specific code describes yet",
+    "unreadable": "the file cannot be read, is not UTF-8, or is not an intent document",
+    "yaml": "the front matter is not valid YAML",
+    "schema": "a front matter value does not match the intent schema (type, format, range)",
+    "unknown-key": "a front matter key the schema does not know (often a typo)",
+    "step-attribute": "a step's attributes in the fence's braces are wrong or unknown",
+    "template": "a Jinja template does not parse or cannot be rendered",
+    "duplicate-id": "two intent documents share one id",
+    "input": "a run-time input is unknown, missing or does not match its declaration",
+}
 
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One problem at one place in a file; prints as ``path:line:col: message``."""
+    """One problem at one place in a file; prints as ``path:line:col: message`` (warnings as
+    ``path:line:col: warning: message``). ``code`` is one of ``CODES``."""
 
     path: str
     line: int
     col: int
     message: str
+    code: str = field(default="invalid", kw_only=True)
+    severity: Severity = field(default="error", kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"diagnostic code {self.code!r} is not in errors.CODES")
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}:{self.col}: {label}{self.message}"
+
+    def to_json(self) -> dict[str, str | int]:
+        """The object ``orch validate --json`` prints for it (see docs/cli.md)."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+        }
 
 
 class OrchError(Exception):
@@ -52,6 +89,11 @@ class DocumentError(OrchError):
 
 class InputError(DocumentError):
     """Run-time inputs do not match the document's declarations."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
+        super().__init__(
+            replace(d, code="input") if d.code == "invalid" else d for d in diagnostics
+        )
 
 
 class TemplateError(OrchError):

@@ -18,7 +18,16 @@ if TYPE_CHECKING:
         prepare,
         run_prepared,
     )
-    from orchestrator.api.history import Shown, logs, recover, runs, show
+    from orchestrator.api.history import (
+        Shown,
+        StepLog,
+        iter_runs,
+        logs,
+        recover,
+        runs,
+        show,
+        step_logs,
+    )
     from orchestrator.api.inspect import Listed, Plan, list_documents, plan, summary, validate
     from orchestrator.api.publishing import Delivery, publish_pending
     from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued
@@ -37,8 +46,10 @@ _HOMES = {
     "RunRequest": "orchestrator.api.apply",
     "SchedulePass": "orchestrator.api.scheduling",
     "Shown": "orchestrator.api.history",
+    "StepLog": "orchestrator.api.history",
     "apply": "orchestrator.api.apply",
     "enqueue": "orchestrator.api.queueing",
+    "iter_runs": "orchestrator.api.history",
     "list_documents": "orchestrator.api.inspect",
     "log_tail": "orchestrator.api.recording",
     "logs": "orchestrator.api.history",
@@ -54,6 +65,7 @@ _HOMES = {
     "schedule_forever": "orchestrator.api.scheduling",
     "schedule_once": "orchestrator.api.scheduling",
     "show": "orchestrator.api.history",
+    "step_logs": "orchestrator.api.history",
     "summary": "orchestrator.api.inspect",
     "validate": "orchestrator.api.inspect",
 }
@@ -69,8 +81,10 @@ __all__ = [
     "RunRequest",
     "SchedulePass",
     "Shown",
+    "StepLog",
     "apply",
     "enqueue",
+    "iter_runs",
     "list_documents",
     "log_tail",
     "logs",
@@ -86,6 +100,7 @@ __all__ = [
     "schedule_forever",
     "schedule_once",
     "show",
+    "step_logs",
     "summary",
     "validate",
 ]

@@ -1,7 +1,7 @@
 """The ``orch`` command line: the only place that prints for people or picks exit codes."""
 
-from __future__ import annotations
-
+# The command modules do without ``from __future__ import annotations``: Typer reads every
+# command's annotations at each start, and evaluating them from strings cost most of that.
 import json
 import sys
 from pathlib import Path
@@ -10,11 +10,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from orchestrator import __version__, api
-from orchestrator.cli import history, schedule, serve
-from orchestrator.cli.display import LiveDisplay
+from orchestrator.cli import dropbox, history, hooks, schedule, serve, tables
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
     EXIT_FAILED,
@@ -27,19 +25,18 @@ from orchestrator.errors import DocumentError
 from orchestrator.model import RunState, Step
 from orchestrator.record import RunRecord, to_json
 
+# -h next to --help in every command (Typer passes the root's settings to its groups).
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
     name="orch",
     help="Run operational work written as Markdown intent documents.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
+    # Click itself suggests a close command name; Typer's own suggestion would repeat it.
+    suggest_commands=False,
 )
-app.command()(history.runs)
-app.command()(history.show)
-app.command()(history.logs)
-app.command()(schedule.schedule)
-app.command()(serve.serve)
-app.command()(history.publish)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -75,15 +72,34 @@ def _root(
 @app.command()
 def validate(
     paths: Annotated[list[Path] | None, typer.Argument(help="Documents or folders.")] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print a JSON array of every diagnostic "
+            "(path, line, col, severity, code, message).",
+        ),
+    ] = False,
 ) -> None:
     """Check documents (default: every intent document of the repository)."""
     problems = api.validate(paths or [])
-    for problem in problems:
-        out.print(str(problem), markup=False, highlight=False)
-    if problems:
-        err.print(f"{len(problems)} problem(s) found")
+    errors = sum(1 for problem in problems if problem.severity == "error")
+    if as_json:
+        sys.stdout.write(json.dumps([p.to_json() for p in problems], indent=2) + "\n")
+    else:
+        for problem in problems:
+            out.print(str(problem), markup=False, highlight=False)
+        warnings = len(problems) - errors
+        if errors:
+            err.print(
+                f"{errors} problem(s) found" + (f", {warnings} warning(s)" if warnings else "")
+            )
+        elif warnings:
+            err.print(f"all documents are valid; {warnings} warning(s)")
+        else:
+            err.print("all documents are valid")
+    if errors:
         raise typer.Exit(EXIT_FAILED)
-    err.print("all documents are valid")
 
 
 def _request(
@@ -92,7 +108,7 @@ def _request(
     inputs_file: Path | None,
     allow_draft: bool,
     confirm: list[str] | None = None,
-) -> api.RunRequest:
+) -> "api.RunRequest":
     return api.RunRequest(
         path=document,
         cli_inputs=tuple(inputs or ()),
@@ -136,7 +152,7 @@ def plan(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _planned_json(planned: api.PlannedStep) -> dict[str, Any]:
+def _planned_json(planned: "api.PlannedStep") -> dict[str, Any]:
     return {
         "step": planned.step.name,
         "section": planned.step.section,
@@ -167,6 +183,8 @@ def apply(
     ] = False,
 ) -> None:
     """Validate, execute, package, publish and record a document's run."""
+    from orchestrator.cli.display import LiveDisplay  # rich's live display: only apply needs it
+
     request = _request(document, inputs, inputs_file, allow_draft, confirm)
     prepared = api.prepare(request)
     steps: list[Step] = list(prepared.document.steps)
@@ -235,40 +253,46 @@ def list_command(
     listed = api.list_documents(paths or [])
     rows = [api.summary(item) for item in listed]
     if as_json:
-        out.print_json(data=rows)
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
-    table = Table("id", "title", "status", "triggers", "next run", "path")
-    for row in rows:
-        table.add_row(
-            row["id"] or "[red]invalid[/red]",
-            escape(row["title"] or "; ".join(row["problems"])),
-            row["status"] or "",
-            escape(", ".join(row["triggers"])),
-            row["next_run"] or "",
-            escape(row["path"]),
-        )
-    out.print(table)
+    if not rows:
+        out.print("no intent documents found")
+        return
+    out.print(tables.render(DOCUMENT_COLUMNS, [_document_row(row) for row in rows], out.width))
 
 
-# Command groups imported only when used: their libraries are slow to import, and no other
-# command should pay for them at start-up.
-_PASS_ARGUMENTS = {"allow_extra_args": True, "ignore_unknown_options": True}
+# `orch list` columns; when the terminal is narrow, they are dropped from the last rank up.
+DOCUMENT_COLUMNS = (
+    tables.Column("id", rank=0, shrink=True, min_width=20),
+    tables.Column("title", rank=3, shrink=True, min_width=20),
+    tables.Column("status", rank=1),
+    tables.Column("triggers", rank=5, shrink=True, min_width=16),
+    tables.Column("next run", rank=4),
+    tables.Column("path", rank=2, shrink=True, min_width=28),
+)
 
 
-@app.command(name="dropbox", context_settings=_PASS_ARGUMENTS, add_help_option=False)
-def dropbox_commands(ctx: typer.Context) -> None:
-    """DropBoxMini: serve the artifact service; push, list and get artifacts."""
-    from orchestrator.cli import dropbox
+def _document_row(row: dict[str, Any]) -> list[tables.Cell]:
+    # An invalid document's problems stand in for its title; its path has a column already.
+    problems = "; ".join(p.removeprefix(f"{row['path']}:") for p in row["problems"])
+    return [
+        tables.Cell(row["id"] or "invalid", "" if row["id"] else "red"),
+        tables.Cell(row["title"] or problems),
+        tables.Cell(row["status"] or ""),
+        tables.Cell(", ".join(row["triggers"])),
+        tables.Cell(row["next_run"] or ""),
+        tables.Cell(row["path"]),
+    ]
 
-    dropbox.app(args=ctx.args, prog_name="orch dropbox")
 
-
-@app.command(name="hooks", context_settings=_PASS_ARGUMENTS, add_help_option=False)
-def hooks_commands(ctx: typer.Context) -> None:
-    """Git hooks: install, uninstall (and the hooks' own entry point)."""
-    from orchestrator.cli import hooks
-
-    hooks.app(args=ctx.args, prog_name="orch hooks")
+app.command()(history.runs)
+app.command()(history.show)
+app.command()(history.logs)
+app.command()(history.publish)
+app.command()(schedule.schedule)
+app.command()(serve.serve)
+app.add_typer(dropbox.app, name="dropbox")
+app.add_typer(hooks.app, name="hooks")
 
 
 def main() -> None:

@@ -106,6 +106,10 @@ class LiveDisplay:
             text.append(f"  {seconds:.1f}s", style="dim")
         if step is not None and step.attempts > 1:
             text.append(f"  {step.attempts} attempts", style="dim")
+        if step is not None and step.state is StepState.FAILED:
+            text.append(f"  failed: {step.error or 'no reason recorded'}", style="red")
+            if step.continued_on_error:
+                text.append(" (continue_on_error: the run goes on)", style="dim")
         return text
 
     def _table(self) -> Table:

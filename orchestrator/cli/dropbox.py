@@ -1,43 +1,35 @@
 """``orch dropbox``: serve a store, push, list and get artifacts.
 
 Without ``--url`` (or ``ORCH_DROPBOX_URL``) the commands work on the local store folder.
+DropBoxMini's errors reach the one error handler of the command line (``cli/errors.py``).
 """
 
-from __future__ import annotations
-
 import json
-import logging
 import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from orchestrator.dropboxmini import (
-    ArtifactRecord,
-    ConfigError,
-    DropBoxError,
-    FieldError,
-    IntegrityError,
-    StoreDamagedError,
-    UploadFields,
-    connect,
-    format_number,
-    parse_number,
-)
-from orchestrator.dropboxmini.client import DropBoxClient, LocalStoreClient
-from orchestrator.dropboxmini.protocol import DEFAULT_MAX_BYTES
+from orchestrator.cli import tables
+from orchestrator.errors import UsageError
+
+if TYPE_CHECKING:
+    from orchestrator.dropboxmini import ArtifactRecord
+    from orchestrator.dropboxmini.client import DropBoxClient, LocalStoreClient
+
+# orchestrator.dropboxmini is imported inside the commands: it brings an HTTP client, and
+# every other command would pay for it at start-up.
 
 app = typer.Typer(
     name="dropbox",
     help="DropBoxMini artifacts: serve a store, push, list and get.",
     no_args_is_help=True,
-    add_completion=False,
 )
+
+out = Console(soft_wrap=True, highlight=False)
 
 UrlOption = Annotated[
     str | None,
@@ -52,11 +44,6 @@ RootOption = Annotated[
     typer.Option("--root", help="Store folder (default: .orch/dropbox at the repository top)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    typer.echo(f"orch dropbox: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def default_root(cwd: Path | None = None) -> Path:
@@ -78,51 +65,54 @@ def default_root(cwd: Path | None = None) -> Path:
     return top / ".orch" / "dropbox"
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Expected errors become one line on stderr: exit 2 for usage/validation, 1 otherwise."""
-    try:
-        yield
-    except (FieldError, ConfigError) as exc:
-        _fail(exc.detail, 2)
-    except (IntegrityError, StoreDamagedError) as exc:
-        _fail(exc.detail, 1)  # found by the client or in the store: no HTTP status to show
-    except DropBoxError as exc:
-        _fail(f"{exc.detail} (HTTP {exc.status} {exc.code})", 1)
-    except OSError as exc:
-        _fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
-
-
 def _client(
     url: str | None, key: str | None, root: Path | None
-) -> DropBoxClient | LocalStoreClient:
+) -> "DropBoxClient | LocalStoreClient":
+    from orchestrator.dropboxmini import connect
+
     return connect(url, key, root if root is not None else default_root())
 
 
-def _print_records(records: list[ArtifactRecord], as_json: bool) -> None:
+# `orch dropbox list` columns; when the terminal is narrow, they are dropped from the last
+# rank up (the id and the file name stay longest).
+ARTIFACT_COLUMNS = (
+    tables.Column("artifactId", rank=0),
+    tables.Column("type", rank=2),
+    tables.Column("project", rank=3, shrink=True, min_width=12),
+    tables.Column("baseline", rank=6),
+    tables.Column("patch", rank=5),
+    tables.Column("label", rank=7, shrink=True, min_width=12),
+    tables.Column("size", rank=4, right=True),
+    tables.Column("file", rank=1, shrink=True, min_width=20),
+)
+
+
+def _print_records(records: "list[ArtifactRecord]", as_json: bool) -> None:
+    from orchestrator.dropboxmini import format_number
+
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in records], indent=2))
         return
-    table = Table()
-    table.add_column("artifactId", no_wrap=True, min_width=12)
-    table.add_column("type", no_wrap=True)
-    for name in ("project", "baseline", "patch", "label", "size", "file"):
-        table.add_column(name, overflow="fold")
-    for r in records:
-        table.add_row(
-            r.artifact_id,
-            r.artifact_type.value,
-            r.project,
-            format_number(r.baseline) or "",
-            format_number(r.patch) or "",
-            r.label or "",
-            str(r.size),
-            r.file_name,
-        )
-    Console().print(table)
+    if not records:
+        out.print("no artifact matches")
+        return
+    rows = (
+        [
+            tables.Cell(r.artifact_id),
+            tables.Cell(r.artifact_type.value),
+            tables.Cell(r.project),
+            tables.Cell(format_number(r.baseline) or ""),
+            tables.Cell(format_number(r.patch) or ""),
+            tables.Cell(r.label or ""),
+            tables.Cell(str(r.size)),
+            tables.Cell(r.file_name),
+        ]
+        for r in records
+    )
+    out.print(tables.render(ARTIFACT_COLUMNS, rows, out.width))
 
 
-def _record_json(record: ArtifactRecord) -> dict[str, object]:
+def _record_json(record: "ArtifactRecord") -> dict[str, object]:
     data: dict[str, object] = dict(record.to_json())
     if record.storage_path:
         data["storagePath"] = record.storage_path
@@ -137,20 +127,25 @@ def serve(
     baseline: Annotated[
         str | None, typer.Option(help="Current baseline (else DROPBOX_BASELINE)")
     ] = None,
-    max_bytes: Annotated[int, typer.Option(help="Largest accepted file")] = DEFAULT_MAX_BYTES,
+    max_bytes: Annotated[
+        int | None, typer.Option(help="Largest accepted file in bytes (default: 2 GiB)")
+    ] = None,
 ) -> None:
     """Serve a store over HTTP (keys from DROPBOX_API_KEYS_JSON)."""
+    import logging
+
+    from orchestrator.dropboxmini import parse_number
+    from orchestrator.dropboxmini.protocol import DEFAULT_MAX_BYTES
     from orchestrator.dropboxmini.server import serve as run_server
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    with _errors():
-        run_server(
-            root if root is not None else default_root(),
-            host=host,
-            port=port,
-            baseline=parse_number("baseline", baseline),
-            max_bytes=max_bytes,
-        )
+    run_server(
+        root if root is not None else default_root(),
+        host=host,
+        port=port,
+        baseline=parse_number("baseline", baseline),
+        max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
+    )
 
 
 @app.command()
@@ -171,8 +166,10 @@ def push(
     root: RootOption = None,
 ) -> None:
     """Upload FILE as an artifact and print its id."""
+    from orchestrator.dropboxmini import UploadFields
+
     if not file.is_file():
-        _fail(f"no such file: {file}", 2)
+        raise UsageError(f"no such file: {file}")
     fields = UploadFields(
         artifact_type=artifact_type,
         project=project,
@@ -185,7 +182,7 @@ def push(
         source=source,
         created_by=created_by,
     )
-    with _errors(), _client(url, key, root) as client:
+    with _client(url, key, root) as client:
         record = client.upload(file, fields)
     if as_json:
         typer.echo(json.dumps(_record_json(record), indent=2))
@@ -208,7 +205,7 @@ def list_(
     root: RootOption = None,
 ) -> None:
     """List artifacts, newest first."""
-    with _errors(), _client(url, key, root) as client:
+    with _client(url, key, root) as client:
         records = client.list(
             project=project,
             artifact_type=artifact_type,
@@ -233,7 +230,7 @@ def get(
     root: RootOption = None,
 ) -> None:
     """Show one artifact's metadata; with --output, download its bytes."""
-    with _errors(), _client(url, key, root) as client:
+    with _client(url, key, root) as client:
         fetch: Callable[[], ArtifactRecord] = (
             (lambda: client.download(artifact_id, output))
             if output is not None

@@ -1,9 +1,11 @@
-"""The one top-level error handler: expected errors become a message and an exit code;
-unexpected ones a short note and the path of the saved traceback."""
+"""The one error handler of the whole command line: expected errors become one message
+(``orch: ...``) and a documented exit code (``docs/cli.md``); unexpected ones a short note
+and the path of the saved traceback."""
 
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -21,6 +23,37 @@ EXIT_PUBLICATION_PENDING = 3
 # 128 + SIGINT, as shells report a command stopped by Ctrl-C.
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
+
+
+def expected_failure(exc: BaseException) -> tuple[str, int] | None:
+    """(message, exit code) of an expected error that is not an ``OrchError``, else None.
+
+    DropBoxMini imports nothing from orch, so its errors arrive as its own classes: a value
+    refused before anything was sent is bad usage (2); a refusal or failure of the service,
+    or bytes that do not match their checksum, is a failed command (1). A file the command
+    was given that cannot be read or written is a failed command too.
+    """
+    # Only a command that loaded DropBoxMini can raise its errors; importing it for every
+    # other error would load an HTTP client for nothing.
+    if "orchestrator.dropboxmini.protocol" in sys.modules:
+        from orchestrator.dropboxmini.protocol import (
+            ConfigError,
+            DropBoxError,
+            FieldError,
+            IntegrityError,
+            StoreDamagedError,
+        )
+
+        if isinstance(exc, FieldError | ConfigError):
+            return exc.detail, EXIT_NOTHING_RAN
+        if isinstance(exc, IntegrityError | StoreDamagedError):
+            # Found by the client or in the local store: no HTTP status to show.
+            return exc.detail, EXIT_FAILED
+        if isinstance(exc, DropBoxError):
+            return f"{exc.detail} (HTTP {exc.status} {exc.code})", EXIT_FAILED
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.strerror or exc}: {exc.filename}", EXIT_FAILED
+    return None
 
 
 def report_error(console: Console, error: OrchError) -> None:
@@ -64,6 +97,11 @@ def run_guarded(entry: Callable[[], object]) -> int:
         console.print("orch: interrupted by Ctrl-C")
         return EXIT_INTERRUPTED
     except Exception as exc:  # the last resort: never a raw traceback for a person
+        expected = expected_failure(exc)
+        if expected is not None:
+            message, code = expected
+            console.print(f"orch: {message}", markup=False, highlight=False)
+            return code
         saved = _save_traceback()
         console.print(
             f"orch: internal error ({type(exc).__name__}: {exc}). "

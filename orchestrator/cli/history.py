@@ -1,7 +1,8 @@
 """``orch runs``, ``orch show``, ``orch logs``: the history, read from the trace."""
 
-from __future__ import annotations
-
+import json
+import sys
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,15 +10,37 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from orchestrator import api
+from orchestrator.cli import tables
 
 out = Console(soft_wrap=True)
 
 Where = Annotated[
     Path, typer.Option("--repo", "-C", help="The repository (default: the current folder).")
 ]
+
+# `orch runs` columns; when the terminal is narrow, they are dropped from the last rank up.
+RUN_COLUMNS = (
+    tables.Column("run", rank=0),
+    tables.Column("workflow", rank=2, shrink=True, min_width=20),
+    tables.Column("state", rank=1),
+    tables.Column("trigger", rank=3),
+    tables.Column("seconds", rank=4, right=True),
+    tables.Column("by", rank=5, shrink=True, min_width=16),
+)
+# `orch show` columns of the steps table.
+STEP_COLUMNS = (
+    tables.Column("step", rank=0, shrink=True, min_width=16),
+    tables.Column("section", rank=4, shrink=True, min_width=12),
+    tables.Column("state", rank=1),
+    tables.Column("attempts", rank=5, right=True),
+    tables.Column("exit", rank=2, right=True),
+    tables.Column("seconds", rank=3, right=True),
+    tables.Column("outputs", rank=6, shrink=True, min_width=16),
+)
+_COLOURS = {"completed": "green", "failed": "red", "running": "cyan"}
 
 
 def runs(
@@ -28,38 +51,58 @@ def runs(
         str | None, typer.Option("--state", "-s", help="Only runs in this state.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array of run records.")
+    ] = False,
     where: Where = Path(),
 ) -> None:
     """Run history from the trace, newest first."""
-    records = api.runs(where, workflow=workflow, state=state, limit=limit)
+    records = api.iter_runs(where, workflow=workflow, state=state, limit=limit)
     if as_json:
-        out.print_json(data=records)
+        _stream_json(records)
         return
-    table = Table(box=None, header_style="bold")
-    for column in ("run", "workflow", "state", "trigger", "seconds", "by"):
-        table.add_column(column, no_wrap=column != "by", overflow="ellipsis")
+    rows = [_run_row(record) for record in records]
+    if not rows:
+        filtered = workflow is not None or state is not None
+        out.print("no run matches" if filtered else "no run is recorded in the trace yet")
+        return
+    out.print(tables.render(RUN_COLUMNS, rows, out.width))
+
+
+def _stream_json(records: Iterable[dict[str, Any]]) -> None:
+    """A JSON array written record by record, as the trace is read: one record per line."""
+    write = sys.stdout.write
+    separator = "[\n"
     for record in records:
-        trigger = record.get("trigger") or {}
-        duration = record.get("duration_seconds")
-        table.add_row(
-            record.get("run_id", ""),
-            (record.get("workflow") or {}).get("id", ""),
-            _state(record.get("state", "")),
-            trigger.get("source", ""),
-            "" if duration is None else f"{duration:.2f}",
-            escape(str(trigger.get("actor", "")).split(" <")[0]),
-        )
-    out.print(table)
+        write(separator + json.dumps(record, ensure_ascii=False))
+        separator = ",\n"
+    write("[]\n" if separator == "[\n" else "\n]\n")
+
+
+def _run_row(record: dict[str, Any]) -> list[tables.Cell]:
+    trigger = record.get("trigger") or {}
+    duration = record.get("duration_seconds")
+    state = str(record.get("state", ""))
+    return [
+        tables.Cell(str(record.get("run_id", ""))),
+        tables.Cell(str((record.get("workflow") or {}).get("id", ""))),
+        tables.Cell(state, _COLOURS.get(state, "yellow")),
+        tables.Cell(str(trigger.get("source", ""))),
+        tables.Cell("" if duration is None else f"{duration:.2f}"),
+        tables.Cell(str(trigger.get("actor", "")).split(" <")[0]),
+    ]
 
 
 def _state(state: str) -> str:
-    colour = {"completed": "green", "failed": "red", "running": "cyan"}.get(state, "yellow")
+    colour = _COLOURS.get(state, "yellow")
     return f"[{colour}]{state}[/{colour}]"
 
 
 def show(
-    run: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")],
+    run: Annotated[
+        str | None,
+        typer.Argument(help="A run id, or a unique prefix of one (default: the latest run)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run record.")] = False,
     where: Where = Path(),
 ) -> None:
@@ -67,7 +110,7 @@ def show(
     shown = api.show(where, run)
     record = shown.record
     if as_json:
-        out.print_json(data=record)
+        sys.stdout.write(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
         return
     workflow, document = record.get("workflow") or {}, record.get("document") or {}
     trigger = record.get("trigger") or {}
@@ -78,19 +121,15 @@ def show(
         out.print(
             f"[red]error[/red] in step {error.get('step')}: {escape(error.get('message', ''))}"
         )
-    table = Table("step", "section", "state", "attempts", "exit", "seconds", "outputs")
-    for step in record.get("steps") or []:
-        outputs = ", ".join(f"{k}={v}" for k, v in (step.get("outputs") or {}).items())
-        table.add_row(
-            step.get("name", ""),
-            escape(step.get("section", "")),
-            _state(step.get("state", "")),
-            str(step.get("attempts", "")),
-            "" if step.get("exit_code") is None else str(step["exit_code"]),
-            _seconds(step),
-            escape(outputs),
-        )
-    out.print(table)
+    steps = record.get("steps") or []
+    table = tables.render(STEP_COLUMNS, [_step_row(step) for step in steps], out.width)
+    header, *lines = table.split("\n")
+    out.print(header)
+    for step, line in zip(steps, lines, strict=True):
+        out.print(line)
+        reason = failure_reason(step)
+        if reason is not None:
+            out.print(Text(f"  └ {reason}", style="red"))
     out.print("[bold]Evidence chain[/bold]")
     out.print(
         f"  document  {escape(str(document.get('path')))} at commit {document.get('commit')} "
@@ -105,6 +144,32 @@ def show(
     for artifact in record.get("artifacts") or []:
         out.print(_artifact_line(artifact))
     out.print(f"  trace     {shown.trace}")
+
+
+def failure_reason(step: dict[str, Any]) -> str | None:
+    """Why a step failed, as its record says (timeout, exit code, signal, health check)."""
+    if step.get("state") != "failed":
+        return None
+    reason = str(step.get("error") or "failed")
+    return (
+        f"{reason} (continue_on_error: the run went on)"
+        if step.get("continued_on_error")
+        else reason
+    )
+
+
+def _step_row(step: dict[str, Any]) -> list[tables.Cell]:
+    outputs = ", ".join(f"{k}={v}" for k, v in (step.get("outputs") or {}).items())
+    state = str(step.get("state", ""))
+    return [
+        tables.Cell(str(step.get("name", ""))),
+        tables.Cell(str(step.get("section", ""))),
+        tables.Cell(state, _COLOURS.get(state, "yellow")),
+        tables.Cell(str(step.get("attempts", ""))),
+        tables.Cell("" if step.get("exit_code") is None else str(step["exit_code"])),
+        tables.Cell(_seconds(step)),
+        tables.Cell(outputs),
+    ]
 
 
 def _artifact_line(artifact: dict[str, Any]) -> str:
@@ -134,11 +199,17 @@ def logs(
     step: Annotated[str | None, typer.Argument(help="Only this step.")] = None,
     where: Where = Path(),
 ) -> None:
-    """The stored logs of a run's steps (secrets masked)."""
-    for name, text in api.logs(where, run, step):
+    """The stored logs of a run's steps (secrets masked); a failed step's reason after it."""
+    for found in api.step_logs(where, run, step):
         if step is None:
-            out.print(f"[bold]── {escape(name)} ──[/bold]")
-        out.print(text, end="" if text.endswith("\n") else "\n", markup=False, highlight=False)
+            out.print(f"[bold]── {escape(found.name)} ──[/bold]")
+        text = found.text or ""
+        if text:
+            end = "" if text.endswith("\n") else "\n"
+            out.print(text, end=end, markup=False, highlight=False)
+        reason = failure_reason(found.record)
+        if reason is not None:
+            out.print(Text(f"── {found.name} failed: {reason} ──", style="bold red"))
 
 
 def publish(where: Where = Path()) -> None:

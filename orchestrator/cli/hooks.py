@@ -1,15 +1,18 @@
 """``orch hooks install|uninstall`` and the hidden ``orch hooks run`` the hook scripts call."""
 
-from __future__ import annotations
-
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from orchestrator.api import hooks as hooks_api
 from orchestrator.cli.errors import EXIT_COMPLETED, EXIT_FAILED
+
+if TYPE_CHECKING:
+    from orchestrator.api import hooks as hooks_api
+
+# orchestrator.api.hooks is imported inside the commands: it brings the document parser, and
+# every other command would pay for it at start-up.
 
 app = typer.Typer(
     help="Git hooks: check documents before a commit, run approved ones after it.",
@@ -35,7 +38,9 @@ _SAID = {
 }
 
 
-def _say(changes: list[hooks_api.Change]) -> None:
+def _say(changes: "list[hooks_api.Change]") -> None:
+    from orchestrator.api import hooks as hooks_api
+
     for change in changes:
         backup = change.path.name + hooks_api.BACKUP_SUFFIX
         out.print(f"{change.path}: {_SAID[change.action].format(backup=backup)}", markup=False)
@@ -53,12 +58,16 @@ def install(
     where: Where = Path(),
 ) -> None:
     """Install the pre-commit, post-commit and post-merge hooks (respects core.hooksPath)."""
+    from orchestrator.api import hooks as hooks_api
+
     _say(hooks_api.install_hooks(where, force=force))
 
 
 @app.command()
 def uninstall(where: Where = Path()) -> None:
     """Remove orch's hooks; hooks that are not orch's stay."""
+    from orchestrator.api import hooks as hooks_api
+
     _say(hooks_api.uninstall_hooks(where))
 
 
@@ -70,6 +79,8 @@ def run(
     base: Annotated[str | None, typer.Option(help="Merge base (default ORIG_HEAD).")] = None,
 ) -> None:
     """What git runs: the hook scripts call this."""
+    from orchestrator.api import hooks as hooks_api
+
     outcome = hooks_api.run_hook(name, Path(), args or [], commit=commit, base=base, progress=_ran)
     for problem in outcome.problems:
         err.print(str(problem), markup=False)
@@ -88,7 +99,7 @@ def run(
     raise typer.Exit(EXIT_FAILED if outcome.failed else EXIT_COMPLETED)
 
 
-def _ran(run: hooks_api.HookRun) -> None:
+def _ran(run: "hooks_api.HookRun") -> None:
     line = f"orch: {run.workflow} ({run.path}) run {run.run_id or '-'}: {run.state}"
     if run.message:
         line += f": {run.message}"

@@ -1,7 +1,5 @@
 """``orch serve``: the HTTP API for other systems."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -60,11 +60,21 @@ def load(path: Path) -> Document:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DocumentError(
-            [Diagnostic(str(path), 1, 1, f"not UTF-8 text (byte {exc.start}): save it as UTF-8")]
+            [
+                Diagnostic(
+                    str(path),
+                    1,
+                    1,
+                    f"not UTF-8 text (byte {exc.start}): save it as UTF-8",
+                    code="unreadable",
+                )
+            ]
         ) from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise DocumentError([Diagnostic(str(path), 1, 1, f"cannot read: {reason}")]) from None
+        raise DocumentError(
+            [Diagnostic(str(path), 1, 1, f"cannot read: {reason}", code="unreadable")]
+        ) from None
     return parse(text, path)
 
 
@@ -109,6 +119,7 @@ def validate_paths(paths: Iterable[Path]) -> list[Diagnostic]:
                     doc.line_of("id"),
                     1,
                     f"id '{doc.id}' is already used by {ids[doc.id]}: ids must be unique",
+                    code="duplicate-id",
                 )
             )
         else:

@@ -84,6 +84,7 @@ def split(text: str, path: str) -> Split:
                     1,
                     "no front matter: an intent document starts with a '---' line, then "
                     "YAML (id, title, ...), then a closing '---' line",
+                    code="unreadable",
                 )
             ]
         )
@@ -91,7 +92,11 @@ def split(text: str, path: str) -> Split:
         front_matter, body = _HANDLER.split(text)
     except ValueError:
         raise FrontMatterError(
-            [Diagnostic(path, 1, 1, "front matter is not closed: add a '---' line after it")]
+            [
+                Diagnostic(
+                    path, 1, 1, "front matter is not closed: add a '---' line after it", code="yaml"
+                )
+            ]
         ) from None
     # ``front_matter`` starts with the newline that ends the opening line, so YAML line N
     # (0-based) is file line N + 1; the closing line follows its last line.
@@ -129,7 +134,7 @@ def _syntax_diagnostic(exc: YAMLError, text: str, path: str) -> Diagnostic:
             exc = worded
     if isinstance(exc, MarkedYAMLError):
         return _yaml_diagnostic(exc, path)
-    return Diagnostic(path, 1, 1, f"invalid YAML: {_one_line(exc)}")
+    return Diagnostic(path, 1, 1, f"invalid YAML: {_one_line(exc)}", code="yaml")
 
 
 def _yaml_diagnostic(exc: MarkedYAMLError, path: str) -> Diagnostic:
@@ -142,7 +147,8 @@ def _yaml_diagnostic(exc: MarkedYAMLError, path: str) -> Diagnostic:
         if exc.context_mark is not None and exc.context_mark.line + 1 != line:
             context += f" started at line {exc.context_mark.line + 1}"
         context += ")"
-    return Diagnostic(path, line, col, f"invalid YAML: {_one_line_text(problem)}{context}")
+    message = f"invalid YAML: {_one_line_text(problem)}{context}"
+    return Diagnostic(path, line, col, message, code="yaml")
 
 
 def _one_line_text(text: str) -> str:

@@ -53,17 +53,18 @@ def check(data: Any, positions: Positions, path: str) -> tuple[list[Diagnostic],
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {_json_type(data)}"
         message = f"front matter must be a YAML mapping of keys (id, title, ...), not {kind}"
-        return [Diagnostic(path, 2, 1, message)], set()
+        return [Diagnostic(path, 2, 1, message, code="schema")], set()
     if _fast_check()(data):
         return [], set()
-    found: dict[tuple[int, int, str], None] = {}
+    found: dict[tuple[int, int, str], str] = {}
     bad: set[JsonPath] = set()
     for error in _validator().iter_errors(data):
-        if error.validator != "additionalProperties":
+        code = "unknown-key" if error.validator == "additionalProperties" else "schema"
+        if code == "schema":
             bad.add(tuple(error.absolute_path)[:2])
         for line, col, message in _explain(error, positions):
-            found[(line, col, message)] = None
-    return [Diagnostic(path, line, col, message) for line, col, message in found], bad
+            found.setdefault((line, col, message), code)
+    return [Diagnostic(path, *at, code=code) for at, code in found.items()], bad
 
 
 def location(where: JsonPath) -> str:

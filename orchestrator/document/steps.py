@@ -172,7 +172,8 @@ def _attributes(
         words = _split_words(text)
     except ValueError as exc:
         if re.search(r"\bstep\b", text):
-            problems.append(Diagnostic(path, line, col, f"step attributes: {exc}"))
+            message = f"step attributes: {exc}"
+            problems.append(Diagnostic(path, line, col, message, code="step-attribute"))
         return None
     keys = [word.split("=", 1)[0] for word in words]
     if "step" not in keys:
@@ -185,6 +186,7 @@ def _attributes(
                     col,
                     f"code block has step attributes ({', '.join(stray)}) but no step=NAME: "
                     "add step=NAME to run it, or remove them",
+                    code="step-attribute",
                 )
             )
         return None
@@ -193,16 +195,21 @@ def _attributes(
         key, equals, value = word.partition("=")
         if not equals:
             message = f"step attribute '{word}' is not key=value"
-            problems.append(Diagnostic(path, line, _word_col(source, key, col), message))
+            problems.append(
+                Diagnostic(path, line, _word_col(source, key, col), message, code="step-attribute")
+            )
             continue
         if key not in KNOWN_ATTRIBUTES:
             known = ", ".join(KNOWN_ATTRIBUTES)
             message = f"unknown step attribute '{key}' (known: {known})"
-            problems.append(Diagnostic(path, line, _word_col(source, key, col), message))
+            problems.append(
+                Diagnostic(path, line, _word_col(source, key, col), message, code="step-attribute")
+            )
             continue
         if key in attrs:
             second = _word_col(source, key, col, occurrence=2)
-            problems.append(Diagnostic(path, line, second, f"step attribute '{key}' given twice"))
+            message = f"step attribute '{key}' given twice"
+            problems.append(Diagnostic(path, line, second, message, code="step-attribute"))
             continue
         attrs[key] = value
     return attrs

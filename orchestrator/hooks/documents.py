@@ -76,5 +76,5 @@ def check_staged(
         others = [other for other in owners[doc.id] if other != path]
         if others:
             message = f"id '{doc.id}' is already used by {others[0]}: ids must be unique"
-            problems.append(Diagnostic(path, doc.line_of("id"), 1, message))
+            problems.append(Diagnostic(path, doc.line_of("id"), 1, message, code="duplicate-id"))
     return sorted(problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -63,8 +64,20 @@ def run_script(
         log=finished.output,
         exit_code=finished.exit_code,
         outputs=outputs,
-        error=None if ok else f"exited with code {finished.exit_code}",
+        error=None if ok else _ended(finished.exit_code),
     )
+
+
+def _ended(exit_code: int | None) -> str:
+    """Why a finished process failed: its exit code, or the signal that killed it (which
+    Python reports as a negative exit code)."""
+    if exit_code is not None and exit_code < 0:
+        try:
+            name = f" ({signal.Signals(-exit_code).name})"
+        except ValueError:
+            name = ""
+        return f"killed by signal {-exit_code}{name}"
+    return f"exited with code {exit_code}"
 
 
 def _seconds(seconds: float) -> str:

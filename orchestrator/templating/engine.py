@@ -30,7 +30,7 @@ def _error(
     where: Where, lineno: int | None, message: str, *, refused: bool = False
 ) -> TemplateError:
     line = where.line + (lineno - 1 if lineno else 0)
-    diagnostic = Diagnostic(where.path, line, 1, f"{where.what}: {message}")
+    diagnostic = Diagnostic(where.path, line, 1, f"{where.what}: {message}", code="template")
     return TemplateRefused(diagnostic) if refused else TemplateError(diagnostic)
 
 

@@ -2,8 +2,9 @@
 
 Listing reads the ``runs/`` tree (one tree per workflow), sorts run ids (they sort by the
 second a run was created; runs of the same second are ordered by the millisecond time their
-records give) and then reads only the ``run.json`` blobs it returns, in-process through the
-object database: no git process per run, and no history walk.
+records give) and then reads only the ``run.json`` blobs it returns, a batch at a time
+through one ``git cat-file`` each: no git process per run, no history walk, and no record
+read before the caller asks for it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from orchestrator.trace.layout import (
     read_open_runs,
     tip_root,
 )
-from orchestrator.trace.objects import ObjectStore
+from orchestrator.trace.objects import ObjectStore, parse_tree
 from orchestrator.trace.repo import git_common_dir
 
 
@@ -35,6 +36,12 @@ class TraceReader:
         self.store = ObjectStore(self.git_dir)
         self.branch = branch
         self.prefix = prefix
+        # What was read at the current tip: a command that looks at the trace several times
+        # (find a run, read it, list its files) reads each tree once. Forgotten when the tip
+        # moves, so a long-lived reader holds one tip's worth.
+        self._tip: str | None = None
+        self._root_read: tuple[str, dict[str, Any]] | None = None
+        self._indexes: dict[tuple[str, str | None], list[tuple[str, str, str]]] = {}
 
     def tip_ref(self) -> str | None:
         """The ref read: the local branch, else ``refs/remotes/<remote>/<branch>``."""
@@ -57,6 +64,13 @@ class TraceReader:
             return None
         tip = self.store.read_ref(ref)
         assert tip is not None
+        if tip != self._tip:
+            self._root_read = self._read_root(tip)
+            self._indexes.clear()
+            self._tip = tip
+        return self._root_read
+
+    def _read_root(self, tip: str) -> tuple[str, dict[str, Any]] | None:
         _, entries = tip_root(self.store, self.branch, tip)
         runs = entries[RUNS].sha
         if self.prefix:
@@ -71,13 +85,23 @@ class TraceReader:
         found = self._root()
         if found is None:
             return []
+        key = (found[0], workflow)
+        if key not in self._indexes:
+            self._indexes[key] = self._read_index(found[0], workflow)
+        return self._indexes[key]
+
+    def _read_index(self, runs_tree: str, workflow: str | None) -> list[tuple[str, str, str]]:
+        folders = [
+            wf
+            for wf in self.store.read_tree(runs_tree)
+            if wf.is_tree and (workflow is None or wf.name == workflow)
+        ]
+        trees = self.store.read_many([wf.sha for wf in folders])
         runs: list[tuple[str, str, str]] = []
-        for wf in self.store.read_tree(found[0]):
-            if not wf.is_tree or (workflow is not None and wf.name != workflow):
-                continue
-            runs.extend(
-                (run.name, wf.name, run.sha) for run in self.store.read_tree(wf.sha) if run.is_tree
-            )
+        for wf, tree in zip(folders, trees, strict=True):
+            if tree is None or tree[0] != "tree":
+                raise TraceError(f"the folder of workflow {wf.name} in the trace is unreadable")
+            runs.extend((run.name, wf.name, run.sha) for run in parse_tree(tree[1]) if run.is_tree)
         runs.sort(reverse=True)
         return runs
 
@@ -88,25 +112,62 @@ class TraceReader:
                 return parse_record(data, f"{RUN_RECORD} of run {run_id}")
         raise TraceError(f"run {workflow}/{run_id} in the trace has no {RUN_RECORD}")
 
+    def _records(self, runs: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+        """The records of ``(run id, workflow, folder tree)`` entries: loose objects read
+        directly, packed ones through one git process."""
+        blobs = self.store.read_many([self._record_name(folder) for _, _, folder in runs])
+        records = []
+        for (run_id, workflow, _), blob in zip(runs, blobs, strict=True):
+            if blob is None or blob[0] != "blob":
+                raise TraceError(f"run {workflow}/{run_id} in the trace has no {RUN_RECORD}")
+            records.append(parse_record(blob[1], f"{RUN_RECORD} of run {run_id}"))
+        return records
+
+    def _record_name(self, folder: str) -> str:
+        """The ``run.json`` blob's id when its folder's tree is loose, else a path to it."""
+        tree = self.store.read_loose_tree(folder)
+        entry = next((e for e in tree or () if e.name == RUN_RECORD and not e.is_tree), None)
+        return entry.sha if entry is not None else f"{folder}:{RUN_RECORD}"
+
     def list_runs(
         self, *, workflow: str | None = None, state: str | None = None, limit: int | None = 20
     ) -> list[dict[str, Any]]:
         """Run records, newest first, optionally of one workflow and/or in one state."""
-        records: list[dict[str, Any]] = []
-        for same_second in _by_second(self._index(workflow)):
-            if limit is not None and len(records) >= limit:
-                break
-            # Run ids sort by the second a run was created; within one second the creation
-            # time in the record (milliseconds) orders them.
-            group = [self._record(wf, run_id, folder) for run_id, wf, folder in same_second]
-            if len(group) > 1:
-                group.sort(key=_created, reverse=True)
-            for record in group:
-                if limit is not None and len(records) >= limit:
-                    break
-                if state is None or record.get("state") == state:
-                    records.append(record)
-        return records
+        return list(self.iter_runs(workflow=workflow, state=state, limit=limit))
+
+    def iter_runs(
+        self, *, workflow: str | None = None, state: str | None = None, limit: int | None = 20
+    ) -> Iterator[dict[str, Any]]:
+        """:meth:`list_runs` one record at a time. Records are read in batches as the caller
+        asks for them, and (without a state filter) never beyond the limit: a listing reads
+        and parses only the records it gives."""
+        given = 0
+        seconds = _by_second(self._index(workflow))
+        while limit is None or given < limit:
+            # Without a state filter, exactly the runs still wanted; with one, a batch.
+            wanted = _BATCH if limit is None or state is not None else limit - given
+            groups = _take(seconds, min(wanted, _BATCH))
+            if not groups:
+                return
+            records = iter(self._records([run for group in groups for run in group]))
+            for group in groups:
+                # Run ids sort by the second a run was created; within one second the
+                # creation time in the record (milliseconds) orders them.
+                same_second = [next(records) for _ in group]
+                if len(same_second) > 1:
+                    same_second.sort(key=_created, reverse=True)
+                for record in same_second:
+                    if limit is not None and given >= limit:
+                        return
+                    if state is None or record.get("state") == state:
+                        given += 1
+                        yield record
+
+    def latest_run_id(self) -> str | None:
+        """The id of the newest run, or None when the trace has none."""
+        for record in self.iter_runs(limit=1):
+            return str(record.get("run_id"))
+        return None
 
     def runs_in_state(self, state: str) -> list[dict[str, Any]]:
         """Every run in ``state``; open states come from the small open-runs index."""
@@ -197,6 +258,25 @@ class TraceReader:
                 )
             tree = entry.sha
         return self.store.read_typed(tree, "blob")
+
+
+# Records read per git process: enough that the process costs little per record, few enough
+# that a long listing holds little in memory at once.
+_BATCH = 256
+
+
+def _take(
+    groups: Iterator[list[tuple[str, str, str]]], runs: int
+) -> list[list[tuple[str, str, str]]]:
+    """The next whole groups from ``groups``, until they hold at least ``runs`` runs."""
+    taken: list[list[tuple[str, str, str]]] = []
+    size = 0
+    for group in groups:
+        taken.append(group)
+        size += len(group)
+        if size >= runs:
+            break
+    return taken
 
 
 def _by_second(index: list[tuple[str, str, str]]) -> Iterator[list[tuple[str, str, str]]]:

@@ -7,17 +7,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from orchestrator.cli.dropbox import app, default_root
+from orchestrator.cli.dropbox import default_root
+from tests.core.helpers import orch
 from tests.dropboxmini.conftest import RW, Live, zip_bytes
-
-runner = CliRunner()
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args), env=env)
-    return result.exit_code, result.stdout, result.stderr
+    """``orch dropbox ARGS`` as a person runs it: the real command line, in a new process."""
+    ran = orch(Path.cwd(), "dropbox", *args, env=env)
+    return ran.code, ran.stdout, ran.stderr
 
 
 def test_push_list_get_on_the_local_store(tmp_path: Path) -> None:
@@ -71,13 +70,14 @@ def test_validation_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     )
     assert code == 2
     assert err.strip().splitlines() == [
-        "orch dropbox: field 'baseline': is required for this artifact type"
+        "orch: field 'baseline': is required for this artifact type"
     ]
     assert "Traceback" not in out + err
-    code, _, err = invoke("push", str(tmp_path / "missing"), "--type", "generic", "--project", "p")
-    assert code == 2 and "no such file" in err
+    missing = tmp_path / "missing"
+    code, _, err = invoke("push", str(missing), "--type", "generic", "--project", "p")
+    assert (code, err) == (2, f"orch: no such file: {missing}\n")
     code, _, err = invoke("get", "19990101-001", "--root", str(tmp_path / "s"))
-    assert code == 1 and "no artifact" in err
+    assert (code, err) == (1, "orch: no artifact with id '19990101-001' (HTTP 404 not_found)\n")
 
 
 def test_commands_against_the_live_server(live: Live, project: str, tmp_path: Path) -> None:
@@ -135,6 +135,6 @@ def test_get_of_a_damaged_stored_copy_fails_with_one_line_and_writes_nothing(
     dest = tmp_path / "copy.txt"
     code, _, err = invoke("get", artifact_id, "--root", str(root), "--output", str(dest))
     assert code == 1
-    assert err.startswith(f"orch dropbox: artifact {artifact_id}: the bytes received")
+    assert err.startswith(f"orch: artifact {artifact_id}: the bytes received")
     assert "HTTP" not in err and err.count("\n") == 1
     assert not dest.exists()

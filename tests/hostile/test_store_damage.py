@@ -51,7 +51,7 @@ def _damage_page(db_path: Path, page: int = 3, page_size: int = 4096) -> None:
 
 
 def _assert_one_line(stderr: str, expected: str) -> None:
-    assert stderr == f"orch dropbox: {expected}\n"
+    assert stderr == f"orch: {expected}\n"
     assert "Traceback" not in stderr
 
 
@@ -112,7 +112,7 @@ def test_serve_over_a_database_with_a_damaged_page(tmp_path: Path) -> None:
     _damage_page(root / DB_NAME)
     code, stderr = serve_once(root)
     assert code == 1
-    assert stderr.startswith(f"orch dropbox: the store's database {root / DB_NAME} is damaged (")
+    assert stderr.startswith(f"orch: the store's database {root / DB_NAME} is damaged (")
     assert "Page 4: btreeInitPage() returns error code 11" in stderr
     assert stderr.endswith("); restore it from a backup\n") and stderr.count("\n") == 1
 
@@ -346,7 +346,7 @@ def test_orch_apply_into_a_damaged_embedded_store_keeps_the_package(git_repo: Pa
     assert (publication["state"], publication["error"]) == ("pending", detail)
     assert "artifact evidence.txt waits to be published:" in ran.stderr
     listed = orch(git_repo, "dropbox", "list")
-    assert (listed.code, listed.stderr) == (1, f"orch dropbox: {detail}\n")
+    assert (listed.code, listed.stderr) == (1, f"orch: {detail}\n")
     # Repaired (the store was new: nothing to restore), the package is delivered.
     (root / DB_NAME).unlink()
     delivered = orch(git_repo, "publish")

@@ -124,4 +124,4 @@ def test_orch_dropbox_serve_refuses_a_bad_window_naming_the_key(
     keys = json.dumps({"keys": [{"value": "k", **entry}]})
     code, stderr = serve_once(tmp_path / "store", keys_json=keys)
     assert code == 2
-    assert stderr == f"orch dropbox: {message}\n"
+    assert stderr == f"orch: {message}\n"

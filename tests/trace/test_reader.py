@@ -118,3 +118,49 @@ def test_runs_created_in_the_same_second_are_listed_by_their_milliseconds(
         "20261125T221459Z-999999",
     ]
     assert [r["run_id"] for r in TraceReader(git_repo).list_runs(limit=1)] == listed[:1]
+
+
+def test_a_packed_trace_reads_the_same_through_git(traced: Path) -> None:
+    loose = TraceReader(traced).list_runs(limit=None)
+    git(traced, "gc", "-q")
+    assert not any((traced / ".git/objects").glob("[0-9a-f][0-9a-f]/*"))
+    reader = TraceReader(traced)
+    assert reader.list_runs(limit=None) == loose
+    rid = run_id(103, "000003")
+    assert reader.read_run(rid) == next(r for r in loose if r["run_id"] == rid)
+    assert reader.read_file(rid, "logs/01-build.log") == b"step output\n"
+    # A run written after packing is loose; the listing mixes both.
+    newest = run_id(200, "ffffff")
+    TraceWriter(traced).commit_run(
+        "alpha", newest, folder(record("alpha", newest, "completed")), state="completed"
+    )
+    listed = TraceReader(traced).list_runs(limit=3)
+    assert [r["run_id"] for r in listed] == [newest] + [r["run_id"] for r in loose[:2]]
+
+
+def test_a_listing_reads_no_record_beyond_its_limit(git_repo: Path) -> None:
+    writer = TraceWriter(git_repo)
+    damaged = run_id(1, "0000aa")  # the oldest run: its folder has no run.json
+    batch = [RunFiles("alpha", damaged, {"report.md": b"# damaged\n"}, "completed")]
+    for n in range(2, 300):
+        rid = run_id(n, f"{n:06x}")
+        batch.append(RunFiles("alpha", rid, folder(record("alpha", rid, "completed")), "completed"))
+    writer.commit_runs(batch)
+    git(git_repo, "gc", "-q")
+    reader = TraceReader(git_repo)
+    assert len(reader.list_runs(limit=298)) == 298
+    assert [r["run_id"] for r in reader.list_runs(limit=1)] == [run_id(299, f"{299:06x}")]
+    with pytest.raises(TraceError) as raised:
+        reader.list_runs(limit=None)
+    assert str(raised.value) == f"run alpha/{damaged} in the trace has no run.json"
+    assert reader.latest_run_id() == run_id(299, f"{299:06x}")
+
+
+def test_a_damaged_ref_is_refused_not_read_as_a_revision(traced: Path) -> None:
+    git(traced, "gc", "-q")
+    ref = traced / ".git/refs/heads/orch-trace"
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.write_text("main~1\n")
+    with pytest.raises(TraceError) as raised:
+        TraceReader(traced).list_runs()
+    assert str(raised.value) == f"not an object id in {traced / '.git'}: 'main~1'"
