@@ -71,7 +71,8 @@ class HookOutcome:
 
     @property
     def failed(self) -> bool:
-        return bool(self.problems) or any(not run.ok for run in self.runs)
+        errors = any(problem.severity == "error" for problem in self.problems)
+        return errors or any(not run.ok for run in self.runs)
 
 
 def _root(where: Path) -> Path:

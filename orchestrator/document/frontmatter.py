@@ -19,6 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from orchestrator.errors import Diagnostic
 
+from . import yamlwords
 from .yaml12 import (
     MAX_ALIAS_VALUES,
     MAX_DEPTH,
@@ -106,17 +107,35 @@ def split(text: str, path: str) -> Split:
 
 def load(front_matter: str, path: str) -> tuple[Any, Positions]:
     """Load the YAML front matter; returns plain data and positions."""
+    worded = yamlwords.directive(front_matter)
+    if worded is not None:
+        raise FrontMatterError([_worded(worded, path)])
     builder = EventBuilder(path)
     next_event, close = _events(front_matter)
     try:
         data = builder.build(next_event)
     except YAMLError as exc:
         raise FrontMatterError([_syntax_diagnostic(exc, front_matter, path)]) from None
+    except FrontMatterError as exc:
+        raise FrontMatterError([_reworded(d, front_matter) for d in exc.diagnostics]) from None
+    except AssertionError as exc:  # the parser's own checks of odd input: still a YAML error
+        message = f"invalid YAML: {_one_line(exc) or 'the parser refused it'}"
+        raise FrontMatterError([Diagnostic(path, 1, 1, message, code="yaml")]) from None
     finally:
         close()
     if builder.problems:
         raise FrontMatterError(builder.problems)
     return data, builder.positions
+
+
+def _worded(worded: yamlwords.Worded, path: str) -> Diagnostic:
+    return Diagnostic(path, worded.line, worded.col, worded.message, code="yaml")
+
+
+def _reworded(diagnostic: Diagnostic, text: str) -> Diagnostic:
+    """A value starting with ``{{`` read as a mapping by YAML: say it needs quotes."""
+    worded = yamlwords.template_value(text, diagnostic.line)
+    return diagnostic if worded is None else _worded(worded, diagnostic.path)
 
 
 def _syntax_diagnostic(exc: YAMLError, text: str, path: str) -> Diagnostic:
@@ -133,6 +152,12 @@ def _syntax_diagnostic(exc: YAMLError, text: str, path: str) -> Diagnostic:
         except YAMLError as worded:
             exc = worded
     if isinstance(exc, MarkedYAMLError):
+        if exc.problem_mark is not None:
+            translated = yamlwords.translate(
+                exc.problem or "", exc.context or "", exc.problem_mark, exc.context_mark, text
+            )
+            if translated is not None:
+                return _worded(translated, path)
         return _yaml_diagnostic(exc, path)
     return Diagnostic(path, 1, 1, f"invalid YAML: {_one_line(exc)}", code="yaml")
 

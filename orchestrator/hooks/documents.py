@@ -73,6 +73,7 @@ def check_staged(
         owners.setdefault(doc.id, []).append(path)
     for path in sorted(staged & parsed.documents.keys()):
         doc = parsed.documents[path]
+        problems.extend(doc.warnings)
         others = [other for other in owners[doc.id] if other != path]
         if others:
             message = f"id '{doc.id}' is already used by {others[0]}: ids must be unique"

@@ -11,12 +11,22 @@ bodies hold none, and importing and compiling are not free.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.templating.language import SHELL_SAFE_CHARACTERS, ScriptLanguage
 from orchestrator.templating.limits import DEFAULT_MAX_CHARS, DEFAULT_SECONDS, Limits
 from orchestrator.templating.marks import outside, plain, retag, value_text
+from orchestrator.templating.uses import (
+    COMMON_FILTERS,
+    NameUse,
+    NotSimple,
+    Segment,
+    Uses,
+    simple_expression_uses,
+    simple_template_uses,
+)
 from orchestrator.templating.where import Placeholder, Where
 
 _BODY_MARKERS = ("{{", "{%")
@@ -105,22 +115,84 @@ def quoting_filter_uses(source: str, *, body: bool = True) -> list[tuple[str, in
     return static.quoting_filter_uses(source, body=body)
 
 
+@functools.lru_cache(maxsize=4096)
+def template_uses(source: str, *, body: bool) -> Uses:
+    """The names (with their attribute chains), filters, tests and loads a valid template
+    takes from outside itself (see ``uses``)."""
+    if _plain(source, body=body):
+        return Uses()
+    try:
+        return simple_template_uses(source, body=body)
+    except NotSimple:
+        from orchestrator.templating import names
+
+        return names.template_uses(source, body=body)
+
+
+@functools.lru_cache(maxsize=4096)
+def expression_uses(expression: str) -> Uses:
+    """``template_uses`` for a valid expression (an ``if`` condition)."""
+    try:
+        return simple_expression_uses(expression)
+    except NotSimple:
+        from orchestrator.templating import names
+
+        return names.expression_uses(expression)
+
+
+def is_filter(name: str) -> bool:
+    """Whether templates have a filter ``name`` (Jinja's and orch's ``sh`` and ``py``)."""
+    if name in COMMON_FILTERS:
+        return True
+    from orchestrator.templating import names
+
+    return name in names.known_filters()
+
+
+def filter_names() -> frozenset[str]:
+    from orchestrator.templating import names
+
+    return names.known_filters()
+
+
+def test_names() -> frozenset[str]:
+    from orchestrator.templating import names
+
+    return names.known_tests()
+
+
+def global_names() -> frozenset[str]:
+    """Names every template has besides its context (``range``, ``namespace``, ...)."""
+    from orchestrator.templating import names
+
+    return names.known_globals()
+
+
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "DEFAULT_SECONDS",
     "SHELL_SAFE_CHARACTERS",
     "Limits",
+    "NameUse",
     "Placeholder",
     "ScriptLanguage",
+    "Segment",
+    "Uses",
     "Where",
     "check_expression",
     "check_syntax",
     "evaluate",
+    "expression_uses",
+    "filter_names",
+    "global_names",
+    "is_filter",
     "outside",
     "plain",
     "quoting_filter_uses",
     "raw_input_references",
     "render",
     "retag",
+    "template_uses",
+    "test_names",
     "value_text",
 ]
