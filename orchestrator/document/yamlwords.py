@@ -51,36 +51,45 @@ def directive(text: str) -> Worded | None:
 
 
 def translate(
-    problem: str, context: str, problem_mark: Any, context_mark: Any, text: str
+    problem: str,
+    context: str,
+    problem_mark: Any,
+    context_mark: Any,
+    text: str,
+    *,
+    show_values: bool = True,
 ) -> Worded | None:
-    """The writer's sentence for a parser error, or None to keep the parser's words."""
+    """The writer's sentence for a parser error, or None to keep the parser's words.
+
+    ``show_values=False``: the fix never repeats a value of the text (an inputs file may hold
+    secrets); keys are shown, they are names."""
     lines = text.split("\n")
     at = _Place(lines, problem_mark)
     opened = _Place(lines, context_mark) if context_mark is not None else None
     for place in (at, opened):
         if place is not None and _TEMPLATE_VALUE.match(place.text):
-            return _template_value(place)
+            return _template_value(place, show_values)
     if problem.startswith("found character '\\t'"):
         return at.worded(
             "invalid YAML: a tab character: YAML indents with spaces only; replace the tab "
             "with spaces"
         )
     if problem.startswith("found character '") and "cannot start any token" in problem:
-        return _reserved_start(at, problem.split("'")[1])
+        return _reserved_start(at, problem.split("'")[1], show_values)
     if problem == "mapping values are not allowed here":
-        return _colon(at)
+        return _colon(at, show_values)
     if problem.startswith("expected <block end>, but found"):
         return _block_end(at, problem.removeprefix("expected <block end>, but found").strip())
     if opened is not None and re.match(r"expected ',' or '[\]}]', but got", problem):
         return _flow(opened, at, problem)
-    if "quoted scalar" in context and opened is not None:
+    if problem == "found unexpected end of stream" and "quoted scalar" in context and opened:
         quote = opened.text[opened.col - 1 : opened.col] or '"'
         return opened.worded(
             f"invalid YAML: the quote {quote} opened here is never closed: end the value with "
             f"{quote} (a {quote} inside it is written " + ("''" if quote == "'" else '\\"') + ")"
         )
     if problem == "could not find expected ':'" and opened is not None:
-        return _no_colon(opened)
+        return _no_colon(opened, show_values)
     if problem.startswith("expected '<document start>'") and at.text.startswith("%"):
         return at.worded(
             "invalid YAML: a line starting with '%' is a YAML directive: quote the value, "
@@ -116,45 +125,50 @@ def _indent(text: str) -> int:
     return len(text) - len(text.lstrip(" "))
 
 
-def _quoted(value: str) -> str:
+def _quoted(key: str, value: str, show: bool) -> str:
+    """``": key: "value""``, the line as it should be written, or nothing when values are not
+    to be shown."""
+    if not show:
+        return ""
     if '"' not in value and "\\" not in value:
-        return f'"{value}"'
-    return "'" + value.replace("'", "''") + "'"
+        return f': {key}: "{value}"'
+    return f": {key}: '" + value.replace("'", "''") + "'"
 
 
-def _template_value(place: _Place) -> Worded:
+def _template_value(place: _Place, show: bool) -> Worded:
     match = _KEY.match(place.text)
     value = place.text[match.end() :].strip() if match else place.text.strip().lstrip("- ")
-    fix = f"{match.group('key')}: {_quoted(value)}" if match else _quoted(value)
+    fix = _quoted(match.group("key"), value, show) if match else ""
+    fix = f": write{fix[1:]}" if fix else ""
     col = place.text.find("{{") + 1
     return place.worded(
         "invalid YAML: a value that starts with '{{' must be in quotes, or YAML reads the "
-        f"'{{' as the start of a mapping: write {fix}",
+        f"'{{' as the start of a mapping{fix}",
         col,
     )
 
 
-def _reserved_start(place: _Place, char: str) -> Worded:
+def _reserved_start(place: _Place, char: str, show: bool) -> Worded:
     match = _KEY.match(place.text)
     if match is not None and place.col - 1 >= match.end():
         value = place.text[match.end() :].strip()
         return place.worded(
-            f"invalid YAML: a plain value cannot start with '{char}': put the value in quotes: "
-            f"{match.group('key')}: {_quoted(value)}"
+            f"invalid YAML: a plain value cannot start with '{char}': put the value in quotes"
+            + _quoted(match.group("key"), value, show)
         )
     return place.worded(
         f"invalid YAML: '{char}' cannot start a key or a value: put the text in quotes"
     )
 
 
-def _colon(place: _Place) -> Worded:
+def _colon(place: _Place, show: bool) -> Worded:
     match = _KEY.match(place.text)
     if match is not None and place.col - 1 > match.end() - 1:
         key = match.group("key")
         value = place.text[match.end() :].strip()
         return place.worded(
             f"invalid YAML: the ': ' in the value of '{key}' would start another key: put the "
-            f"value in quotes: {key}: {_quoted(value)}"
+            f"value in quotes{_quoted(key, value, show)}"
         )
     above = place.above()
     key = match.group("key") if match else place.text.strip()
@@ -241,7 +255,7 @@ def _flow(opened: _Place, at: _Place, problem: str) -> Worded:
     )
 
 
-def _no_colon(opened: _Place) -> Worded:
+def _no_colon(opened: _Place, show: bool) -> Worded:
     above = opened.above()
     if above and _BLOCK_SCALAR.search(above[0][1]):
         return opened.worded(
@@ -252,16 +266,15 @@ def _no_colon(opened: _Place) -> Worded:
     squeezed = re.match(r"^[ ]*(?:-[ ]+)?([A-Za-z0-9_-]+):(\S.*)$", opened.text)
     if squeezed is not None:
         key, value = squeezed.groups()
-        return opened.worded(
-            f"invalid YAML: '{key}:{value}' needs a space after the ':': write {key}: {value}"
-        )
+        shown = f": write {key}: {value}" if show else ""
+        return opened.worded(f"invalid YAML: '{key}' needs a space after its ':'{shown}")
     return opened.worded(
         "invalid YAML: this line is not 'key: value': add ': ' after the key, or indent it "
         "under the key whose value it continues"
     )
 
 
-def template_value(text: str, line: int) -> Worded | None:
+def template_value(text: str, line: int, *, show_values: bool = True) -> Worded | None:
     """``A: {{ inputs.x }}``: YAML reads a mapping in a mapping; the writer meant a template."""
     lines = text.split("\n")
     if not 1 <= line <= len(lines) or not _TEMPLATE_VALUE.match(lines[line - 1]):
@@ -272,4 +285,4 @@ def template_value(text: str, line: int) -> Worded | None:
 
     mark = _Mark()
     mark.line, mark.column = line - 1, 0  # type: ignore[attr-defined]
-    return _template_value(_Place(lines, mark))
+    return _template_value(_Place(lines, mark), show_values)
