@@ -46,6 +46,8 @@ def read_info(info: str) -> Info:
 
 def _closing_brace(text: str, start: int) -> int:
     """Index of the ``}`` closing the group opened at ``start`` (quotes are skipped), or -1."""
+    if "'" not in text and '"' not in text:
+        return text.find("}", start)
     quote = ""
     for index in range(start + 1, len(text)):
         char = text[index]

@@ -9,6 +9,7 @@ the step runs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -67,11 +68,43 @@ def templated_health_problems(
     readable once rendered, are left to the run."""
     if "{%" in text:
         return []
-    stand_in = _TAG.sub(_MARKER, text)
-    _, problems = _read(stand_in, path, first_line, label, templated=lambda v: _MARKER in v)
+    problems = [
+        Diagnostic(path, first_line + offset, col, f"{label}: {message}", code="health")
+        for offset, col, message in _templated_problems(_stand_in(text))
+    ]
+    scheme = _URL_PREFIX.search(text)
+    if scheme is not None and not scheme.group(2).startswith(("http://", "https://")):
+        shown = scheme.group(2) + "…"
+        problems.append(
+            Diagnostic(
+                path,
+                first_line + text.count("\n", 0, scheme.start(2)),
+                1,
+                f"{label}: url {shown!r} must start with http:// or https:// (in lower case)",
+                code="health",
+            )
+        )
+    return sorted(problems)
+
+
+# ``url: htp://{{ host }}/``: the part before the first tag shows a scheme.
+_URL_PREFIX = re.compile(r"^url:[ \t]*(['\"]?)([A-Za-z][A-Za-z0-9+.-]*://[^{\s'\"]*)\{\{", re.M)
+_VALUE_WITH_TAG = re.compile(r"^([ \t]*(?:-[ \t]+)?[A-Za-z0-9_-]+:[ \t]+)(.*\{\{.*)$", re.M)
+
+
+def _stand_in(text: str) -> str:
+    """The body with each value that holds a tag replaced by one marker word (so bodies that
+    differ only in what their tags make are read once), and any other tag by the marker."""
+    return _TAG.sub(_MARKER, _VALUE_WITH_TAG.sub(lambda m: m.group(1) + _MARKER, text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _templated_problems(stand_in: str) -> tuple[tuple[int, int, str], ...]:
+    """``(line offset, column, message)`` of a stand-in body's problems, unlabelled."""
+    _, problems = _read(stand_in, "", 1, "", templated=lambda value: _MARKER in value)
     if any(d.code == "yaml" for d in problems):
-        return []
-    return problems
+        return ()
+    return tuple((d.line - 1, d.col, d.message.removeprefix(": ")) for d in problems)
 
 
 def parse_health(
@@ -124,13 +157,7 @@ def _read(
     url = spec["url"]
     if not isinstance(url, str) or not url.strip():
         error(("url",) if "url" in data else (), "url is required (the address to poll)")
-    elif made_by_template(url):
-        known = url.split(_MARKER, 1)[0]
-        if "://" in known and not known.startswith(("http://", "https://")):
-            error(
-                ("url",), f"url {url.replace(_MARKER, '…')!r} must start with http:// or https://"
-            )
-    elif (problem := url_problem(url)) is not None:
+    elif not made_by_template(url) and (problem := url_problem(url)) is not None:
         error(("url",), problem)
     if not isinstance(spec["expect"], dict) and not made_by_template(spec["expect"]):
         error(("expect",), "expect must be a mapping of JSON fields to expected values")

@@ -14,8 +14,9 @@ Whether a step writes an output is read from its body, a heuristic (``writes_out
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +29,8 @@ from .inputs import environment_name
 from .suggest import closest
 
 SiteKind = Literal["body", "condition", "env", "artifact"]
+# A column, or how to find it (looked up only for what is reported).
+Column = int | Callable[[], int]
 
 CONTEXT = ("inputs", "env", "steps", "run", "workflow")
 RUN_KEYS = ("id", "trigger", "started_at", "actor")
@@ -50,6 +53,7 @@ class Site:
     kind: SiteKind
     step: int | None = None  # index of its step among the document's steps
     shell: bool = False  # a shell script's body
+    file: bool = False  # a file step's body, which may hold braces of its own
 
 
 @dataclass(frozen=True)
@@ -145,20 +149,28 @@ class _SiteChecker:
 
     # Reporting
 
-    def error(self, line: int, col: int, message: str, *, code: str) -> None:
-        self.found.append(Diagnostic(self.path, self.site.line + line - 1, col, message, code=code))
+    def error(self, line: int, col: Column, message: str, *, code: str) -> None:
+        where = col if isinstance(col, int) else col()
+        self.found.append(
+            Diagnostic(self.path, self.site.line + line - 1, where, message, code=code)
+        )
 
-    def warning(self, line: int, col: int, message: str) -> None:
+    def warning(self, line: int, col: Column, message: str) -> None:
+        where = col if isinstance(col, int) else col()
         self.found.append(
             Diagnostic(
                 self.path,
                 self.site.line + line - 1,
-                col,
+                where,
                 message,
                 code="maybe-undefined",
                 severity="warning",
             )
         )
+
+    def at(self, use: NameUse, depth: int) -> Callable[[], int]:
+        """The column of ``use`` to its ``depth``-th segment, looked up only when reported."""
+        return functools.partial(self.column, use, depth)
 
     def column(self, use: NameUse, depth: int) -> int:
         """Column of ``use``'s name and its first ``depth`` segments on the file line."""
@@ -203,7 +215,7 @@ class _SiteChecker:
 
     def unknown_root(self, use: NameUse) -> None:
         root, site = use.name, self.site
-        col = self.column(use, 0)
+        col = self.at(use, 0)
         roots = ", ".join(CONTEXT)
         if site.kind == "condition":
             roots += ", always(), success(), failure(), cancelled()"
@@ -231,6 +243,8 @@ class _SiteChecker:
             message += f": did you mean '{hint}'?"
         elif site.shell:
             message += f": for the shell variable, write ${root}"
+        elif site.file:
+            message += ": when the file's own text holds {{ }}, add render=false to the step"
         self.error(use.line, col, message, code="unknown-name")
 
     def root_hint(self, root: str) -> str | None:
@@ -256,7 +270,7 @@ class _SiteChecker:
         if name in self.context.broken_inputs:
             return
         decl = declared.get(name)
-        col = self.column(use, 1)
+        col = self.at(use, 1)
         if self.shadowed(use, segment, decl is not None, col):
             return
         if decl is None:
@@ -289,7 +303,7 @@ class _SiteChecker:
                 f"write inputs.{name} | default('')",
             )
 
-    def shadowed(self, use: NameUse, segment: Segment, is_key: bool, col: int) -> bool:
+    def shadowed(self, use: NameUse, segment: Segment, is_key: bool, col: Column) -> bool:
         """``inputs.items``: the mapping's method, whatever the document declares."""
         if segment.item or segment.name not in MAPPING_METHODS:
             return False
@@ -313,13 +327,13 @@ class _SiteChecker:
                 f"{site.label} uses env.{name}, but env values are rendered before env is "
                 f"set: repeat the value of {name} here"
             )
-            self.error(use.line, self.column(use, 1), message, code="step-order")
+            self.error(use.line, self.at(use, 1), message, code="step-order")
             return
         if not use.path:
             return
         segment = use.path[0]
         name = segment.name
-        col = self.column(use, 1)
+        col = self.at(use, 1)
         names = self.context.env
         if self.shadowed(use, segment, name in names, col) or name in names:
             return
@@ -345,7 +359,7 @@ class _SiteChecker:
                     f"{site.label} uses steps.{use.path[0].name}, but env values are rendered "
                     "before any step runs: use it in a step's body or if instead"
                 )
-                self.error(use.line, self.column(use, 1), message, code="step-order")
+                self.error(use.line, self.at(use, 1), message, code="step-order")
             return
         if not use.path:
             return
@@ -353,7 +367,7 @@ class _SiteChecker:
         name = segment.name
         every = self.context.steps
         by_name = {step.name: (index, step) for index, step in enumerate(every)}
-        col = self.column(use, 1)
+        col = self.at(use, 1)
         if self.shadowed(use, segment, name in by_name, col):
             return
         if name not in by_name:
@@ -383,7 +397,7 @@ class _SiteChecker:
         every = [step.name for step in self.context.steps]
         return every if self.site.step is None else every[: self.site.step]
 
-    def unknown_step(self, use: NameUse, name: str, col: int) -> None:
+    def unknown_step(self, use: NameUse, name: str, col: Column) -> None:
         visible = self.visible_steps()
         hint = closest(name, visible) or closest(name, [s.name for s in self.context.steps])
         message = f"{self.site.label} uses steps.{name}, but there is no step '{name}'"
@@ -403,7 +417,7 @@ class _SiteChecker:
             return
         attribute = use.path[1].name
         name = target.name
-        col = self.column(use, 2)
+        col = self.at(use, 2)
         if attribute not in STEP_KEYS:
             hint = closest(attribute, STEP_KEYS)
             message = (
@@ -418,7 +432,7 @@ class _SiteChecker:
         if not use.path[2].item and key in MAPPING_METHODS:
             return
         step = target.step
-        col = self.column(use, 3)
+        col = self.at(use, 3)
         shown = f"steps.{name}.outputs.{key}"
         if step.kind is not StepKind.SCRIPT:
             message = (
@@ -458,7 +472,7 @@ class _SiteChecker:
             f"{self.site.label} uses {use.name}.{segment.name}: {use.name} has "
             f"{', '.join(keys)}" + (f": did you mean '{hint}'?" if hint else "")
         )
-        col = self.column(use, 1)
+        col = self.at(use, 1)
         if use.guarded:
             self.warning(use.line, col, message)
         else:
@@ -504,4 +518,5 @@ def step_sites(steps: Sequence[Step], every: Sequence[StepName]) -> Iterator[Sit
                 "body",
                 index,
                 shell=shell and step.language in SHELLS,
+                file=step.kind is StepKind.FILE,
             )

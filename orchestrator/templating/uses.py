@@ -59,20 +59,24 @@ COMMON_FILTERS = frozenset(
 
 _KEYWORDS = frozenset({"and", "or", "not", "in"})
 _LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
-_TOKEN = re.compile(
-    r"""
-    (?P<space>[ \t]+)
-    | (?P<string>'[^'\\{}\n]*'|"[^"\\{}\n]*")
-    | (?P<number>[0-9]+(?:\.[0-9]+)?)
-    | (?P<chain>[A-Za-z_][A-Za-z0-9_]*(?:[ \t]*\.[ \t]*[A-Za-z_][A-Za-z0-9_]*)*)
-    | (?P<filter>\|[ \t]*[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<operator>==|!=|<=|>=|[<>~+%*/-])
-    """,
-    re.VERBOSE,
+_SKIPPED_ROOTS = _KEYWORDS | _LITERALS
+
+# The grammar of a simple expression, as one regular expression (matched in C, which is what
+# makes reading the usual templates cheap): operands (a name with its attributes, a string,
+# a number), each followed by filters without arguments, joined by operators.
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_OPERAND_NAME = r"(?!(?:and|or|not|in|is|if|else|elif|for|recursive)(?![A-Za-z0-9_]))" + _NAME
+_CHAIN = rf"{_NAME}(?:[ \t]*\.[ \t]*{_NAME})*"
+_STRING = r"'[^'\\{}\n]*'|\"[^\"\\{}\n]*\""
+_OPERAND = (
+    rf"(?:not[ \t]+)*(?:{_STRING}|[0-9]+(?:\.[0-9]+)?|{_OPERAND_NAME}(?:[ \t]*\.[ \t]*{_NAME})*)"
+    rf"(?:[ \t]*\|[ \t]*{_NAME})*"
 )
+_OPERATOR = r"[ \t]*(?:==|!=|<=|>=|[<>~+%*/-])[ \t]*|[ \t]+(?:and|or|(?:not[ \t]+)?in)[ \t]+"
+_EXPRESSION = re.compile(rf"[ \t]*{_OPERAND}(?:(?:{_OPERATOR}){_OPERAND})*[ \t]*")
+_PARTS = re.compile(rf"(?:{_STRING})|\|[ \t]*({_NAME})|({_CHAIN})")
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT_SPLIT = re.compile(r"[ \t]*\.[ \t]*")
-_OPERAND_KINDS = frozenset({"string", "number", "chain"})
 
 
 class NotSimple(Exception):
@@ -86,85 +90,35 @@ def simple_template_uses(source: str, *, body: bool) -> Uses:
         raise NotSimple
     names: list[NameUse] = []
     filters: list[tuple[str, int]] = []
-    position = 0
-    while (start := source.find("{{", position)) >= 0:
-        tag = _TAG.match(source, start)
-        if tag is None:
-            raise NotSimple
+    tags = 0
+    for tag in _TAG.finditer(source):
+        tags += 1
         inner = tag.group(1)
-        if "{" in inner or "}" in inner or "\n" in inner or inner[:1] in "-+" or inner[-1:] in "-+":
+        if "\n" in inner or _EXPRESSION.fullmatch(inner) is None:
             raise NotSimple
-        line = source.count("\n", 0, start) + 1
-        _read_expression(inner, line, names, filters)
-        position = tag.end()
+        _read(inner, source.count("\n", 0, tag.start()) + 1, names, filters)
+    if tags != source.count("{{"):
+        raise NotSimple
     return Uses(names=tuple(names), filters=tuple(filters))
 
 
 def simple_expression_uses(expression: str) -> Uses:
     """The uses of a simple expression (an ``if`` condition); raises ``NotSimple``."""
-    if "\n" in expression or "{" in expression or "}" in expression:
+    if "\n" in expression or _EXPRESSION.fullmatch(expression) is None:
         raise NotSimple
     names: list[NameUse] = []
     filters: list[tuple[str, int]] = []
-    _read_expression(expression, 1, names, filters)
+    _read(expression, 1, names, filters)
     return Uses(names=tuple(names), filters=tuple(filters))
 
 
-def _read_expression(
-    text: str, line: int, names: list[NameUse], filters: list[tuple[str, int]]
-) -> None:
-    """Tokens of one simple expression: operands joined by operators, each operand followed
-    by filters. Anything else (calls, ``is``, ``if``, brackets) raises ``NotSimple``."""
-    position = 0
-    want_operand = True
-    found_any = False
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None:
-            raise NotSimple
-        position = match.end()
-        kind = match.lastgroup
-        value = match.group()
-        if kind == "space":
-            continue
-        found_any = True
-        if kind == "chain" and value in _KEYWORDS:
-            if value == "not" and want_operand:
-                continue
-            if want_operand:
-                raise NotSimple
-            want_operand = True
-            continue
-        if kind in _OPERAND_KINDS:
-            if not want_operand:
-                raise NotSimple
-            want_operand = False
-            if kind == "chain":
-                _chain(value, line, names)
-        elif kind == "filter":
-            if want_operand:
-                raise NotSimple
-            filters.append((value[1:].strip(), line))
-        else:  # an operator
-            if want_operand:
-                raise NotSimple
-            want_operand = True
-    if want_operand or not found_any:
-        raise NotSimple
-
-
-def _chain(text: str, line: int, names: list[NameUse]) -> None:
-    parts = _SEGMENT_SPLIT.split(text)
-    if (
-        parts[0] in _LITERALS
-        or parts[0] in _KEYWORDS
-        or any(part in _KEYWORDS or part in _LITERALS or part in _RESERVED for part in parts)
-    ):
-        if len(parts) == 1 and parts[0] in _LITERALS:
-            return
-        raise NotSimple
-    names.append(NameUse(parts[0], tuple(Segment(part) for part in parts[1:]), line))
-
-
-# Words Jinja's expression parser treats specially wherever they stand.
-_RESERVED = frozenset({"is", "if", "else", "elif", "for", "recursive"})
+def _read(text: str, line: int, names: list[NameUse], filters: list[tuple[str, int]]) -> None:
+    """The names and filters of a simple expression, in order."""
+    for match in _PARTS.finditer(text):
+        filter_name, chain = match.groups()
+        if filter_name is not None:
+            filters.append((filter_name, line))
+        elif chain is not None:
+            parts = _SEGMENT_SPLIT.split(chain)
+            if parts[0] not in _SKIPPED_ROOTS:
+                names.append(NameUse(parts[0], tuple(Segment(part) for part in parts[1:]), line))
