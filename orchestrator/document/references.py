@@ -401,7 +401,11 @@ class _SiteChecker:
         visible = self.visible_steps()
         hint = closest(name, visible) or closest(name, [s.name for s in self.context.steps])
         message = f"{self.site.label} uses steps.{name}, but there is no step '{name}'"
-        if hint:
+        if hint and hint not in visible:
+            own = self.site.step is not None and self.context.steps[self.site.step].name == hint
+            why = "that is this step itself" if own else "it runs after this step"
+            message += f": did you mean '{hint}'? ({why}: a step sees only the steps before it)"
+        elif hint:
             message += f": did you mean '{hint}'?"
         elif self.site.step is None:
             message += f" (steps: {', '.join(visible) or 'none'})"
