@@ -276,7 +276,15 @@ class _SiteChecker:
         if decl is None:
             known = ", ".join(declared) or "no inputs"
             hint = closest(name, declared)
+            dashed = [other for other in declared if other.startswith(f"{name}-")]
             message = f"{self.site.label} uses undeclared input '{name}' (declared: {known})"
+            if dashed and not use.guarded:
+                message += (
+                    f": inputs.{dashed[0]} reads as inputs.{name} minus "
+                    f"{dashed[0].removeprefix(name + '-')}; write inputs['{dashed[0]}']"
+                )
+                self.error(use.line, col, message, code="unknown-name")
+                return
             if use.guarded:
                 message += ": it is never there, so only its default or test decides"
                 self.warning(use.line, col, message + (f"; did you mean '{hint}'?" if hint else ""))
