@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from orchestrator import templating
 from orchestrator.document import parse
 from orchestrator.document.fences import join_spaced_equals, read_info, without_spaced_equals
-from orchestrator.document.references import writes_output
+from orchestrator.document.step_references import writes_output
 from orchestrator.document.suggest import closest, did_you_mean
 from orchestrator.errors import DocumentError, TemplateError
 from orchestrator.model import Step, StepKind
