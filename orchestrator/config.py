@@ -38,6 +38,8 @@ class Settings:
     max_request_bytes: int = 1 << 20
     max_input_bytes: int = 64 << 10
     max_input_total_bytes: int = 256 << 10
+    # A Celery broker (Redis): runs are sent to `orch worker`s instead of run here.
+    broker_url: str | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -86,6 +88,16 @@ def _string(value: Any) -> str:
     return value
 
 
+def _broker_in_file(value: Any) -> str:
+    url = _string(value)
+    if "@" in url.split("://", 1)[-1].split("/", 1)[0]:
+        raise ValueError(
+            "holds credentials: give a broker URL with a password only in ORCH_BROKER_URL, "
+            "never in a file that may be committed"
+        )
+    return url
+
+
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be an integer")
@@ -116,6 +128,7 @@ _FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "max-request-bytes": ("max_request_bytes", _positive),
     "max-input-bytes": ("max_input_bytes", _positive),
     "max-input-total-bytes": ("max_input_total_bytes", _positive),
+    "broker": ("broker_url", _broker_in_file),
 }
 _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_INTENTS": ("intents", lambda v: _globs([p for p in str(v).split(":") if p])),
@@ -132,6 +145,7 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_MAX_REQUEST_BYTES": ("max_request_bytes", _positive),
     "ORCH_MAX_INPUT_BYTES": ("max_input_bytes", _positive),
     "ORCH_MAX_INPUT_TOTAL_BYTES": ("max_input_total_bytes", _positive),
+    "ORCH_BROKER_URL": ("broker_url", _string),
 }
 
 

@@ -47,8 +47,15 @@ def runs(
     limit: int = 20,
 ) -> list[dict[str, Any]]:
     place = locate(where)
+    if place.settings.broker_url:
+        from orchestrator.api import dispatch
+
+        dispatch.refresh(place)
     recover(place)
-    return trace_reader(place).list_runs(workflow=workflow, state=state, limit=limit)
+    records = trace_reader(place).list_runs(workflow=workflow, state=state, limit=limit)
+    if place.settings.broker_url:
+        dispatch.note_waiting(place, records)
+    return records
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,10 @@ class Shown:
 
 def show(where: Path, run: str) -> Shown:
     place = locate(where)
+    if place.settings.broker_url:
+        from orchestrator.api import dispatch
+
+        dispatch.refresh(place)
     recover(place)
     reader = trace_reader(place)
     return Shown(

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import __version__, api
-from orchestrator.cli import history, schedule, serve
+from orchestrator.cli import history, schedule, serve, worker
 from orchestrator.cli.display import LiveDisplay
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
@@ -39,6 +39,8 @@ app.command()(history.logs)
 app.command()(schedule.schedule)
 app.command()(serve.serve)
 app.command()(history.publish)
+app.command()(worker.worker)
+app.command()(worker.workers)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -164,9 +166,15 @@ def apply(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run record on stdout.")
     ] = False,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Send the run to the broker's workers instead.")
+    ] = False,
 ) -> None:
     """Validate, execute, package, publish and record a document's run."""
     request = _request(document, inputs, inputs_file, allow_draft, confirm)
+    if queue:
+        worker.queue_apply(request)
+        return
     prepared = api.prepare(request)
     steps: list[Step] = list(prepared.document.steps)
     interactive = sys.stdin.isatty()

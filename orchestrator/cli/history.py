@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import api
+from orchestrator.cli.worker import placement_line, waiting_notes
 
 out = Console(soft_wrap=True)
 
@@ -51,6 +52,7 @@ def runs(
             escape(str(trigger.get("actor", "")).split(" <")[0]),
         )
     out.print(table)
+    waiting_notes(records)
 
 
 def _state(state: str) -> str:
@@ -101,6 +103,9 @@ def show(
         f"{escape(str(trigger.get('actor')))} on {trigger.get('host')}, "
         f"{record.get('started_at')} → {record.get('ended_at')}"
     )
+    placement = placement_line(record)
+    if placement:
+        out.print(placement, highlight=False)
     out.print(f"  inputs    {record.get('inputs_digest')}")
     for artifact in record.get("artifacts") or []:
         out.print(_artifact_line(artifact))

@@ -1,0 +1,214 @@
+"""The shared remote of distributed runs: workers' cached clones, fetching what a run needs,
+and keeping a local trace branch level with the remote's.
+
+A worker keeps one clone per repository (``--no-checkout``: runs happen in temporary
+worktrees). Before a run it fetches the run's commit and the trace branch, and moves its own
+trace branch up to the remote's (fast-forward, or the same union merge a rejected push makes),
+so that its commits land on top of what other hosts pushed and its pushes rarely need a merge.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from orchestrator.errors import TraceError
+from orchestrator.trace.gitcmd import GitFailed, run_git
+from orchestrator.trace.merge import _tracking_ref, merge_roots
+from orchestrator.trace.objects import ObjectStore
+from orchestrator.trace.repo import git_common_dir
+from orchestrator.trace.writer import TraceWriter
+
+ORIGIN = "origin"
+COMMITS_NAMESPACE = "refs/orch/commits"
+
+
+def clone_dir(data_dir: Path, url: str) -> Path:
+    """Where the worker keeps its clone of ``url``: readable name plus a hash of the URL."""
+    tail = re.sub(r"[^A-Za-z0-9._-]+", "-", url.rstrip("/").rsplit("/", 1)[-1])[:40] or "repo"
+    digest = hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()[:10]
+    return data_dir / "repos" / f"{tail.removesuffix('.git')}-{digest}"
+
+
+@contextmanager
+def clone_lock(path: Path) -> Iterator[None]:
+    """Serialises fetches and ref moves in one clone (threads and processes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def ensure_clone(data_dir: Path, url: str) -> Path:
+    """The worker's clone of ``url``, made on first use (``git clone --no-checkout``)."""
+    path = clone_dir(data_dir, url)
+    with clone_lock(path):
+        if (path / ".git").is_dir():
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".clone-", dir=path.parent))
+        try:
+            run_git("clone", "--quiet", "--no-checkout", "--", url, str(scratch / "repo"))
+            (scratch / "repo").rename(path)
+        except GitFailed as exc:
+            raise TraceError(
+                f"cannot clone the shared repository {url}: {exc.stderr.strip()}"
+            ) from exc
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return path
+
+
+def has_commit(repo: Path, commit: str) -> bool:
+    try:
+        run_git("cat-file", "-e", f"{commit}^{{commit}}", cwd=repo)
+    except GitFailed:
+        return False
+    return True
+
+
+def fetch_for_run(repo: Path, commit: str, branch: str) -> None:
+    """Fetch the trace branch and ``commit`` from origin; bring the local trace up to it."""
+    with clone_lock(repo):
+        _fetch_trace(repo, branch)
+        if not has_commit(repo, commit):
+            try:
+                run_git("fetch", "--quiet", "--no-tags", ORIGIN, commit, cwd=repo)
+            except GitFailed as exc:
+                raise TraceError(
+                    f"commit {commit} is not on the shared repository "
+                    f"({remote_url(repo, ORIGIN)}): push it there, then submit the run again "
+                    f"({exc.stderr.strip()})"
+                ) from exc
+        sync_trace(repo, branch)
+
+
+def refresh_trace(repo: Path, branch: str, remote: str) -> None:
+    """Fetch the remote's trace branch and fold it into the local one (readers see what
+    workers recorded elsewhere)."""
+    _fetch_trace(repo, branch, remote)
+    sync_trace(repo, branch, remote)
+
+
+def _seen(branch: str) -> str:
+    """Where fetches for reading put the remote's trace: a ref of its own, so that they never
+    contend with a push's update of ``refs/remotes/<remote>/<branch>``."""
+    return f"refs/orch/seen/{branch}"
+
+
+def _fetch_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
+    try:
+        run_git(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            remote,
+            f"+refs/heads/{branch}:{_seen(branch)}",
+            cwd=repo,
+        )
+    except GitFailed as exc:
+        if "couldn't find remote ref" in exc.stderr:
+            return  # no run was recorded on the remote yet
+        raise TraceError(
+            f"cannot fetch the trace branch {branch!r} from {remote}: {exc.stderr.strip()}"
+        ) from exc
+
+
+def sync_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
+    """Move the local trace branch up to the remote-tracking one: fast-forward when it is
+    behind, a union merge when both moved, nothing when it is ahead."""
+    git_dir = git_common_dir(repo)
+    store = ObjectStore(git_dir)
+    local_ref = f"refs/heads/{branch}"
+    theirs = store.read_ref(_seen(branch))
+    for _ in range(10):
+        ours = store.read_ref(local_ref)
+        if theirs is None or ours == theirs:
+            return
+        if ours is not None and _is_ancestor(git_dir, theirs, ours):
+            return
+        if ours is None or _is_ancestor(git_dir, ours, theirs):
+            new = theirs
+        else:
+            writer = TraceWriter(repo, branch)
+            tree = merge_roots(store, branch, ours, theirs)
+            message = f"orch: merge {branch} from {remote}\n\nUnion of run folders.\n".encode()
+            new = writer.write_commit(tree, [ours, theirs], message)
+        if store.update_ref(local_ref, new, ours, f"orch: sync {branch} with {remote}"):
+            return
+    raise TraceError(f"could not bring {branch!r} in {repo} level with {remote}: it kept moving")
+
+
+def _is_ancestor(git_dir: Path, older: str, newer: str) -> bool:
+    try:
+        run_git("merge-base", "--is-ancestor", older, newer, git_dir=git_dir)
+    except GitFailed:
+        return False
+    return True
+
+
+def remote_url(root: Path, remote: str) -> str:
+    """The URL of ``remote`` (a remote's name, or already a URL or path)."""
+    if "/" in remote or ":" in remote:
+        return str(Path(remote).resolve()) if Path(remote).exists() else remote
+    try:
+        out = run_git("remote", "get-url", remote, cwd=root)
+    except GitFailed as exc:
+        raise TraceError(f"the trace remote {remote!r} is not a remote of {root}") from exc
+    url = out.decode().strip()
+    candidate = root / url  # an absolute url stays itself
+    if "://" not in url and candidate.exists():
+        return str(candidate.resolve())
+    return url
+
+
+def ensure_on_remote(root: Path, remote: str, commit: str) -> bool:
+    """Make sure the remote has ``commit`` for workers to fetch. Known to be there when a
+    remote-tracking branch contains it; otherwise it is pushed as
+    ``refs/orch/commits/<commit>`` (the user's branches are never pushed). True when it
+    pushed."""
+    try:
+        out = run_git(
+            "for-each-ref", "--count=1", "--contains", commit, f"refs/remotes/{remote}/", cwd=root
+        )
+    except GitFailed:
+        out = b""
+    if out.strip():
+        return False
+    try:
+        run_git("push", "--quiet", remote, f"{commit}:{COMMITS_NAMESPACE}/{commit}", cwd=root)
+    except GitFailed as exc:
+        raise TraceError(
+            f"cannot push commit {commit[:12]} to {remote} for the workers to fetch: "
+            f"{exc.stderr.strip()}"
+        ) from exc
+    return True
+
+
+def pushed(writer: TraceWriter) -> bool:
+    """True when the trace branch's tip is what the remote was last seen to hold (the last
+    push succeeded)."""
+    if writer.remote is None:
+        return False
+    tip = writer.store.read_ref(writer.ref)
+    tracking = _tracking_ref(writer.remote, writer.branch)
+    return tip is not None and tip == writer.store.read_ref(tracking)
+
+
+def blob_at(repo: Path, commit: str, path: str) -> str | None:
+    """The blob id of ``path`` in ``commit``, or None."""
+    try:
+        out = run_git("rev-parse", "--verify", "-q", f"{commit}:{path}", cwd=repo)
+    except GitFailed:
+        return None
+    return out.decode().strip() or None
