@@ -47,7 +47,6 @@ def make_app(url: str, *, visibility_timeout: float = DEFAULT_VISIBILITY_SECONDS
         task_create_missing_queues=True,
         worker_send_task_events=True,
         task_send_sent_event=True,
-        worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_channel_error_retry=True,
         task_publish_retry_policy={
