@@ -7,8 +7,13 @@ subtrees are skipped by id, so a merge reads only what differs.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import random
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.trace.gitcmd import GitFailed, run_git
@@ -87,7 +92,24 @@ def _tracking_ref(remote: str, branch: str) -> str:
     return f"refs/orch/fetched/{branch}"
 
 
+@contextlib.contextmanager
+def _one_push_at_a_time(git_dir: Path) -> Iterator[None]:
+    """Pushes from one repository wait for each other (threads and processes): two at once
+    would only race for the same remote-tracking ref and reject each other."""
+    fd = os.open(git_dir / "orch-push.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def push_with_merge(writer: TraceWriter) -> None:
+    with _one_push_at_a_time(writer.git_dir):
+        _push_with_merge(writer)
+
+
+def _push_with_merge(writer: TraceWriter) -> None:
     from orchestrator.trace.writer import TracePushError
 
     assert writer.remote is not None

@@ -12,9 +12,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import random
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,6 +29,7 @@ from orchestrator.trace.repo import git_common_dir
 from orchestrator.trace.writer import TraceWriter
 
 ORIGIN = "origin"
+FETCH_ATTEMPTS = 5
 COMMITS_NAMESPACE = "refs/orch/commits"
 
 
@@ -83,7 +86,8 @@ def fetch_for_run(repo: Path, commit: str, branch: str) -> None:
         _fetch_trace(repo, branch)
         if not has_commit(repo, commit):
             try:
-                run_git("fetch", "--quiet", "--no-tags", ORIGIN, commit, cwd=repo)
+                quiet = ("--quiet", "--no-tags", "--no-write-fetch-head")
+                run_git("fetch", *quiet, ORIGIN, commit, cwd=repo)
             except GitFailed as exc:
                 raise TraceError(
                     f"commit {commit} is not on the shared repository "
@@ -107,21 +111,30 @@ def _seen(branch: str) -> str:
 
 
 def _fetch_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
-    try:
-        run_git(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            remote,
-            f"+refs/heads/{branch}:{_seen(branch)}",
-            cwd=repo,
-        )
-    except GitFailed as exc:
-        if "couldn't find remote ref" in exc.stderr:
-            return  # no run was recorded on the remote yet
-        raise TraceError(
-            f"cannot fetch the trace branch {branch!r} from {remote}: {exc.stderr.strip()}"
-        ) from exc
+    # An empty --refmap: git must not also move refs/remotes/<remote>/<branch>, which a
+    # push of another thread or process may be updating at the same moment.
+    last = ""
+    for attempt in range(FETCH_ATTEMPTS):
+        try:
+            run_git(
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--refmap=",
+                remote,
+                f"+refs/heads/{branch}:{_seen(branch)}",
+                cwd=repo,
+            )
+            return
+        except GitFailed as exc:
+            if "couldn't find remote ref" in exc.stderr:
+                return  # no run was recorded on the remote yet
+            last = exc.stderr.strip()
+            if "cannot lock ref" not in last:
+                break
+            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+    raise TraceError(f"cannot fetch the trace branch {branch!r} from {remote}: {last}")
 
 
 def sync_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
