@@ -94,9 +94,10 @@ if redis.call('EXISTS', KEYS[3]) == 1 then return false end
 redis.call('HSET', KEYS[1], 'state', 'lost', 'ended', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
-local found = redis.call('HMGET', KEYS[1], 'worker', 'host', 'token', 'message', 'started')
+local found = redis.call('HMGET', KEYS[1], 'worker', 'host', 'token', 'message', 'started',
+  'step')
 local entry = cjson.encode({run = ARGV[1], worker = found[1], host = found[2],
-  token = found[3], message = found[4], started = found[5], lost = ARGV[2]})
+  token = found[3], message = found[4], started = found[5], step = found[6], lost = ARGV[2]})
 redis.call('HSET', KEYS[4], ARGV[1], entry)
 local head = redis.call('ZRANGE', KEYS[2], 0, 0)
 if not head[1] then redis.call('SREM', KEYS[5], ARGV[4]) return '' end
@@ -256,6 +257,10 @@ class Ledger:
             )
         )
         return None if result is None else str(result)
+
+    def note_step(self, run_id: str, step: str) -> None:
+        """The step a started run is in (a lost run's record names it)."""
+        self.call(lambda: self.client.hset(run_key(run_id), "step", step))
 
     def run(self, run_id: str) -> dict[str, str]:
         """The run's entry (empty when the broker does not know the run)."""

@@ -78,7 +78,14 @@ class FencedObserver:
         self.lease = lease
 
     def step_changed(self, step: StepRecord) -> None:
-        if self.lease.lost and step.state is StepState.RUNNING:
+        if step.state is not StepState.RUNNING:
+            return
+        if not self.lease.lost:
+            try:
+                self.lease.ledger.note_step(self.lease.message.run_id, step.name)
+            except BrokerUnavailable as exc:
+                log.warning("step %s not noted in the broker: %s", step.name, exc)
+        if self.lease.lost:
             raise LeaseLost(
                 f"step '{step.name}' was not started: this worker lost the lock of "
                 f"{self.lease.message.workflow} (fencing token {self.lease.claim.token}): "

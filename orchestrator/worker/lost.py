@@ -73,7 +73,8 @@ def _record(runtime: Runtime, clone: Path, message: RunMessage, entry: dict[str,
     files = {
         path: reader.read_file(message.run_id, path) for path in reader.list_files(message.run_id)
     }
-    files["run.json"] = encode_record(mark_failed(record, reason))
+    step = entry.get("step") if isinstance(entry.get("step"), str) else None
+    files["run.json"] = encode_record(mark_failed(record, reason, step))
     note = f"\n\n> **Failed**: {reason}\n"
     files["report.md"] = files.get("report.md", b"").rstrip(b"\n") + note.encode()
     writer = trace_writer(place)
@@ -91,20 +92,28 @@ def _record(runtime: Runtime, clone: Path, message: RunMessage, entry: dict[str,
     return True
 
 
-def mark_failed(record: dict[str, Any], reason: str) -> dict[str, Any]:
-    """``record`` (pending or running) moved to ``failed`` with ``reason``."""
+def mark_failed(record: dict[str, Any], reason: str, step: str | None = None) -> dict[str, Any]:
+    """``record`` (pending or running) moved to ``failed`` with ``reason``; ``step`` is the
+    step the worker last said it started (the trace has only the run's start)."""
     now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     record = dict(record)
     running = None
     steps = []
-    for step in record.get("steps") or []:
-        step = dict(step) if isinstance(step, dict) else step
-        if isinstance(step, dict) and step.get("state") == "running":
-            running = running or step.get("name")
-            step["state"] = "failed"
-            step["ended_at"] = step.get("ended_at") or now
-            step["transitions"] = [*(step.get("transitions") or []), {"state": "failed", "at": now}]
-        steps.append(step)
+    for item in record.get("steps") or []:
+        entry = dict(item) if isinstance(item, dict) else item
+        if isinstance(entry, dict) and (
+            entry.get("state") == "running"
+            or (entry.get("name") == step and entry.get("state") == "pending")
+        ):
+            running = running or entry.get("name")
+            entry["state"] = "failed"
+            entry["ended_at"] = entry.get("ended_at") or now
+            entry["error"] = entry.get("error") or "its worker was lost while it ran"
+            entry["transitions"] = [
+                *(entry.get("transitions") or []),
+                {"state": "failed", "at": now},
+            ]
+        steps.append(entry)
     record["steps"] = steps
     record["state"] = "failed"
     record["transitions"] = [*(record.get("transitions") or []), {"state": "failed", "at": now}]

@@ -250,7 +250,8 @@ class Serve:
         return httpx.Client(base_url=self.url, timeout=60)
 
     def submit(self, client: httpx.Client, workflow: str, **inputs: Any) -> str:
-        answer = client.post("/api/runs", headers=RUN, json={"workflow": workflow, "inputs": inputs})
+        body = {"workflow": workflow, "inputs": inputs}
+        answer = client.post("/api/runs", headers=RUN, json=body)
         assert answer.status_code == 202, answer.text
         run_id: str = answer.json()["runId"]
         return run_id

@@ -5,6 +5,7 @@ labels respected, the shared remote intact; the fleet seen by ``orch workers``,
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -81,7 +82,7 @@ def test_sixty_runs_on_three_workers(
         starts = [_time(r["started_at"]) for r in mine]
         assert starts == sorted(starts), f"{workflow} started out of order"
         # No overlap: each run started after the one before it ended.
-        for before, after in zip(mine, mine[1:], strict=False):
+        for before, after in itertools.pairwise(mine):
             assert _time(after["started_at"]) >= _time(before["ended_at"]), (
                 f"{after['run_id']} overlapped {before['run_id']} of {workflow}"
             )
