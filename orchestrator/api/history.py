@@ -32,6 +32,15 @@ def recover(place: Place) -> list[str]:
     )
 
 
+def _shared(place: Place) -> Place:
+    """With a broker, runs are recorded by workers on other hosts: read the shared trace."""
+    if place.settings.broker_url:
+        from orchestrator.api import dispatch
+
+        dispatch.refresh(place)
+    return place
+
+
 def _has_trace(place: Place) -> bool:
     try:
         return trace_reader(place).tip_ref() is not None
@@ -46,14 +55,12 @@ def runs(
     state: str | None = None,
     limit: int = 20,
 ) -> list[dict[str, Any]]:
-    place = locate(where)
-    if place.settings.broker_url:
-        from orchestrator.api import dispatch
-
-        dispatch.refresh(place)
+    place = _shared(locate(where))
     recover(place)
     records = trace_reader(place).list_runs(workflow=workflow, state=state, limit=limit)
     if place.settings.broker_url:
+        from orchestrator.api import dispatch
+
         dispatch.note_waiting(place, records)
     return records
 
@@ -66,11 +73,7 @@ class Shown:
 
 
 def show(where: Path, run: str) -> Shown:
-    place = locate(where)
-    if place.settings.broker_url:
-        from orchestrator.api import dispatch
-
-        dispatch.refresh(place)
+    place = _shared(locate(where))
     recover(place)
     reader = trace_reader(place)
     return Shown(
@@ -80,7 +83,8 @@ def show(where: Path, run: str) -> Shown:
 
 def logs(where: Path, run: str, step: str | None = None) -> list[tuple[str, str]]:
     """``(step name, log text)`` of a run's steps, or of one step."""
-    reader = trace_reader(locate(where))
+    place = _shared(locate(where))
+    reader = trace_reader(place)
     record = reader.read_run(run)
     found: list[tuple[str, str]] = []
     for entry in record.get("steps") or []:
