@@ -365,6 +365,27 @@ def refresh(place: Place, *, force: bool = False) -> None:
         log.warning("the shared trace could not be read: %s", exc)
 
 
+_published: dict[tuple[Path, str], str] = {}
+
+
+def publish(place: Place) -> None:
+    """Push the folded trace to the remote's trace branch, the merged view of every writer's
+    ref (``orch serve`` calls this after each refresh); nothing when it did not change."""
+    remote, branch = place.settings.trace_remote, place.settings.trace_branch
+    if not place.settings.broker_url or not remote or not place.in_repository:
+        return
+    tip = trace_writer(place).store.read_ref(f"refs/heads/{branch}")
+    key = (place.root, branch)
+    if tip is None or _published.get(key) == tip:
+        return
+    try:
+        shared.publish_view(place.root, branch, remote)
+    except TraceError as exc:
+        log.warning("the merged trace could not be pushed to %s: %s", remote, exc)
+        return
+    _published[key] = tip
+
+
 def note_waiting(place: Place, records: Sequence[dict[str, Any]]) -> None:
     """Say, in each pending broker run's ``waiting``, what it waits for."""
     pending = [r for r in records if r.get("state") == "pending" and r.get("placement")]

@@ -5,7 +5,8 @@ repository's serve lock, a submission is still recorded ``pending`` before the 2
 and ``put`` hands the run to the broker (see ``api/dispatch.py``). On start it sends the
 runs left ``pending`` that the broker never received. A background thread folds the shared
 trace into the server's own every ``REFRESH_SECONDS``, so that ``GET /api/runs`` shows what
-the workers recorded.
+the workers recorded, and pushes the result to the remote's trace branch (the merged view
+of every writer's ref).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class BrokerQueue(RunQueue):
     def _refresh(self) -> None:
         while not self._stop.wait(REFRESH_SECONDS):
             dispatch.refresh(self.place)
+            dispatch.publish(self.place)
 
     def put(self, queued: queueing.Queued) -> None:
         """Send the run to the broker (``dispatch.NotSent`` when it could not go)."""

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import random
 import re
+import secrets
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,13 +26,16 @@ from pathlib import Path
 
 from orchestrator.errors import TraceError
 from orchestrator.trace.gitcmd import GitFailed, run_git
-from orchestrator.trace.merge import _tracking_ref, merge_roots
+from orchestrator.trace.merge import merge_roots, pushed_ref
 from orchestrator.trace.objects import ObjectStore
 from orchestrator.trace.repo import git_common_dir
 from orchestrator.trace.writer import TraceWriter
 
 ORIGIN = "origin"
 FETCH_ATTEMPTS = 5
+# Every writer's trace ref on the remote, and where readers fetch them to.
+WRITERS = "refs/orch/trace"
+SEEN_WRITERS = "refs/orch/seen-writers"
 COMMITS_NAMESPACE = "refs/orch/commits"
 
 
@@ -98,8 +104,8 @@ def fetch_for_run(repo: Path, commit: str, branch: str) -> None:
 
 
 def refresh_trace(repo: Path, branch: str, remote: str) -> None:
-    """Fetch the remote's trace branch and fold it into the local one (readers see what
-    workers recorded elsewhere)."""
+    """Fetch the remote's trace (the branch and every writer's ref) and fold it into the
+    local branch: readers see what workers recorded elsewhere."""
     _fetch_trace(repo, branch, remote)
     sync_trace(repo, branch, remote)
 
@@ -110,27 +116,46 @@ def _seen(branch: str) -> str:
     return f"refs/orch/seen/{branch}"
 
 
+def writer_ref(repo: Path, branch: str) -> str:
+    """The ref on the remote that this repository alone pushes its trace to:
+    ``refs/orch/trace/<writer id>/<branch>``. The id (host name and random digits) is made
+    once and kept in the repository's configuration (``orch.traceWriter``)."""
+    git_dir = git_common_dir(repo)
+    known = _writer_ids.get(git_dir)
+    if known is None:
+        try:
+            known = run_git("config", "--get", "orch.traceWriter", git_dir=git_dir).decode().strip()
+        except GitFailed:
+            host = re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname())[:30] or "host"
+            known = f"{host}-{secrets.token_hex(4)}"
+            try:
+                run_git("config", "orch.traceWriter", known, git_dir=git_dir)
+            except GitFailed:  # another process wrote it first
+                out = run_git("config", "--get", "orch.traceWriter", git_dir=git_dir)
+                known = out.decode().strip()
+        _writer_ids[git_dir] = known
+    return f"{WRITERS}/{known}/{branch}"
+
+
+_writer_ids: dict[Path, str] = {}
+
+
 def _fetch_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
     # An empty --refmap: git must not also move refs/remotes/<remote>/<branch>, which a
     # push of another thread or process may be updating at the same moment.
+    writers = f"+{WRITERS}/*:{SEEN_WRITERS}/*"
+    wanted = [f"+refs/heads/{branch}:{_seen(branch)}", writers]
     last = ""
     for attempt in range(FETCH_ATTEMPTS):
         try:
-            run_git(
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--no-write-fetch-head",
-                "--refmap=",
-                remote,
-                f"+refs/heads/{branch}:{_seen(branch)}",
-                cwd=repo,
-            )
+            quiet = ("--quiet", "--no-tags", "--no-write-fetch-head", "--refmap=")
+            run_git("fetch", *quiet, remote, *wanted, cwd=repo)
             return
         except GitFailed as exc:
-            if "couldn't find remote ref" in exc.stderr:
-                return  # no run was recorded on the remote yet
             last = exc.stderr.strip()
+            if "couldn't find remote ref" in last and len(wanted) == 2:
+                wanted = [writers]  # the merged branch does not exist yet
+                continue
             if "cannot lock ref" not in last:
                 break
             time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
@@ -138,15 +163,44 @@ def _fetch_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
 
 
 def sync_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
-    """Move the local trace branch up to the remote-tracking one: fast-forward when it is
-    behind, a union merge when both moved, nothing when it is ahead."""
+    """Fold the remote's trace as last fetched (its branch and every writer's ref) into the
+    local trace branch."""
     git_dir = git_common_dir(repo)
     store = ObjectStore(git_dir)
-    local_ref = f"refs/heads/{branch}"
-    theirs = store.read_ref(_seen(branch))
+    writers = store.list_refs(f"{SEEN_WRITERS}/")
+    sources = [_seen(branch), *sorted(n for n in writers if n.endswith(f"/{branch}"))]
+    fold(repo, branch, sources, f"refs/heads/{branch}", remote)
+
+
+def fold(repo: Path, branch: str, sources: list[str], target: str, origin: str = "") -> None:
+    """Bring ``target`` up to every ref of ``sources``: fast-forward when it is behind, a
+    union merge of run folders when both moved, nothing when it is ahead. Tips folded before
+    are remembered (``orch-folded.json`` in the git folder), so a source that did not move
+    costs no git process."""
+    git_dir = git_common_dir(repo)
+    store = ObjectStore(git_dir)
+    with _fold_lock(git_dir):
+        memory = git_dir / "orch-folded.json"
+        try:
+            folded: dict[str, str] = json.loads(memory.read_text())
+        except (OSError, ValueError):
+            folded = {}
+        for source in sources:
+            theirs = store.read_ref(source)
+            if theirs is None or folded.get(f"{target} {source}") == theirs:
+                continue
+            _fold_one(repo, store, branch, target, theirs, origin or source)
+            folded[f"{target} {source}"] = theirs
+        memory.write_text(json.dumps(folded, indent=0, sort_keys=True))
+
+
+def _fold_one(
+    repo: Path, store: ObjectStore, branch: str, target: str, theirs: str, origin: str
+) -> None:
+    git_dir = store.git_dir
     for _ in range(10):
-        ours = store.read_ref(local_ref)
-        if theirs is None or ours == theirs:
+        ours = store.read_ref(target)
+        if ours == theirs:
             return
         if ours is not None and _is_ancestor(git_dir, theirs, ours):
             return
@@ -155,11 +209,27 @@ def sync_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
         else:
             writer = TraceWriter(repo, branch)
             tree = merge_roots(store, branch, ours, theirs)
-            message = f"orch: merge {branch} from {remote}\n\nUnion of run folders.\n".encode()
+            message = f"orch: merge {branch} from {origin}\n\nUnion of run folders.\n".encode()
             new = writer.write_commit(tree, [ours, theirs], message)
-        if store.update_ref(local_ref, new, ours, f"orch: sync {branch} with {remote}"):
+        if store.update_ref(target, new, ours, f"orch: fold {origin} into {branch}"):
             return
-    raise TraceError(f"could not bring {branch!r} in {repo} level with {remote}: it kept moving")
+    raise TraceError(f"could not bring {branch!r} in {repo} level with {origin}: it kept moving")
+
+
+@contextmanager
+def _fold_lock(git_dir: Path) -> Iterator[None]:
+    fd = os.open(git_dir / "orch-fold.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def publish_view(repo: Path, branch: str, remote: str) -> None:
+    """Push the folded trace to the remote's own ``<branch>``: the merged view that plain git
+    readers of the remote see (``orch serve`` does this after each refresh)."""
+    TraceWriter(repo, branch, remote=remote).push()
 
 
 def _is_ancestor(git_dir: Path, older: str, newer: str) -> bool:
@@ -214,8 +284,7 @@ def pushed(writer: TraceWriter) -> bool:
     if writer.remote is None:
         return False
     tip = writer.store.read_ref(writer.ref)
-    tracking = _tracking_ref(writer.remote, writer.branch)
-    return tip is not None and tip == writer.store.read_ref(tracking)
+    return tip is not None and tip == writer.store.read_ref(pushed_ref(writer))
 
 
 def blob_at(repo: Path, commit: str, path: str) -> str | None:

@@ -21,7 +21,8 @@ import httpx
 import pytest
 import redis
 
-from orchestrator.trace import TraceReader
+from orchestrator.trace import TraceReader, shared
+from orchestrator.trace.objects import ObjectStore
 from tests.conftest import build_file_tree, git
 from tests.service.conftest import KEYS, READ, RUN
 
@@ -121,7 +122,10 @@ class Shared:
         return TraceReader(self.remote)
 
     def records(self) -> dict[str, dict[str, Any]]:
-        """Every run recorded on the shared remote, by run id."""
+        """Every run recorded on the shared remote, by run id: as a reader does, the trace
+        refs of every writer are folded into the remote's trace branch first."""
+        writers = ObjectStore(self.remote).list_refs(f"{shared.WRITERS}/")
+        shared.fold(self.remote, "orch-trace", sorted(writers), "refs/heads/orch-trace")
         reader = self.reader()
         if reader.tip_ref() is None:
             return {}
