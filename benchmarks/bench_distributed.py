@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 
 from orchestrator.trace import TraceReader, TraceWriter, encode_record
+from orchestrator.trace.objects import ObjectStore
+from orchestrator.trace.shared import fold, writer_ref
 
 KEYS = {"keys": [{"value": "k", "role": "run", "name": "bench"}]}
 HEADERS = {"X-API-Key": "k"}
@@ -232,48 +234,54 @@ def throughput() -> None:
 
 
 def pushers() -> None:
-    print("\n## Pushes to one orch-trace branch (each pusher: its own clone, 3 runs)\n")
-    for count in (3, 20, 100):
-        root = Path(tempfile.mkdtemp(prefix="orch-bench-push-"))
-        try:
-            remote = root / "shared.git"
-            git(root, "init", "-q", "--bare", str(remote))
-            clones = []
-            for n in range(count):
-                clone = root / f"c{n}"
-                git(root, "clone", "-q", str(remote), str(clone))
-                clones.append(clone)
-            pushes = 3
-            errors: list[str] = []
+    print("\n## Trace pushes (each pusher: its own clone, 3 runs, all at once)\n")
+    for own_refs in (False, True):
+        mode = "a ref per writer" if own_refs else "one branch"
+        for count in (3, 20, 100):
+            pushes_per_second(count, own_refs, mode)
 
-            def push(n: int, clone: Path, pushes: int = pushes, errors: list[str] = errors) -> None:
-                writer = TraceWriter(clone, remote="origin")
-                for k in range(pushes):
-                    run_id = f"20261201T000000Z-{n:03d}{k:03d}"
-                    record = {"run_id": run_id, "state": "completed", "transitions": []}
-                    try:
-                        writer.commit_run(
-                            "bench", run_id, {"run.json": encode_record(record)}, state="completed"
-                        )
-                    except Exception as exc:
-                        errors.append(str(exc))
 
-            threads = [
-                threading.Thread(target=push, args=(n, clone)) for n, clone in enumerate(clones)
-            ]
-            started = time.monotonic()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.monotonic() - started
-            landed = len(records(remote))
-            print(
-                f"{count:3} pushers: {landed}/{count * pushes} runs on the remote in "
-                f"{elapsed:.1f} s = {landed / elapsed:.1f} pushes/s, {len(errors)} gave up"
-            )
-        finally:
-            shutil.rmtree(root, ignore_errors=True)
+def pushes_per_second(count: int, own_refs: bool, mode: str) -> None:
+    root = Path(tempfile.mkdtemp(prefix="orch-bench-push-"))
+    try:
+        remote = root / "shared.git"
+        git(root, "init", "-q", "--bare", str(remote))
+        writers = []
+        for n in range(count):
+            clone = root / f"c{n}"
+            git(root, "clone", "-q", str(remote), str(clone))
+            own = writer_ref(clone, "orch-trace") if own_refs else None
+            writers.append(TraceWriter(clone, remote="origin", own_ref=own))
+        errors: list[str] = []
+
+        def push(n: int, writer: TraceWriter, errors: list[str] = errors) -> None:
+            for k in range(3):
+                run_id = f"20261201T000000Z-{n:03d}{k:03d}"
+                record = {"run_id": run_id, "state": "completed", "transitions": []}
+                try:
+                    writer.commit_run(
+                        "bench", run_id, {"run.json": encode_record(record)}, state="completed"
+                    )
+                except Exception as exc:
+                    errors.append(str(exc))
+
+        threads = [threading.Thread(target=push, args=(n, w)) for n, w in enumerate(writers)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.monotonic() - started
+        if own_refs:  # what a reader sees: every writer's ref folded together
+            refs = sorted(ObjectStore(remote).list_refs("refs/orch/trace/"))
+            fold(remote, "orch-trace", refs, "refs/heads/orch-trace")
+        landed = len(records(remote))
+        print(
+            f"{mode:16} {count:3} pushers: {landed}/{count * 3} runs on the remote in "
+            f"{elapsed:5.1f} s = {landed / elapsed:5.1f} pushes/s, {len(errors)} gave up"
+        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ def message_for(place: Place, queued: Queued) -> RunMessage:
     return RunMessage(
         run_id=queued.run_id,
         workflow=queued.workflow_id,
-        repo=shared.remote_url(place.root, settings.trace_remote),
+        repo=_remote_url(place.root, settings.trace_remote),
         commit=queued.commit,
         path=queued.path,
         blob=queued.blob or "",
@@ -188,6 +188,19 @@ def message_for(place: Place, queued: Queued) -> RunMessage:
         trace_branch=settings.trace_branch,
         trace_prefix=settings.trace_prefix,
     )
+
+
+# What a long-running submitter (orch serve) already asked git once: remote URLs, and the
+# commits known to be on the remote (commits and remotes do not change under a server).
+_remote_urls: dict[tuple[Path, str], str] = {}
+_on_remote: set[tuple[Path, str]] = set()
+
+
+def _remote_url(root: Path, remote: str) -> str:
+    known = _remote_urls.get((root, remote))
+    if known is None:
+        known = _remote_urls[(root, remote)] = shared.remote_url(root, remote)
+    return known
 
 
 def send(place: Place, queued: Queued) -> Sent:
@@ -203,7 +216,9 @@ def send(place: Place, queued: Queued) -> Sent:
     try:
         if not shared.pushed(writer):
             writer.push()
-        shared.ensure_on_remote(place.root, remote, queued.commit)
+        if (place.root, queued.commit) not in _on_remote:
+            shared.ensure_on_remote(place.root, remote, queued.commit)
+            _on_remote.add((place.root, queued.commit))
         message = message_for(place, queued)
     except TraceError as exc:
         raise _not_sent(place, queued, f"the shared trace remote {remote!r}: {exc}") from exc
