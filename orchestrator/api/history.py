@@ -35,9 +35,9 @@ def recover(place: Place) -> list[str]:
 def _shared(place: Place) -> Place:
     """With a broker, runs are recorded by workers on other hosts: read the shared trace."""
     if place.settings.broker_url:
-        from orchestrator.api import dispatch
+        from orchestrator.api import remote_view
 
-        dispatch.refresh(place)
+        remote_view.refresh(place)
     return place
 
 
@@ -59,9 +59,9 @@ def runs(
     recover(place)
     records = trace_reader(place).list_runs(workflow=workflow, state=state, limit=limit)
     if place.settings.broker_url:
-        from orchestrator.api import dispatch
+        from orchestrator.api import remote_view
 
-        dispatch.note_waiting(place, records)
+        remote_view.note_waiting(place, records)
     return records
 
 

@@ -104,7 +104,7 @@ def workers(
     ] = Path(),
 ) -> None:
     """The workers of the broker: host, labels, running runs, last heartbeat."""
-    from orchestrator.api.dispatch import workers as registry
+    from orchestrator.api.remote_view import workers as registry
 
     name, entries = registry(where, broker)
     now = time.time()

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from orchestrator.api import dispatch, queueing
+from orchestrator.api import dispatch, queueing, remote_view
 from orchestrator.api.workspace import locate
 from orchestrator.service.queue import RunQueue, _serve_lock
 
@@ -52,8 +52,8 @@ class BrokerQueue(RunQueue):
 
     def _refresh(self) -> None:
         while not self._stop.wait(REFRESH_SECONDS):
-            dispatch.refresh(self.place)
-            dispatch.publish(self.place)
+            remote_view.refresh(self.place)
+            remote_view.publish(self.place)
 
     def put(self, queued: queueing.Queued) -> None:
         """Send the run to the broker (``dispatch.NotSent`` when it could not go)."""

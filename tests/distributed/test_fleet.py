@@ -64,7 +64,8 @@ def test_sixty_runs_on_three_workers(
 
     # Every run recorded exactly once, each completed, and its step ran exactly once.
     assert set(records) == every
-    assert {r["state"] for r in records.values()} == {"completed"}
+    failed = {r["run_id"]: r["error"] for r in records.values() if r["state"] != "completed"}
+    assert failed == {}
     ran = Counter(line.split()[1] for line in steps_log.read_text().splitlines())
     assert set(ran) == every and set(ran.values()) == {1}
     started_commits = git(

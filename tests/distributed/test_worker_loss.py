@@ -45,7 +45,10 @@ def test_a_killed_worker_s_run_is_failed_once_and_its_lock_freed(
 ) -> None:
     marks = tmp_path / "marks"
     shared_repo.commit({"intents/slow.md": SLOW})
-    workers = [start_worker(name, concurrency=1, MARKS=str(marks)) for name in ("w1", "w2")]
+    workers = [
+        start_worker(name, concurrency=1, MARKS=str(marks), ORCH_WORKER_LOST_AFTER=LOST_AFTER)
+        for name in ("w1", "w2")
+    ]
     serve = start_serve()
     orphans: list[int] = []
     try:
@@ -109,7 +112,8 @@ def test_a_run_taken_by_a_worker_that_died_before_starting_it_runs_elsewhere(
     shared_repo.commit({"intents/solo.md": steps_document("solo", body, runs_on="solo")})
     serve = start_serve()
     broker = redis_server.client()
-    taker = start_worker("taker", labels="solo", concurrency=1, MARKS=str(marks))
+    fast = {"MARKS": str(marks), "ORCH_WORKER_LOST_AFTER": LOST_AFTER}
+    taker = start_worker("taker", labels="solo", concurrency=1, **fast)
     caught = None
     with serve.client() as client:
         for _ in range(5):
@@ -130,7 +134,7 @@ def test_a_run_taken_by_a_worker_that_died_before_starting_it_runs_elsewhere(
     assert caught is not None, "the stopped worker never took a message"
     taker.kill()
     assert broker.hget(f"orch:run:{caught}", "state") == "queued"
-    heir = start_worker("heir", labels="solo", concurrency=1, MARKS=str(marks))
+    heir = start_worker("heir", labels="solo", concurrency=1, **fast)
     done = wait_until(
         "the run to complete on another worker",
         lambda: _in_state(shared_repo, caught, "completed"),
