@@ -21,6 +21,11 @@ JOB = steps_document(
     'echo "name=$ORCH_INPUT_NAME"',
     extra="inputs:\n  name:\n    type: string\n    default: nobody\n",
 )
+NOTED = steps_document(
+    "noted",
+    'echo "$ORCH_INPUT_NOTE"',
+    extra="secrets: [DEPLOY_TOKEN]\ninputs:\n  note:\n    type: string\n    default: none\n",
+)
 SECRETIVE = steps_document(
     "secretive",
     'test -n "$ORCH_INPUT_TOKEN"',
@@ -113,7 +118,9 @@ def test_apply_queue_hooks_and_schedule_send_to_the_workers(
 def test_what_is_refused_and_why(
     tmp_path: Path, shared_repo: Any, redis_server: Any, start_serve: Any
 ) -> None:
-    shared_repo.commit({"intents/job.md": JOB, "intents/secretive.md": SECRETIVE})
+    shared_repo.commit(
+        {"intents/job.md": JOB, "intents/secretive.md": SECRETIVE, "intents/noted.md": NOTED}
+    )
     checkout = shared_repo.checkout
     plain = isolated_env(tmp_path / "plain", "")
     del plain["ORCH_BROKER_URL"]
@@ -143,6 +150,17 @@ def test_what_is_refused_and_why(
         "the broker: give the workers the value in their environment (secrets:) instead"
     ) in refused.stderr, refused.stderr
     assert "s3" not in refused.stderr
+
+    # The submitter's copy of a secret, pasted into another input, does not travel either.
+    refused = _orch(
+        checkout, {**env, "DEPLOY_TOKEN": "tok-123456"}, "apply", "--queue", "intents/noted.md",
+        "-i", "note=use tok-123456 here",
+    )
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "intents/noted.md:7:1: input 'note' holds the value of a secret, and secrets never "
+        "travel through the broker\n"
+    )
 
     (checkout / "orch.toml").write_text('broker = "redis://:hunter2@broker:6379/0"\n')
     refused = _orch(checkout, env, "runs")
