@@ -82,6 +82,25 @@ def demo() -> None:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+REDIS_SERVER = Path("/usr/bin/redis-server")
+
+
+def install_redis() -> None:
+    """The distributed tests start Debian's redis-server (the broker of orch worker)."""
+    if REDIS_SERVER.exists():
+        return
+    if os.geteuid() != 0:
+        print(f"{REDIS_SERVER} is missing and this is not root: the distributed tests are skipped")
+        print("  install it with: apt-get install --no-install-recommends redis-server", flush=True)
+        return
+    print(f"{REDIS_SERVER} is missing: installing Debian's redis-server for the distributed tests")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "redis-server"],
+    ):
+        print("+", " ".join(command), flush=True)
+        subprocess.run(command, check=True, env=environment)
 
 
 def install_chromium() -> None:
@@ -105,6 +124,7 @@ def install_chromium() -> None:
 def test() -> None:
     install("[dev]")
     install_chromium()
+    install_redis()
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -173,6 +173,8 @@ class Document:
     defaults: Defaults = field(default_factory=Defaults)
     triggers: Triggers | None = None
     artifacts: tuple[ArtifactSpec, ...] = ()
+    # Worker labels a run needs (``runs_on``); used only when runs go through a broker.
+    runs_on: tuple[str, ...] = ()
     # Line of each top-level front-matter key, for errors found after parsing.
     key_lines: Mapping[str, int] = field(default_factory=dict)
 

@@ -157,6 +157,8 @@ class RunRecord:
     steps: tuple[StepRecord, ...] = ()
     artifacts: tuple[ArtifactRecord, ...] = ()
     error: RunError | None = None
+    # Runs sent through a broker: the labels they need, and the worker that ran them.
+    placement: Mapping[str, Any] | None = None
 
     def moved_to(self, state: RunState, at: datetime | None = None) -> RunRecord:
         moment = at or utc_now()
@@ -184,6 +186,8 @@ def to_json(record: RunRecord) -> dict[str, Any]:
     data = _plain(record)
     assert isinstance(data, dict)
     data["duration_seconds"] = record.duration_seconds
+    if data.get("placement") is None:
+        data.pop("placement", None)
     return {"schema": SCHEMA_VERSION, **data}
 
 

@@ -42,7 +42,13 @@ from orchestrator.trace.recovery import process_start_token
 
 # orch's own credentials: a step never sees them.
 CREDENTIAL_VARIABLES = frozenset(
-    {"ORCH_DROPBOX_KEY", "ORCH_API_KEYS_JSON", "DROPBOX_API_KEYS_JSON", "DROPBOX_SHARED_KEY"}
+    {
+        "ORCH_DROPBOX_KEY",
+        "ORCH_API_KEYS_JSON",
+        "DROPBOX_API_KEYS_JSON",
+        "DROPBOX_SHARED_KEY",
+        "ORCH_BROKER_URL",
+    }
 )
 # Set in every step's environment so that an orch hook inside a run knows to do nothing.
 ACTIVE_RUN_VARIABLE = "ORCH_ACTIVE_RUN"
@@ -65,6 +71,10 @@ class RunRequest:
     run_id: str | None = None
     environ: Mapping[str, str] | None = None
     queued_at: datetime | None = None
+    # Validated to be sent to a broker: secrets are the worker's, not checked here.
+    for_broker: bool = False
+    # Where a broker run ran (labels, worker, sequence, fencing token): see distributed.md.
+    placement: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +137,7 @@ def validate_request(
         ),
         hidden=[environ[name] for name in doc.secrets if environ.get(name)],
     )
-    missing = [name for name in doc.secrets if not environ.get(name)]
+    missing = [name for name in doc.secrets if not environ.get(name) and not request.for_broker]
     if missing:
         raise DocumentError(
             Diagnostic(
@@ -221,6 +231,9 @@ def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -
     unattended = request.workdir is not None
     pid = os.getpid()
     inputs = masked_inputs(prepared)
+    placement = request.placement
+    if placement is None and request.for_broker:
+        placement = {"labels": list(doc.runs_on)}
     return RunRecord(
         run_id=run_id,
         workflow=WorkflowInfo(
@@ -239,7 +252,9 @@ def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -
         trigger=TriggerInfo(
             source=request.trigger,
             actor=request.actor or git_identity(place.root) or os.environ.get("USER", "unknown"),
-            host=socket.gethostname(),
+            # A worker's run names the worker (`name@host`): its watchdogs, not crash
+            # recovery on the host, decide when it is lost.
+            host=str((placement or {}).get("worker") or socket.gethostname()),
             pid=pid,
             pid_started=process_start_token(pid),
             orch_version=__version__,
@@ -254,6 +269,7 @@ def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -
             commit=facts.workspace_commit,
             dirty=facts.workspace_dirty,
         ),
+        placement=placement,
     ).moved_to(RunState.PENDING, request.queued_at)
 
 

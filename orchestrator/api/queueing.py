@@ -67,6 +67,12 @@ class Queued:
     queued_at: datetime
     inputs: Mapping[str, Any] = field(default_factory=dict)
     masked: frozenset[str] = frozenset()
+    # For runs sent through a broker (see api/dispatch.py): how the run was triggered, the
+    # committed document's blob, and where it may run.
+    trigger: Trigger = Trigger.API
+    cron_time: str | None = None
+    blob: str | None = None
+    placement: Mapping[str, Any] | None = None
 
 
 def workflows(where: Path, cache: DocumentCache | None = None) -> list[dict[str, Any]]:
@@ -115,6 +121,7 @@ def enqueue(
     *,
     actor: str,
     environ: Mapping[str, str] | None = None,
+    for_broker: bool = False,
 ) -> Queued:
     """Validate a run of ``workflow_id`` now and record it ``pending`` in the trace.
 
@@ -125,7 +132,8 @@ def enqueue(
     if not place.in_repository:
         raise UsageError(f"{where} is not a git repository: queued runs run committed documents")
     path = find_workflow(place, workflow_id)
-    prepared = prepare(api_request(path, place, inputs, actor=actor, environ=environ))
+    request = api_request(path, place, inputs, actor=actor, environ=environ, for_broker=for_broker)
+    prepared = prepare(request)
     commit = repo.head_commit(place.root)
     if commit is None or repo.is_dirty(place.root, prepared.relative_path, prepared.document.text):
         raise UncommittedDocument(
@@ -142,6 +150,7 @@ def api_request(
     *,
     actor: str,
     environ: Mapping[str, str] | None,
+    for_broker: bool = False,
 ) -> RunRequest:
     """The request of a run queued through the API, with its run id and queue time."""
     return RunRequest(
@@ -153,6 +162,7 @@ def api_request(
         run_id=new_run_id(),
         queued_at=utc_now(),
         environ=environ,
+        for_broker=for_broker,
     )
 
 
@@ -179,6 +189,10 @@ def record_pending(
     )
     if refused:
         raise DocumentError(refused)
+    if request.for_broker:
+        from orchestrator.api.dispatch import refuse_secret_inputs
+
+        refuse_secret_inputs(prepared)
     record = new_record(prepared, request.run_id, facts)
     RunBook.open(prepared, run_folder(prepared, request.run_id), writer).save(record)
     return Queued(
@@ -189,6 +203,10 @@ def record_pending(
         actor=request.actor or "",
         queued_at=request.queued_at,
         inputs=dict(request.supplied_inputs or {}),
+        trigger=request.trigger,
+        cron_time=request.cron_time,
+        blob=record.document.blob,
+        placement=record.placement,
     )
 
 
@@ -233,25 +251,47 @@ def _restored(record: Mapping[str, Any]) -> Queued | None:
         queued_at=queued_at,
         inputs={k: v for k, v in recorded.items() if k not in masked},
         masked=masked,
+        trigger=_trigger(trigger.get("source")),
+        cron_time=trigger.get("cron_time"),
+        blob=doc.get("blob"),
+        placement=record.get("placement"),
     )
 
 
-def run_queued(where: Path, queued: Queued, environ: Mapping[str, str] | None = None) -> str:
+def _trigger(source: Any) -> Trigger:
+    try:
+        return Trigger(source)
+    except ValueError:
+        return Trigger.API
+
+
+def run_queued(
+    where: Path,
+    queued: Queued,
+    environ: Mapping[str, str] | None = None,
+    observer: runner.Observer | None = None,
+) -> str:
     """Run a queued run under its own id in a temporary worktree; its final state."""
-    place = locate(where)
+    place = locate(where, environ)
     with tempfile.TemporaryDirectory(prefix="orch-api-") as folder:
         try:
             tree = repo.worktree_add(place.root, queued.commit, Path(folder) / "tree")
         except OrchError as exc:
             return fail_pending(place, queued, f"could not check out {queued.commit}: {exc}")
         try:
-            return _run_in(tree, place, queued, environ)
+            return _run_in(tree, place, queued, environ, observer or runner.SilentObserver())
         finally:
             with contextlib.suppress(OrchError):
                 repo.worktree_remove(place.root, tree)
 
 
-def _run_in(tree: Path, place: Place, queued: Queued, environ: Mapping[str, str] | None) -> str:
+def _run_in(
+    tree: Path,
+    place: Place,
+    queued: Queued,
+    environ: Mapping[str, str] | None,
+    observer: runner.Observer,
+) -> str:
     try:
         doc = document.load(tree / queued.path)
         lost = sorted(queued.masked & _secret_inputs(doc))
@@ -274,17 +314,19 @@ def _run_in(tree: Path, place: Place, queued: Queued, environ: Mapping[str, str]
             RunRequest(
                 path=tree / queued.path,
                 supplied_inputs=queued.inputs,
-                trigger=Trigger.API,
+                trigger=queued.trigger,
+                cron_time=queued.cron_time,
                 actor=queued.actor,
                 workdir=tree,
                 run_id=queued.run_id,
                 queued_at=queued.queued_at,
                 environ=environ,
+                placement=queued.placement,
             )
         )
     except OrchError as exc:
         return fail_pending(place, queued, f"the run could not start: {exc}")
-    return run_prepared(prepared, runner.SilentObserver()).state.value
+    return run_prepared(prepared, observer).state.value
 
 
 def _secret_inputs(doc: Document) -> frozenset[str]:

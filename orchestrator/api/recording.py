@@ -72,11 +72,19 @@ def trace_repository(place: Place) -> Path:
 @functools.lru_cache(maxsize=32)
 def trace_writer(place: Place) -> TraceWriter:
     settings = place.settings
+    repository = trace_repository(place)
+    own_ref = None
+    if settings.broker_url and settings.trace_remote:
+        # Hosts of a broker push to refs of their own; readers merge them.
+        from orchestrator.trace.shared import writer_ref
+
+        own_ref = writer_ref(repository, settings.trace_branch)
     return TraceWriter(
-        trace_repository(place),
+        repository,
         settings.trace_branch,
         prefix=settings.trace_prefix,
         remote=settings.trace_remote,
+        own_ref=own_ref,
     )
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator import __version__, api
-from orchestrator.cli import dropbox, history, hooks, schedule, serve, tables
+from orchestrator.cli import dropbox, history, hooks, schedule, serve, tables, worker
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
     EXIT_FAILED,
@@ -181,11 +181,17 @@ def apply(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run record on stdout.")
     ] = False,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Send the run to the broker's workers instead.")
+    ] = False,
 ) -> None:
     """Validate, execute, package, publish and record a document's run."""
     from orchestrator.cli.display import LiveDisplay  # rich's live display: only apply needs it
 
     request = _request(document, inputs, inputs_file, allow_draft, confirm)
+    if queue:
+        worker.queue_apply(request)
+        return
     prepared = api.prepare(request)
     steps: list[Step] = list(prepared.document.steps)
     interactive = sys.stdin.isatty()
@@ -291,6 +297,8 @@ app.command()(history.logs)
 app.command()(history.publish)
 app.command()(schedule.schedule)
 app.command()(serve.serve)
+app.command()(worker.worker)
+app.command()(worker.workers)
 app.add_typer(dropbox.app, name="dropbox")
 app.add_typer(hooks.app, name="hooks")
 

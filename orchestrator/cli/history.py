@@ -14,6 +14,7 @@ from rich.text import Text
 
 from orchestrator import api
 from orchestrator.cli import tables
+from orchestrator.cli.worker import placement_line, waiting_notes
 
 out = Console(soft_wrap=True)
 
@@ -61,12 +62,13 @@ def runs(
     if as_json:
         _stream_json(records)
         return
-    rows = [_run_row(record) for record in records]
-    if not rows:
+    listed = list(records)
+    if not listed:
         filtered = workflow is not None or state is not None
         out.print("no run matches" if filtered else "no run is recorded in the trace yet")
         return
-    out.print(tables.render(RUN_COLUMNS, rows, out.width))
+    out.print(tables.render(RUN_COLUMNS, [_run_row(record) for record in listed], out.width))
+    waiting_notes(listed)
 
 
 def _stream_json(records: Iterable[dict[str, Any]]) -> None:
@@ -140,6 +142,9 @@ def show(
         f"{escape(str(trigger.get('actor')))} on {trigger.get('host')}, "
         f"{record.get('started_at')} → {record.get('ended_at')}"
     )
+    placement = placement_line(record)
+    if placement:
+        out.print(placement, highlight=False)
     out.print(f"  inputs    {record.get('inputs_digest')}")
     for artifact in record.get("artifacts") or []:
         out.print(_artifact_line(artifact))

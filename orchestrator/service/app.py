@@ -21,19 +21,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import __version__
-from orchestrator.api import history, queueing, submissions
+from orchestrator.api import dispatch, history, queueing, submissions
 from orchestrator.api.workspace import locate
 from orchestrator.document import InputTooLarge
 from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import DocumentError, OrchError, TraceError
 from orchestrator.service.bodylimit import BodyLimit
+from orchestrator.service.broker_queue import BrokerQueue, make_queue
 from orchestrator.service.keys import ApiKey, Keys, load_keys
 from orchestrator.service.queue import RunQueue
 from orchestrator.service.web import install as install_web
 
 _CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found"}
 _CODES |= {405: "method-not-allowed", 409: "conflict", 413: "too-large", 422: "invalid"}
-_CODES |= {500: "internal"}
+_CODES |= {500: "internal", 503: "unavailable"}
 
 
 class ApiError(Exception):
@@ -93,9 +94,9 @@ def create_app(
     The request body limit (``max-request-bytes``) is read once, here; the input limits
     are read with the rest of the settings for every submission.
     """
-    runs = queue or RunQueue(root, workers)
+    runs = queue or make_queue(root, workers)
     max_request_bytes = locate(root).settings.max_request_bytes
-    intake = submissions.Submissions(root)
+    intake = submissions.Submissions(root, for_broker=isinstance(runs, BrokerQueue))
     parsed = DocumentCache()
 
     @asynccontextmanager
@@ -131,6 +132,10 @@ def create_app(
         return _error(
             422, "the request does not match the API", problems=[_problem(e) for e in errors]
         )
+
+    @app.exception_handler(dispatch.NotSent)
+    async def not_sent(_: Request, exc: dispatch.NotSent) -> JSONResponse:
+        return _error(503, f"{exc}; it is recorded failed")
 
     @app.exception_handler(OrchError)
     async def orch_error(_: Request, exc: OrchError) -> JSONResponse:
@@ -212,7 +217,7 @@ def serve(
     """Serve until SIGINT/SIGTERM; the runs in progress finish, queued ones stay pending."""
     environ = os.environ if environ is None else environ
     keys = load_keys(environ)
-    queue = RunQueue(root, workers)
+    queue = make_queue(root, workers)
     queue.open()
     app = create_app(root, keys, workers, queue=queue)
     uvicorn.Server(uvicorn.Config(app, host=host, port=port, http="auto", log_level="info")).run()

@@ -48,6 +48,8 @@ def test_one_help_tree_lists_every_command_in_order(tmp_path: Path) -> None:
         "publish",
         "schedule",
         "serve",
+        "worker",
+        "workers",
         "dropbox",
         "hooks",
     ]
