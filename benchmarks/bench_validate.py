@@ -1,7 +1,7 @@
 """How fast ``validate_paths`` checks 1,000 typical intent documents.
 
-Run: ``python benchmarks/bench_validate.py [COUNT]``. Prints wall and CPU time for orch's
-validation and, measured in the same run on the same files, for two floors with no
+Run: ``python benchmarks/bench_validate.py [COUNT] [--rounds 5]``. Prints wall and CPU
+time for orch's validation and, measured in the same run on the same files, for two floors with no
 validation at all: reading each file, loading its front matter with ruamel.yaml in
 round-trip mode (what orch used to do) and parsing its body with markdown-it; and reading
 each file, parsing its front matter into events with libyaml and its body with markdown-it
@@ -11,6 +11,13 @@ The typical documents differ only in id, title and description, as documents wri
 one template do; orch remembers which template texts it has already found valid, so their
 step bodies are checked once. A second set, where every step body, condition and artifact
 field differs too, shows the cost when nothing repeats.
+
+In the same rounds (``--rounds``, the order rotating), ``validate_paths`` runs again with one
+of orch's own parts replaced by a library (``validate_alternatives.py``): the schema's
+validity check by jsonschema-rs or fastjsonschema, the template shortcut by plain Jinja with
+a cache. Then micro-benchmarks of each part alone, each engine's cost of first use in a fresh
+process, and how often each schema engine's verdict differs from jsonschema's
+(``validate_micro.py``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ rest of validation is exactly the product's. Only the benchmark uses these; orch
   and 7 only: the shipped schema's three references to the 2020-12 meta-schema are handed
   draft 7's meta-schema, since fastjsonschema would fetch the URL, and cannot compile the
   2020-12 one (``$dynamicRef``).
-- ``shlex``: step attributes split by ``shlex.split`` alone.
 - ``jinja+cache``: template and condition syntax checked by Jinja (``check_syntax``,
   ``check_expression``), remembered by text, without orch's shortcut for simple templates.
 """
@@ -23,11 +22,10 @@ import copy
 import functools
 import json
 import re
-import shlex
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from orchestrator.document import inputs, schema, steps, templates
+from orchestrator.document import inputs, schema, templates
 from orchestrator.errors import TemplateError
 from orchestrator.templating import Where, check_expression, check_syntax
 
@@ -93,10 +91,6 @@ SCHEMA_ENGINES: dict[str, Callable[[Any], Check]] = {
 }
 
 
-def split_with_shlex(text: str) -> list[str]:
-    return shlex.split(text, comments=False, posix=True)
-
-
 @functools.lru_cache(maxsize=4096)
 def jinja_valid_template(text: str, body: bool) -> bool:
     try:
@@ -133,7 +127,6 @@ def swapped(variant: str) -> Iterator[None]:
     saved = [
         (schema, "_fast_check", schema._fast_check),
         (inputs, "compiled_check", inputs.compiled_check),
-        (steps, "_split_words", steps._split_words),
         (templates, "_valid_template", templates._valid_template),
         (templates, "_valid_expression", templates._valid_expression),
     ]
@@ -150,8 +143,6 @@ def swapped(variant: str) -> Iterator[None]:
                 return None
 
         inputs.compiled_check = input_check  # type: ignore[assignment]
-    elif variant == "shlex":
-        steps._split_words = split_with_shlex
     elif variant == "jinja+cache":
         templates._valid_template = jinja_valid_template
         templates._valid_expression = jinja_valid_expression
@@ -164,4 +155,4 @@ def swapped(variant: str) -> Iterator[None]:
             setattr(module, name, value)
 
 
-VARIANTS = ("orch", "jsonschema-rs", "fastjsonschema", "shlex", "jinja+cache")
+VARIANTS = ("orch", "jsonschema-rs", "fastjsonschema", "jinja+cache")

@@ -18,7 +18,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from validate_alternatives import SCHEMA_ENGINES
 
-from orchestrator.document import frontmatter, load, schema, steps, templates
+from orchestrator.document import frontmatter, load, schema, templates
 from orchestrator.document.build import normalise
 from orchestrator.templating import Where, check_expression, check_syntax
 
@@ -93,8 +93,8 @@ def _schema_speed(data: list[Any], rounds: int) -> list[str]:
 _COLD = """
 import sys, time
 start = time.perf_counter()
-import orchestrator.cli, orchestrator.document.build
 sys.path.insert(0, sys.argv[2])
+import orchestrator.cli, orchestrator.document.build
 import validate_alternatives
 from orchestrator.document import schema
 engine = sys.argv[1]
@@ -205,34 +205,6 @@ def _rs_own_regexes(node: Any) -> Callable[[Any], bool]:
     return validator.is_valid  # type: ignore[no-any-return]
 
 
-def _words(paths: list[Path], rounds: int) -> list[str]:
-    groups = []
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.lstrip().startswith("```") and "{" in line:
-                groups.append(line[line.index("{") + 1 : line.rindex("}")])
-    assert all(steps._split_words(g) == _shlex(g) for g in groups)
-    times = _rounds(
-        {
-            "orch": lambda: [steps._split_words(g) for g in groups],
-            "shlex": lambda: [_shlex(g) for g in groups],
-        },
-        rounds,
-    )
-    base = statistics.median(times["orch"])
-    lines = [f"step attributes: split one attribute group ({len(groups)} groups)"]
-    for name, samples in times.items():
-        ratio = statistics.median(samples) / base
-        lines.append(f"  {name:16s} {_median_us(samples, len(groups))}  {ratio:6.2f} x orch")
-    return lines
-
-
-def _shlex(text: str) -> list[str]:
-    import shlex
-
-    return shlex.split(text, comments=False, posix=True)
-
-
 def _templates(paths: list[Path], rounds: int) -> list[str]:
     texts: list[tuple[str, bool]] = []
     conditions: list[str] = []
@@ -286,6 +258,5 @@ def micro_benchmarks(typical: list[Path], distinct: list[Path], rounds: int) -> 
     lines = _schema_speed(valid, rounds)
     lines += _cold(rounds)
     lines += _agreement(valid[:50] + valid[-50:])
-    lines += _words(distinct, rounds)
     lines += _templates(distinct, rounds)
     return lines
