@@ -170,7 +170,7 @@ def untouched(base: Path, kind: str) -> bool:
 _COLD = """
 import sys, time
 from pathlib import Path
-sys.path.insert(0, sys.argv[3])
+sys.path[:0] = [str(Path(sys.argv[3]).parent), sys.argv[3]]
 import orchestrator.trace
 import bench_trace
 start = time.perf_counter()

@@ -1,8 +1,10 @@
 """Git's object database and refs, read and written without a work tree or an index.
 
-Loose objects are read directly; packed ones (and alternates) through GitPython's pure-Python
-object database. Objects are written as loose objects in git's own format, so writing a trace
-commit starts no git process except the final compare-and-swap ``git update-ref``.
+Loose objects are read directly; packed ones (and alternates) by ``git cat-file --batch``
+(:mod:`orchestrator.trace.batch`). Objects are written as loose objects in git's own format,
+so writing a trace commit starts no git process except the final compare-and-swap
+``git update-ref``, plus one ``git cat-file`` for each packed object it reads (the trees
+the commit rewrites were packed by ``git gc``; once rewritten they are loose).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import re
 import secrets
 import zlib
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from orchestrator.errors import TraceError
+from orchestrator.trace.batch import read_objects
 from orchestrator.trace.gitcmd import GitFailed, run_git
 
 TREE_MODE = b"40000"
@@ -75,19 +78,6 @@ class ObjectStore:
     def __init__(self, git_dir: Path) -> None:
         self.git_dir = git_dir
         self.objects_dir = git_dir / "objects"
-        self._db: Any = None
-
-    def _odb(self) -> Any:
-        if self._db is None:
-            # Imported here: most reads find a loose object, and GitPython is slow to import.
-            from git.db import GitDB
-
-            try:
-                self._db = GitDB(str(self.objects_dir))
-            except Exception as exc:
-                where = self.objects_dir
-                raise TraceError(f"cannot open the object database {where}: {exc}") from exc
-        return self._db
 
     # objects ------------------------------------------------------------------------------
 
@@ -103,21 +93,14 @@ class ObjectStore:
         return kind.decode(), content
 
     def read(self, sha: str) -> tuple[str, bytes]:
-        """(type, content) of object ``sha``: loose objects directly, packs through GitPython."""
+        """(type, content) of object ``sha``: loose objects directly, packed ones by git."""
         loose = self._read_loose(sha)
         if loose is not None:
             return loose
-        binsha = bytes.fromhex(sha)
-        for attempt in range(2):
-            try:
-                stream = self._odb().stream(binsha)
-                return stream.type.decode(), bytes(stream.read())
-            except Exception as exc:
-                if attempt == 0:
-                    self._db = None
-                    continue
-                raise TraceError(f"cannot read object {sha} in {self.git_dir}: {exc}") from exc
-        raise AssertionError("unreachable")
+        found = read_objects(self.git_dir, [sha]).get(sha)
+        if found is None:
+            raise TraceError(f"cannot read object {sha} in {self.git_dir}: it does not exist")
+        return found
 
     def read_typed(self, sha: str, kind: str) -> bytes:
         actual, data = self.read(sha)
