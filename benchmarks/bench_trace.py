@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from trace_prototypes import WRITERS
 
 REPEAT = 50
-KINDS = ("orch", *WRITERS)
+KINDS = ["orch", *WRITERS]
 
 
 def writer_of(kind: str, repo: Path) -> Any:
@@ -231,12 +231,14 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=12)
     parser.add_argument("--runs-each", type=int, default=5)
     parser.add_argument("--large", type=int, default=5000, help="runs in the large traces")
+    parser.add_argument("--writers", default=",".join(KINDS), help="which writers to time")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, repo, index, runs = args.child
         child(kind, Path(repo), int(index), int(runs))
         return
+    KINDS[:] = args.writers.split(",")
     ms = 1000.0
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
