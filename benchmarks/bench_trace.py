@@ -182,6 +182,37 @@ print(opened - start, time.perf_counter() - opened)
 """
 
 
+_COLD_READ = """
+import sys, time
+from pathlib import Path
+sys.path[:0] = [str(Path(sys.argv[2]).parent), sys.argv[2]]
+import bench_trace
+from orchestrator.trace import TraceReader
+start = time.perf_counter()
+TraceReader(Path(sys.argv[1])).read_run(bench_trace.rid(1234))
+listed = time.perf_counter()
+TraceReader(Path(sys.argv[1])).list_runs(limit=20)
+print(listed - start, time.perf_counter() - listed)
+"""
+
+
+def cold_read(repo: Path, rounds: int) -> tuple[float, float]:
+    """Median (read_run, list_runs) with orch's reader in a fresh process, just packed."""
+    here = str(Path(__file__).resolve().parent)
+    samples = []
+    for _ in range(rounds):
+        subprocess.run(["git", "-C", str(repo), "repack", "-adq"], check=True)
+        subprocess.run(["git", "-C", str(repo), "prune-packed"], check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _COLD_READ, str(repo), here],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        samples.append((float(out[0]), float(out[1])))
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+
+
 def cold(repo: Path, rounds: int) -> dict[str, tuple[float, float]]:
     """Median (import and open, first commit) in a fresh process, kinds in turn, each on the
     repository just packed."""
@@ -251,6 +282,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             make_repo(Path(tmp) / "single.git", args.large, 1)
             first = cold(Path(tmp) / "single.git", 5)
+            read_one, listed = cold_read(Path(tmp) / "single.git", 5)
         load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
         print(f"load average {load}; fresh process, {args.large:,} runs, just packed (median of 5)")
         for kind in KINDS:
@@ -258,6 +290,10 @@ def main() -> None:
                 f"  {kind:10s} import + open {first[kind][0] * ms:7.1f} ms, first commit "
                 f"{first[kind][1] * ms:7.1f} ms"
             )
+        print(
+            f"  orch reader: read_run {read_one * ms:7.1f} ms, "
+            f"list_runs(limit=20) {listed * ms:7.1f} ms"
+        )
         return
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
