@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,6 +26,7 @@ from orchestrator.trace.gitcmd import GitFailed, run_git
 TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
 ZERO_ID = "0" * 40
+_PACKED_KEPT = 4096
 
 
 class Entry(NamedTuple):
@@ -78,6 +80,9 @@ class ObjectStore:
     def __init__(self, git_dir: Path) -> None:
         self.git_dir = git_dir
         self.objects_dir = git_dir / "objects"
+        # Objects read from packs, by id: an object never changes, and git answers each
+        # request with a process of its own.
+        self._packed: dict[str, tuple[str, bytes]] = {}
 
     # objects ------------------------------------------------------------------------------
 
@@ -97,9 +102,27 @@ class ObjectStore:
         loose = self._read_loose(sha)
         if loose is not None:
             return loose
-        found = read_objects(self.git_dir, [sha]).get(sha)
+        found = self._packed.get(sha) or self._read_packed([sha]).get(sha)
         if found is None:
             raise TraceError(f"cannot read object {sha} in {self.git_dir}: it does not exist")
+        return found
+
+    def prefetch(self, shas: Iterable[str]) -> None:
+        """Read those of ``shas`` that are packed with one git process, for the reads that
+        follow (a listing reads many run folders; one process each would dominate)."""
+        wanted = [
+            sha
+            for sha in dict.fromkeys(shas)
+            if sha not in self._packed and not (self.objects_dir / sha[:2] / sha[2:]).exists()
+        ]
+        if wanted:
+            self._read_packed(wanted)
+
+    def _read_packed(self, shas: list[str]) -> dict[str, tuple[str, bytes]]:
+        found = read_objects(self.git_dir, shas)
+        if len(self._packed) + len(found) > _PACKED_KEPT:
+            self._packed.clear()
+        self._packed.update(found)
         return found
 
     def read_typed(self, sha: str, kind: str) -> bytes:

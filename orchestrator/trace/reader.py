@@ -72,8 +72,10 @@ class TraceReader:
         if found is None:
             return []
         runs: list[tuple[str, str, str]] = []
-        for wf in self.store.read_tree(found[0]):
-            if not wf.is_tree or (workflow is not None and wf.name != workflow):
+        workflows = [e for e in self.store.read_tree(found[0]) if e.is_tree]
+        self.store.prefetch(e.sha for e in workflows if workflow is None or e.name == workflow)
+        for wf in workflows:
+            if workflow is not None and wf.name != workflow:
                 continue
             runs.extend(
                 (run.name, wf.name, run.sha) for run in self.store.read_tree(wf.sha) if run.is_tree
@@ -88,12 +90,24 @@ class TraceReader:
                 return parse_record(data, f"{RUN_RECORD} of run {run_id}")
         raise TraceError(f"run {workflow}/{run_id} in the trace has no {RUN_RECORD}")
 
+    def _prefetch_records(self, runs: list[tuple[str, str, str]]) -> None:
+        """Read the folders and records of ``runs`` from packs in two git processes."""
+        self.store.prefetch(folder for _, _, folder in runs)
+        self.store.prefetch(
+            entry.sha
+            for _, _, folder in runs
+            for entry in self.store.read_tree(folder)
+            if entry.name == RUN_RECORD
+        )
+
     def list_runs(
         self, *, workflow: str | None = None, state: str | None = None, limit: int | None = 20
     ) -> list[dict[str, Any]]:
         """Run records, newest first, optionally of one workflow and/or in one state."""
         records: list[dict[str, Any]] = []
-        for same_second in _by_second(self._index(workflow)):
+        index = self._index(workflow)
+        self._prefetch_records(index[:limit])
+        for same_second in _by_second(index):
             if limit is not None and len(records) >= limit:
                 break
             # Run ids sort by the second a run was created; within one second the creation

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import TraceError
-from orchestrator.trace import TraceReader, TraceWriter
+from orchestrator.trace import TraceReader, TraceWriter, objects
 from orchestrator.trace.objects import ObjectStore
 from tests.conftest import git
 from tests.trace.records import folder, record, run_id
@@ -57,3 +57,30 @@ def test_a_missing_object_is_a_trace_error_naming_it(git_repo: Path) -> None:
     assert str(caught.value) == (
         f"cannot read object {missing} in {git_repo / '.git'}: it does not exist"
     )
+
+
+def test_listing_a_packed_trace_asks_git_a_few_times_not_once_per_run(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = TraceWriter(git_repo)
+    ids = [run_id(n) for n in range(25)]
+    for n, rid in enumerate(ids):
+        workflow = f"wf-{n % 3}"
+        writer.commit_run(
+            workflow, rid, folder(record(workflow, rid, "completed")), state="completed"
+        )
+    git(git_repo, "gc", "-q")
+    calls: list[int] = []
+    real = objects.read_objects
+
+    def counted(git_dir: Path, shas: list[str]) -> dict[str, tuple[str, bytes]]:
+        calls.append(len(shas))
+        return real(git_dir, shas)
+
+    monkeypatch.setattr(objects, "read_objects", counted)
+
+    listed = TraceReader(git_repo).list_runs(limit=20)
+
+    assert [r["run_id"] for r in listed] == ids[::-1][:20]
+    # tip commit, root tree, runs/ tree; then three workflow trees, 20 folders, 20 records
+    assert calls == [1, 1, 1, 3, 20, 20]
