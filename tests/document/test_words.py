@@ -18,5 +18,5 @@ def test_usual_attribute_groups() -> None:
 
 
 def test_an_unclosed_quote_is_an_error() -> None:
-    with pytest.raises(ValueError, match="^No closing quotation$"):
+    with pytest.raises(ValueError, match=r"^No closing quotation$"):
         _split_words("step=a if='x")
