@@ -2,7 +2,8 @@
 alternates) itself, and many objects cost one process.
 
 A server reading thousands of run records at start-up asks for all of them at once; the
-object store asks for one packed object at a time (loose objects it reads itself).
+object store asks for the packed objects a read needs (loose objects it reads itself), all
+of a listing's run folders at once.
 """
 
 from __future__ import annotations
