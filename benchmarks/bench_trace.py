@@ -121,6 +121,9 @@ def child(kind: str, repo: Path, index: int, runs: int) -> None:
         run = rid(500_000 + index * 1000 + n, f"p{index:05d}")
         writer.commit_run(wf, run, files(wf, run, "running"), state="running")
         writer.commit_run(wf, run, files(wf, run), state="completed")
+    close = getattr(getattr(writer, "repo", None), "close", None)
+    if close is not None:
+        close()  # dulwich: or its packs complain on stderr as the interpreter exits
 
 
 def concurrency(base: Path, kind: str, processes: int, runs: int) -> tuple[int, int, float, int]:
@@ -135,7 +138,8 @@ def concurrency(base: Path, kind: str, processes: int, runs: int) -> tuple[int, 
         )
         for i in range(processes)
     ]
-    failed = [p.communicate()[1] for p in children if p.wait() != 0]
+    errors = [p.communicate()[1] for p in children]  # read all: a full pipe would block
+    failed = [err for p, err in zip(children, errors, strict=True) if p.returncode != 0]
     wall = time.perf_counter() - start
     assert not failed, failed[0].decode()[-2000:]
     still_open = len(TraceReader(repo).open_runs())
