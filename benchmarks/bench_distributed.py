@@ -99,7 +99,7 @@ class Lab:
         folder.mkdir()
         (folder / "redis.conf").write_text(
             f"port {self.redis_port}\nbind 127.0.0.1\ndir {folder}\nappendonly yes\n"
-            "appendfsync everysec\nsave \"\"\n"
+            'appendfsync everysec\nsave ""\n'
         )
         self.spawn(["redis-server", str(folder / "redis.conf")], root)
         time.sleep(0.5)
@@ -138,9 +138,20 @@ class Lab:
     def worker(self, name: str) -> None:
         home = self.root / name
         command = [
-            sys.executable, "-m", "orchestrator", "worker", "--repo", str(self.remote),
-            "--name", name, "--data-dir", str(home / "data"), "--concurrency", "2",
-            "--broker", self.broker,
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "worker",
+            "--repo",
+            str(self.remote),
+            "--name",
+            name,
+            "--data-dir",
+            str(home / "data"),
+            "--concurrency",
+            "2",
+            "--broker",
+            self.broker,
         ]
         self.spawn(command, self.root, self.env(home))
         wait(lambda: "ready" in (self.root / f"log-{len(self.processes) - 1}").read_text(), 60)

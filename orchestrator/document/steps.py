@@ -53,8 +53,6 @@ _INFO = re.compile(r"^(?P<lang>[^\s{}]*)\s*(?:\{(?P<attrs>.*)\})?\s*$", re.DOTAL
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _MODE = re.compile(r"^0?[0-7]{3}$")
-_SHELL_PART = re.compile(r"[^ \t\r\n'\"]+|'[^']*'|\"[^\"]*\"")
-_SHELL_WORD = re.compile(rf"(?:{_SHELL_PART.pattern})+")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 # The longest timeout, retry delay or health interval a document may ask for: longer waits
 # are mistakes (and beyond what the system's timers take).
@@ -216,23 +214,8 @@ def _attributes(
 
 
 def _split_words(text: str) -> list[str]:
-    """``shlex.split(text)`` (POSIX, no comments); quotes without backslashes done here."""
-    if "\\" in text:
-        return shlex.split(text, comments=False, posix=True)
-    words = []
-    position = 0
-    for match in _SHELL_WORD.finditer(text):
-        if text[position : match.start()].strip(" \t\r\n"):
-            return shlex.split(text, comments=False, posix=True)  # an unclosed quote
-        words.append("".join(_unquote(part) for part in _SHELL_PART.findall(match.group())))
-        position = match.end()
-    if text[position:].strip(" \t\r\n"):
-        return shlex.split(text, comments=False, posix=True)
-    return words
-
-
-def _unquote(part: str) -> str:
-    return part[1:-1] if part[:1] in ("'", '"') else part
+    """The words of an attribute group, quoted as in a POSIX shell (``#`` is no comment)."""
+    return shlex.split(text, comments=False, posix=True)
 
 
 def _step(
