@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,9 @@ import pytest
 
 from tests.conftest import git
 from tests.core.helpers import commit_documents, document, orch
+from tests.ports import unused_port
 
 KEY = "test-readwrite-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Server:
@@ -74,7 +67,7 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "dropbox-root", _free_port())
+    running = Server(tmp_path / "dropbox-root", unused_port())
     yield running
     running.stop()
 
@@ -191,7 +184,7 @@ def test_unreachable_service_leaves_the_package_in_the_outbox(
     git_repo: Path, tmp_path: Path
 ) -> None:
     commit_documents(git_repo, {"intents/pack.md": document(FRONT, BODY)})
-    port = _free_port()
+    port = unused_port()
     env = {"ORCH_DROPBOX_URL": f"http://127.0.0.1:{port}", "ORCH_DROPBOX_KEY": KEY}
     code, record = _apply(git_repo, env=env)
     assert code == 3
