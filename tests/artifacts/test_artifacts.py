@@ -11,11 +11,13 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from orchestrator import __version__
 from tests.conftest import git
 from tests.core.helpers import commit_documents, document, orch
 from tests.ports import unused_port
@@ -129,32 +131,42 @@ def test_packages_are_deterministic_and_published_to_the_local_store(git_repo: P
         assert (infos["payload/sub/run.sh"].external_attr >> 16) & 0o777 == 0o755
         assert (infos["payload/a.txt"].external_attr >> 16) & 0o777 == 0o644
         manifest = json.loads(archive.read("manifest.json"))
-    for key in (
-        "artifact_id",
-        "system",
-        "type",
-        "version",
-        "producer",
-        "created_utc",
-        "description",
-        "files",
-        "payload_sha256",
-        "provenance",
-    ):
-        assert key in manifest
+    payload = {"a.txt": b"alpha\n", "sub/run.sh": b"#!/bin/sh\necho run\n"}
+    files = [
+        {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for path, data in payload.items()
+    ]
+    sha256sum_lines = "".join(f"{f['sha256']}  {f['path']}\n" for f in files)
+    assert manifest == {
+        "artifact_id": f"orch-{first['run_id']}-01",
+        "system": "demo",
+        "type": "evidence-bundle",
+        "version": "alpha",
+        "producer": f"orch {__version__}",
+        "created_utc": manifest["created_utc"],  # a time: checked below
+        "description": "made from 2 files",
+        "files": files,
+        "payload_sha256": hashlib.sha256(sha256sum_lines.encode()).hexdigest(),
+        "baseline": None,
+        "patch": None,
+        "provenance": {
+            "workflow_id": "pack",
+            "run_id": first["run_id"],
+            "document": "intents/pack.md",
+            "document_revision": git(git_repo, "rev-parse", "HEAD").strip(),
+            "document_blob": git(git_repo, "rev-parse", "HEAD:intents/pack.md").strip(),
+            "inputs_digest": first["inputs_digest"],
+        },
+    }
+    created = datetime.fromisoformat(manifest["created_utc"])
     assert manifest["created_utc"].endswith("Z")
-    assert manifest["provenance"]["run_id"] == first["run_id"]
-    assert [f["path"] for f in manifest["files"]] == ["a.txt", "sub/run.sh"]
+    started, ended = (datetime.fromisoformat(first[key]) for key in ("started_at", "ended_at"))
+    assert started <= created <= ended
     listed = orch(git_repo, "dropbox", "list", "--json")
     assert listed.code == 0, listed.stderr
-    assert (
-        len(
-            json.loads(listed.stdout)["artifacts"]
-            if "artifacts" in listed.stdout[:20]
-            else json.loads(listed.stdout)
-        )
-        == 2
-    )
+    stored = {record["artifactId"]: record for record in json.loads(listed.stdout)}
+    assert sorted(stored) == sorted(a["publication"]["artifact_id"] for a in (a1, a2))
+    assert {record["fileName"] for record in stored.values()} == {"bundle-alpha.zip"}
     assert git(git_repo, "status", "--porcelain") == "?? out/\n"
     shown = orch(git_repo, "show", first["run_id"])
     assert a1["publication"]["artifact_id"] in shown.stdout
