@@ -121,6 +121,19 @@ def install_chromium() -> None:
         subprocess.run(command, check=True, env=environment)
 
 
+# The whole suite must cover at least this share of orch's lines, the processes it starts
+# included (README, Development).
+COVERAGE_FLOOR = 93
+
+
+def coverage_options(pytest_args: list[str]) -> list[str]:
+    """Measure coverage and hold the floor when the whole suite runs (only options given);
+    tests named on the command line run without coverage, as a quick check."""
+    if any(not arg.startswith("-") for arg in pytest_args):
+        return []
+    return ["--cov", "--cov-report=term", f"--cov-fail-under={COVERAGE_FLOOR}"]
+
+
 def test() -> None:
     install("[dev]")
     install_chromium()
@@ -128,8 +141,17 @@ def test() -> None:
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    pytest_args = sys.argv[2:]
     # One worker per core: most tests wait on real processes (git, orch, servers).
-    command = [str(BIN / "python"), "-m", "pytest", "-n", "auto", *sys.argv[2:]]
+    command = [
+        str(BIN / "python"),
+        "-m",
+        "pytest",
+        "-n",
+        "auto",
+        *coverage_options(pytest_args),
+        *pytest_args,
+    ]
     print("+", " ".join(command[1:]), flush=True)
     sys.exit(subprocess.run(command, cwd=ROOT, env=env, check=False).returncode)
 

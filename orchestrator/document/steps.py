@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import unescapeAll
 from markdown_it.token import Token
 
 from orchestrator.errors import Diagnostic, TemplateError
@@ -49,7 +50,7 @@ PYTHONS = ("python", "python3")
 HEALTH_KEYS = ("url", "expect", "timeout", "interval", "headers")
 
 _STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_INFO = re.compile(r"^(?P<lang>[^\s{}]*)\s*(?:\{(?P<attrs>.*)\})?\s*$", re.DOTALL)
+_INFO = re.compile(r"^(?P<lang>[^\s{}]*)[^{}]*?(?:\{(?P<attrs>.*)\})?\s*$", re.DOTALL)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _MODE = re.compile(r"^0?[0-7]{3}$")
@@ -142,14 +143,19 @@ def _fences(body: str, body_offset: int, title: str) -> list[_Fence]:
 
 
 def _info(info: str) -> tuple[str, str | None]:
-    """``(language, attribute text or None)`` of an info string."""
+    """``(language, attribute text or None)`` of an info string.
+
+    The language is the first word, its backslash escapes and character references resolved,
+    as CommonMark reads it (``f&ouml;&ouml;`` is ``föö``); further words before the attribute
+    group are for other tools, as they are in any fence.
+    """
     match = _INFO.match(info.strip())
     if match is None:
         brace = info.find("{")
-        if brace < 0:
-            return info.split()[0] if info.split() else "", None
-        return info[:brace].strip(), info[brace + 1 :].rstrip().removesuffix("}")
-    return match.group("lang"), match.group("attrs")
+        words = info.split() if brace < 0 else info[:brace].split()
+        language = unescapeAll(words[0]) if words else ""
+        return language, None if brace < 0 else info[brace + 1 :].rstrip().removesuffix("}")
+    return unescapeAll(match.group("lang")), match.group("attrs")
 
 
 def _word_col(source: str, word: str, fallback: int, occurrence: int = 1) -> int:

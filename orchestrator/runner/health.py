@@ -124,7 +124,9 @@ def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
     except httpx.InvalidURL as exc:  # it never becomes valid: no point in polling it
         message = f"url {spec.url!r} is not a usable address: {exc}"
         return Outcome(ok=False, log=message + "\n", error=message)
-    deadline = time.monotonic() + min(spec.timeout_seconds, step_timeout)
+    # The step's own timeout caps the wait as well; the message names the wait that applied.
+    waited = min(spec.timeout_seconds, step_timeout)
+    deadline = time.monotonic() + waited
     log: list[str] = []
     last = "no answer yet"
     with httpx.Client(headers=dict(spec.headers), follow_redirects=True) as client:
@@ -137,7 +139,7 @@ def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
             if time.monotonic() + spec.interval_seconds > deadline:
                 break
             time.sleep(spec.interval_seconds)
-    error = f"{spec.url} did not become healthy within {spec.timeout_seconds:g}s: {last}"
+    error = f"{spec.url} did not become healthy within {waited:g}s: {last}"
     return Outcome(ok=False, log="\n".join(log) + "\n", error=error)
 
 
