@@ -43,6 +43,16 @@ class FileWrite:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """A person's answer to a run in progress: ``confirm`` a waiting step, or ``cancel``."""
+
+    action: str
+    by: str
+    at: datetime
+    step: str | None = None
+
+
+@dataclass(frozen=True)
 class StepRecord:
     name: str
     kind: StepKind
@@ -63,6 +73,13 @@ class StepRecord:
     skipped_because: str | None = None
     confirmed_by: str | None = None
     continued_on_error: bool = False
+    # Who answered a waiting manual step (or cancelled the run during this step), and when.
+    answer: Answer | None = None
+    # Digest of the step as written (kind, attributes, unrendered body): what a resumed run
+    # compares to tell whether the step changed since the run it resumes.
+    source_sha256: str | None = None
+    # The run this step's record was copied from, when a resumed run took it over.
+    taken_over_from: str | None = None
 
     def moved_to(self, state: StepState, at: datetime | None = None) -> StepRecord:
         moment = at or utc_now()
@@ -142,6 +159,26 @@ class RunError:
 
 
 @dataclass(frozen=True)
+class WaitingFor:
+    """What a waiting run needs from a person: the manual step, its instruction, and until
+    when it waits (the step's timeout)."""
+
+    step: str
+    instruction: str
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """The run a resumed run continues, and the steps whose records it took over."""
+
+    run: str
+    steps: tuple[str, ...]
+    forced: bool = False
+
+
+@dataclass(frozen=True)
 class RunRecord:
     run_id: str
     workflow: WorkflowInfo
@@ -157,6 +194,10 @@ class RunRecord:
     steps: tuple[StepRecord, ...] = ()
     artifacts: tuple[ArtifactRecord, ...] = ()
     error: RunError | None = None
+    waiting: WaitingFor | None = None
+    cancelled: Answer | None = None
+    rerun_of: str | None = None
+    resumes: Resumption | None = None
 
     def moved_to(self, state: RunState, at: datetime | None = None) -> RunRecord:
         moment = at or utc_now()

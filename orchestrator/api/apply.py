@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import secrets
 import socket
@@ -26,12 +27,14 @@ from orchestrator.api.workspace import (
     working_copy_dirty,
 )
 from orchestrator.errors import Diagnostic, DocumentError, TraceError, describe_os_error
-from orchestrator.model import Document, DocumentStatus, RunState, Trigger
+from orchestrator.model import Document, DocumentStatus, RunState, StepKind, Trigger
 from orchestrator.process import MASK, Masker
 from orchestrator.record import (
     DocumentInfo,
+    Resumption,
     RunError,
     RunRecord,
+    StepRecord,
     TriggerInfo,
     WorkflowInfo,
     Workspace,
@@ -46,6 +49,7 @@ CREDENTIAL_VARIABLES = frozenset(
 )
 # Set in every step's environment so that an orch hook inside a run knows to do nothing.
 ACTIVE_RUN_VARIABLE = "ORCH_ACTIVE_RUN"
+log = logging.getLogger("orch")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,24 @@ class RunRequest:
     run_id: str | None = None
     environ: Mapping[str, str] | None = None
     queued_at: datetime | None = None
+    # Whether a person can be asked at a manual step (orch apply at a terminal). A run by
+    # hand that cannot ask is refused before anything runs when a manual step is not
+    # confirmed in advance.
+    interactive: bool = True
+    # Whether a manual step nobody confirmed in advance makes the run wait for a person
+    # (orch confirm / orch cancel); None: unattended triggers wait, runs by hand do not.
+    waits_for_people: bool | None = None
+    rerun_of: str | None = None
+    resumes: Resumption | None = None
+    # The records a resumed run takes over instead of running those steps, and their logs.
+    taken_over: Mapping[str, StepRecord] = field(default_factory=dict)
+    taken_over_logs: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def waits(self) -> bool:
+        if self.waits_for_people is not None:
+            return self.waits_for_people
+        return self.trigger is not Trigger.MANUAL
 
 
 @dataclass(frozen=True)
@@ -113,6 +135,7 @@ def validate_request(
 ) -> Prepared:
     """Validate a request for a document already located and parsed (see ``prepare``)."""
     check_status(doc, request)
+    check_manual_steps(doc, request)
     unattended = request.trigger is not Trigger.MANUAL and doc.triggers is not None
     settings = place.settings
     inputs = document.resolve_inputs(
@@ -173,6 +196,38 @@ def check_status(doc: Document, request: RunRequest) -> None:
             )
     if message is not None:
         raise DocumentError([Diagnostic(str(doc.path), line, 1, message)])
+
+
+def check_manual_steps(doc: Document, request: RunRequest) -> None:
+    """``--confirm`` names manual steps; a run that can neither ask a person nor wait for
+    one does not start when a manual step is not confirmed in advance (nothing runs)."""
+    manual = {step.name for step in doc.steps if step.kind is StepKind.MANUAL}
+    problems = [
+        Diagnostic(
+            str(doc.path),
+            1,
+            1,
+            f"--confirm {name}: the document has no manual step '{name}'"
+            + (f" (its manual steps: {', '.join(sorted(manual))})" if manual else ""),
+        )
+        for name in sorted(request.confirmed - manual)
+    ]
+    if not request.interactive and not request.waits:
+        problems += [
+            Diagnostic(
+                str(doc.path),
+                step.line,
+                1,
+                f"manual step '{step.name}' needs a person to confirm it, and this run cannot "
+                f"ask one (no terminal): confirm it in advance with --confirm {step.name}",
+            )
+            for step in doc.steps
+            if step.kind is StepKind.MANUAL
+            and step.name not in request.confirmed
+            and step.name not in request.taken_over
+        ]
+    if problems:
+        raise DocumentError(problems)
 
 
 def masked_inputs(prepared: Prepared) -> dict[str, Any]:
@@ -254,6 +309,8 @@ def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -
             commit=facts.workspace_commit,
             dirty=facts.workspace_dirty,
         ),
+        rerun_of=request.rerun_of,
+        resumes=request.resumes,
     ).moved_to(RunState.PENDING, request.queued_at)
 
 
@@ -299,7 +356,21 @@ def execution_for(prepared: Prepared, record: RunRecord, run_folder: Path) -> ru
         actor=record.trigger.actor,
         confirmed=prepared.request.confirmed,
         log_cap_bytes=prepared.place.settings.log_cap_bytes,
+        waits_for_people=prepared.request.waits,
+        taken_over=_taken_over(prepared.request.taken_over, execution_steps(doc)),
     )
+
+
+def execution_steps(doc: Document) -> dict[str, str]:
+    """Each step's log path in this document (a taken-over step keeps its place)."""
+    return {step.name: runner.log_name(index, step) for index, step in enumerate(doc.steps)}
+
+
+def _taken_over(taken: Mapping[str, StepRecord], logs: Mapping[str, str]) -> dict[str, StepRecord]:
+    return {
+        name: dataclasses.replace(step, log=logs.get(name, step.log))
+        for name, step in taken.items()
+    }
 
 
 def apply(
@@ -363,24 +434,76 @@ def _execute(
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
     book.start(record)
+    _took_over_logs(prepared, book, execution)
+    _log_start(record)
     watcher = ending.KeepsRunFolderCurrent(observer, book)
+    # Imported here: apply is imported by every command, answers only matter while a run runs.
+    from orchestrator.api.steering import RunControl
+
+    control = RunControl(book, watcher, record, prepared.masker)
+    execution = dataclasses.replace(execution, steering=control)
     try:
-        record = runner.execute(execution, record, env, watcher)
+        record = control.merged(runner.execute(execution, record, env, watcher))
     except runner.RunInterrupted as exc:
         try:
-            final = ending.record_end(book, exc.record, exc.record.error)
+            final = ending.record_end(book, control.merged(exc.record), exc.record.error)
         finally:
             exc.restore()
+        _log_end(final)
         raise RunInterrupted(final, exc.step) from None
     except BaseException as exc:
         # A bug in orch (or a signal other than Ctrl-C): the run must not stay open.
-        record = watcher.latest(record)
+        record = control.merged(watcher.latest(record))
         cut = RunError(step=ending.running_step(record), message=f"orch failed: {exc}")
-        ending.record_end(book, record, cut)
+        _log_end(ending.record_end(book, record, cut))
         raise
     error = record.error
-    if prepared.document.artifacts:
+    if prepared.document.artifacts and record.cancelled is None:
         record, problem = ending.artifacts(prepared, execution, env, record)
         if problem is not None and error is None:
             error = RunError(step=None, message=problem)
-    return ending.record_end(book, record, error)
+    final = ending.record_end(book, record, error)
+    _log_end(final)
+    return final
+
+
+def _took_over_logs(
+    prepared: Prepared, book: recording.RunBook, execution: runner.Execution
+) -> None:
+    """The logs of the steps a resumed run took over, copied into its own folder."""
+    logs = prepared.request.taken_over_logs
+    for name, step in execution.taken_over.items():
+        text = logs.get(name)
+        if text is None or step.log is None:
+            continue
+        path = book.folder / step.log
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(text)
+        except OSError as exc:
+            log.warning("the log of step '%s' could not be copied: %s", name, exc.strerror)
+
+
+def _log_start(record: RunRecord) -> None:
+    trigger = record.trigger
+    log.info(
+        "run %s of %s started (%s by %s)",
+        record.run_id,
+        record.workflow.id,
+        trigger.source.value,
+        trigger.actor,
+    )
+
+
+def _log_end(record: RunRecord) -> None:
+    seconds = record.duration_seconds
+    took = f" after {seconds:.1f}s" if seconds is not None else ""
+    reason = f": {record.error.message}" if record.error is not None else ""
+    log.info(
+        "run %s of %s ended %s%s%s",
+        record.run_id,
+        record.workflow.id,
+        record.state.value,
+        took,
+        reason,
+    )

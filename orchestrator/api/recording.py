@@ -50,7 +50,9 @@ JOURNAL = "journal.jsonl"
 # Space taken when a run starts, for its final record when nothing else can be written.
 RESERVE = "final-record.reserved"
 RESERVE_BYTES = 64 * 1024
-_LOCAL_ONLY = frozenset({JOURNAL, RESERVE})
+# A person's answer to the run in progress (orch confirm / orch cancel), until the run takes it.
+ANSWER = "answer.json"
+_LOCAL_ONLY = frozenset({JOURNAL, RESERVE, ANSWER})
 DID_NOT_START = "the run did not start (nothing ran)"
 _IDENTITY = re.compile(r"^\s*(?P<name>[^<]*?)\s*<(?P<email>[^>]*)>\s*$")
 # Runs this process is executing right now: recovery leaves them alone even though their

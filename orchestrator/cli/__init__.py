@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator import __version__, api
-from orchestrator.cli import history, schedule, serve
+from orchestrator.cli import history, schedule, serve, steer
 from orchestrator.cli.display import LiveDisplay
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
@@ -23,7 +24,7 @@ from orchestrator.cli.errors import (
     report_error,
     run_guarded,
 )
-from orchestrator.errors import DocumentError
+from orchestrator.errors import DocumentError, UsageError
 from orchestrator.model import RunState, Step
 from orchestrator.record import RunRecord, to_json
 
@@ -40,6 +41,9 @@ app.command()(history.logs)
 app.command()(schedule.schedule)
 app.command()(serve.serve)
 app.command()(history.publish)
+app.command()(steer.confirm)
+app.command()(steer.cancel)
+app.command()(steer.rerun)
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -151,7 +155,9 @@ def _planned_json(planned: api.PlannedStep) -> dict[str, Any]:
 
 @app.command()
 def apply(
-    document: Annotated[Path, typer.Argument(help="The intent document.")],
+    document: Annotated[
+        Path | None, typer.Argument(help="The intent document (with --resume: optional).")
+    ] = None,
     inputs: InputOption = None,
     inputs_file: InputsFileOption = None,
     allow_draft: AllowDraftOption = False,
@@ -165,12 +171,34 @@ def apply(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run record on stdout.")
     ] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", metavar="RUN", help="Start at the step where RUN stopped."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --resume: even when earlier steps changed.")
+    ] = False,
 ) -> None:
     """Validate, execute, package, publish and record a document's run."""
-    request = _request(document, inputs, inputs_file, allow_draft, confirm)
-    prepared = api.prepare(request)
-    steps: list[Step] = list(prepared.document.steps)
+    if resume is not None:
+        steer.resume(
+            resume,
+            document,
+            inputs=inputs,
+            inputs_file=inputs_file,
+            allow_draft=allow_draft,
+            confirm=confirm,
+            force=force,
+            verbose=verbose,
+            as_json=as_json,
+        )
+        return
+    if document is None:
+        raise UsageError("orch apply needs the intent document to run (or --resume RUN)")
     interactive = sys.stdin.isatty()
+    request = _request(document, inputs, inputs_file, allow_draft, confirm)
+    prepared = api.prepare(dataclasses.replace(request, interactive=interactive))
+    steps: list[Step] = list(prepared.document.steps)
     interrupted: api.RunInterrupted | None = None
     with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
         try:
@@ -220,7 +248,9 @@ def _summarise(record: RunRecord, folder: Path, *, verbose: bool) -> None:
             )
     if record.error is not None:
         where = f"step '{record.error.step}': " if record.error.step else ""
-        err.print(f"[bold red]failed[/bold red] {escape(where + record.error.message)}")
+        err.print(
+            f"[bold red]{record.state.value}[/bold red] {escape(where + record.error.message)}"
+        )
     else:
         err.print(f"[bold green]{record.state.value}[/bold green] run {record.run_id}")
     err.print(f"run folder: {folder}", highlight=False)

@@ -54,7 +54,8 @@ def runs(
 
 
 def _state(state: str) -> str:
-    colour = {"completed": "green", "failed": "red", "running": "cyan"}.get(state, "yellow")
+    colours = {"completed": "green", "failed": "red", "running": "cyan", "cancelled": "magenta"}
+    colour = colours.get(state, "yellow")
     return f"[{colour}]{state}[/{colour}]"
 
 
@@ -73,6 +74,9 @@ def show(
     trigger = record.get("trigger") or {}
     out.print(f"[bold]{escape(workflow.get('title', ''))}[/bold] ({workflow.get('id')})")
     out.print(f"run {record.get('run_id')}: {_state(record.get('state', ''))}")
+    from orchestrator.cli.steer import show_steering
+
+    show_steering(record)
     if record.get("error"):
         error = record["error"]
         out.print(
@@ -132,9 +136,17 @@ def _seconds(step: dict[str, Any]) -> str:
 def logs(
     run: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")],
     step: Annotated[str | None, typer.Argument(help="Only this step.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Follow a running run until it ends.")
+    ] = False,
     where: Where = Path(),
 ) -> None:
     """The stored logs of a run's steps (secrets masked)."""
+    if follow:
+        from orchestrator.cli.steer import follow as follow_run
+
+        follow_run(where, run, step)
+        return
     for name, text in api.logs(where, run, step):
         if step is None:
             out.print(f"[bold]── {escape(name)} ──[/bold]")

@@ -7,7 +7,9 @@ from orchestrator.runner.engine import (
     context_after,
     execute,
     initial_steps,
+    log_name,
     prepare,
+    source_digest,
 )
 from orchestrator.runner.interruption import RunInterrupted
 from orchestrator.runner.plan import PlannedStep, plan
@@ -21,6 +23,8 @@ __all__ = [
     "context_after",
     "execute",
     "initial_steps",
+    "log_name",
     "plan",
     "prepare",
+    "source_digest",
 ]
