@@ -77,31 +77,33 @@ class RunWatch:
 
     def poll(self) -> list[RunEvent]:
         record, local = self._record()
-        events: list[RunEvent] = []
-        state = str(record.get("state"))
-        if state != self._state:
-            self._state = state
-            error = record.get("error") or {}
-            events.append(
-                RunEvent(
-                    "state",
-                    {
-                        "run_id": self.run_id,
-                        "workflow": self.workflow,
-                        "state": state,
-                        "waiting": record.get("waiting"),
-                        "error": error.get("message") if isinstance(error, dict) else None,
-                    },
-                )
-            )
+        steps: list[RunEvent] = []
         for entry in record.get("steps") or []:
             if not isinstance(entry, dict):
                 continue
             name = str(entry.get("name"))
             if self._step is not None and name != self._step:
                 continue
-            events += self._step_events(name, entry, local)
+            steps += self._step_events(name, entry, local)
         self._first = False
+        state = str(record.get("state"))
+        if state == self._state:
+            events = steps
+        else:
+            self._state = state
+            error = record.get("error") or {}
+            change = RunEvent(
+                "state",
+                {
+                    "run_id": self.run_id,
+                    "workflow": self.workflow,
+                    "state": state,
+                    "waiting": record.get("waiting"),
+                    "error": error.get("message") if isinstance(error, dict) else None,
+                },
+            )
+            # A run starts before its steps do; it waits or ends after what led to it.
+            events = [change, *steps] if state in ("pending", "running") else [*steps, change]
         if state in TERMINAL_STATES:
             self.ended = True
             events.append(RunEvent("end", {"run_id": self.run_id, "state": state}))

@@ -4,8 +4,10 @@ and ``orch logs -f`` (following a run's output while it runs)."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -252,3 +254,27 @@ def show_steering(record: dict[str, Any]) -> None:
             f"cancelled by {escape(str(cancelled.get('by')))} at {cancelled.get('at')}",
             highlight=False,
         )
+
+
+class _RunLines(logging.Handler):
+    """Prints what the core says about runs (queued, started, waiting, ended) at INFO; its
+    warnings are printed by the command line's own handler already."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.INFO)
+        self._console = console
+        self.addFilter(lambda record: record.levelno < logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        moment = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._console.print(
+            f"INFO:     {moment} orch: {record.getMessage()}", markup=False, highlight=False
+        )
+
+
+def log_runs(console: Console) -> None:
+    """``orch serve`` and ``orch schedule``: a line for each run queued, started and ended."""
+    logger = logging.getLogger("orch")
+    if not any(isinstance(handler, _RunLines) for handler in logger.handlers):
+        logger.addHandler(_RunLines(console))
+    logger.setLevel(logging.INFO)
