@@ -2,9 +2,9 @@
 
 Whole-text masking (``Masker.mask``) needs the whole text; output that is kept while it is
 produced (the live log, ``orch apply -v``) arrives in pieces, and a secret may be split
-between two reads. ``MaskedStream`` therefore releases only complete lines that end at least
-as far before the end of what it holds as the longest masked form is long, and only where
-no masked form spans the cut, so every secret is whole inside one masked piece.
+between two reads. ``MaskedStream`` therefore releases complete lines only, and never text
+that could be the start of a masked form still being printed, nor a cut through a masked
+form: every secret is whole inside one masked piece.
 """
 
 from __future__ import annotations
@@ -12,63 +12,72 @@ from __future__ import annotations
 import codecs
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 # Output without a line break for this long is released anyway (at a safe cut), so that a
 # step printing one endless line neither hides its output nor fills orch's memory.
 HOLD_LIMIT = 1 << 16
-# How many earlier line ends are tried when a masked form spans the latest one.
-_TRIES = 8
 
 
 class MaskedStream:
-    """Masks a text that arrives in pieces; ``feed`` returns what may be kept now."""
+    """Masks a text that arrives in pieces; ``feed`` returns what may be kept now.
 
-    def __init__(self, mask: Callable[[str], str], longest: int) -> None:
+    ``forms`` are the texts ``mask`` replaces (``Masker.forms``).
+    """
+
+    def __init__(self, mask: Callable[[str], str], forms: Sequence[str]) -> None:
         self._mask = mask
-        self._longest = longest
+        self._forms = tuple(form for form in forms if form)
         self._pending = ""
 
     def feed(self, text: str) -> str:
         """Add ``text``; return the masked complete lines that are safe to release."""
         self._pending += text
-        if self._longest == 0:
-            cut = self._pending.rfind("\n") + 1
-            released, self._pending = self._pending[:cut], self._pending[cut:]
-            return released
-        return self._release()
+        pending = self._pending
+        if not self._forms:
+            cut = pending.rfind("\n") + 1
+        else:
+            limit = self._unfinished(pending)
+            cut = pending.rfind("\n", 0, limit) + 1
+            if cut == 0 and len(pending) > HOLD_LIMIT:
+                cut = limit
+            cut = self._unsplit(pending, cut)
+        if cut <= 0:
+            return ""
+        released, self._pending = pending[:cut], pending[cut:]
+        return self._mask(released) if self._forms else released
 
     def close(self) -> str:
         """The rest (the output ended): masked as a whole."""
         rest, self._pending = self._pending, ""
         return self._mask(rest) if rest else ""
 
-    def _release(self) -> str:
-        pending = self._pending
-        # A masked form starting before ``limit`` ends inside ``pending``: cuts up to here
-        # can be checked against every form that could span them.
-        limit = len(pending) - self._longest
-        if limit <= 0:
-            return ""
-        whole: str | None = None
-        end = limit
-        for _ in range(_TRIES):
-            cut = pending.rfind("\n", 0, end) + 1
-            if cut == 0:
-                if len(pending) <= HOLD_LIMIT:
-                    return ""
-                cut = end
-            head, tail = pending[:cut], pending[cut:]
-            masked_head = self._mask(head)
-            if whole is None:
-                whole = self._mask(pending)
-            if masked_head + self._mask(tail) == whole:
-                self._pending = tail
-                return masked_head
-            end = cut - 1  # a masked form spans this cut: try the line end before it
-            if end <= 0:
-                return ""
-        return ""
+    def _unfinished(self, text: str) -> int:
+        """Where a masked form may have started that the text so far ends inside of (the
+        earliest such place), else the text's length."""
+        earliest = len(text)
+        for form in self._forms:
+            for size in range(min(len(form) - 1, len(text)), 0, -1):
+                if len(text) - size >= earliest:
+                    break
+                if text.endswith(form[:size]):
+                    earliest = len(text) - size
+                    break
+        return earliest
+
+    def _unsplit(self, text: str, cut: int) -> int:
+        """``cut`` moved back (to a line start) until no masked form in ``text`` spans it."""
+        moved = True
+        while cut > 0 and moved:
+            moved = False
+            for form in self._forms:
+                start = text.find(form, max(0, cut - len(form) + 1), cut + len(form) - 1)
+                if start != -1 and start < cut < start + len(form):
+                    line_start = text.rfind("\n", 0, start) + 1
+                    cut = line_start if line_start > 0 or len(text) <= HOLD_LIMIT else start
+                    moved = True
+                    break
+        return cut
 
 
 class OutputFollower:
@@ -78,12 +87,12 @@ class OutputFollower:
         self,
         fd: int,
         mask: Callable[[str], str],
-        longest: int,
+        forms: Sequence[str],
         on_text: Callable[[str], None],
         interval: float = 0.05,
     ) -> None:
         self._fd = fd
-        self._stream = MaskedStream(mask, longest)
+        self._stream = MaskedStream(mask, forms)
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._on_text = on_text
         self._interval = interval

@@ -61,9 +61,9 @@ class Masker:
         return bool(self._values)
 
     @property
-    def longest(self) -> int:
-        """The length of the longest text that is masked (0 without secrets)."""
-        return len(self._values[0]) if self._values else 0
+    def forms(self) -> tuple[str, ...]:
+        """Every text that is masked, longest first."""
+        return tuple(self._values)
 
     def mask(self, text: str) -> str:
         for value in self._values:
@@ -267,7 +267,7 @@ def _follower(
         for listener in listeners:
             listener(text)
 
-    return OutputFollower(fd, masker.mask, masker.longest, hear)
+    return OutputFollower(fd, masker.mask, masker.forms, hear)
 
 
 # How often a running process's ``stop`` is asked whether to end it.

@@ -295,8 +295,7 @@ def prepared_again(
     A run that cannot ask a person (``interactive`` false) waits at manual steps."""
     place = locate(where)
     found = origin(place, run)
-    if not resume and found.state not in TERMINAL_STATES:
-        raise UsageError(f"run {found.run_id} is still {found.state}: run it again once it ended")
+    _check_again(found, resume)
     with _where_it_runs(place, found, current, document_path) as (path, workdir):
         doc = document.load(path)
         if doc.id != found.workflow:
@@ -323,6 +322,14 @@ def prepared_again(
                 taken_over_logs=plan.logs if plan else {},
             )
         )
+
+
+def _check_again(found: Origin, resume: bool) -> None:
+    """Refuse what cannot run again before anything else is asked for."""
+    if resume:
+        resume_point(found)
+    elif found.state not in TERMINAL_STATES:
+        raise UsageError(f"run {found.run_id} is still {found.state}: run it again once it ended")
 
 
 @contextlib.contextmanager
@@ -359,8 +366,7 @@ def enqueue_again(
     inputs; ``resume`` from where it stopped): validated now, recorded ``pending``."""
     place = locate(where)
     found = origin(place, run)
-    if not resume and found.state not in TERMINAL_STATES:
-        raise UsageError(f"run {found.run_id} is still {found.state}: run it again once it ended")
+    _check_again(found, resume)
     commit, data = committed_text(place, found)
     path = place.root / found.path
     doc = document.parse(data.decode("utf-8"), path)
