@@ -68,7 +68,9 @@ def test_cancel_stops_the_running_steps_process_tree(git_repo: Path) -> None:
     started = time.monotonic()
     cancelled = orch(git_repo, "cancel", run_id)
     assert cancelled.code == 0, cancelled.stderr
-    assert cancelled.stdout == f"run {run_id} cancelled (cancelled by {PERSON} during step 'wait')\n"
+    assert (
+        cancelled.stdout == f"run {run_id} cancelled (cancelled by {PERSON} during step 'wait')\n"
+    )
     # The leader ignores TERM: KILL follows after the two-second grace.
     assert time.monotonic() - started < 15
     # The step's session is gone, as after a timeout or Ctrl-C; a process that left it with
@@ -106,7 +108,9 @@ def test_cancel_stops_the_running_steps_process_tree(git_repo: Path) -> None:
 
 
 def test_cancel_of_an_unknown_run_says_so(git_repo: Path) -> None:
-    commit_documents(git_repo, {"intents/sleepy.md": document(FRONT, "# S\n\n```bash {step=a}\ntrue\n```\n")})
+    commit_documents(
+        git_repo, {"intents/sleepy.md": document(FRONT, "# S\n\n```bash {step=a}\ntrue\n```\n")}
+    )
     assert orch(git_repo, "apply", "intents/sleepy.md").code == 0
     missing = orch(git_repo, "cancel", "20990101T000000Z-abcdef")
     assert missing.code == 2

@@ -67,7 +67,10 @@ def test_logs_follow_a_step_while_it_runs(git_repo: Path) -> None:
     seen = _read_until(following, b"done\n", timeout=30)
     # The step still runs (it waits for the gate) and its lines are here already.
     assert applying.poll() is None
-    assert seen.decode() == "── prepare ──\npreparing\n── talk ──\nline 1\nline 2\nline 3\ntoken *** done\n"
+    assert (
+        seen.decode()
+        == "── prepare ──\npreparing\n── talk ──\nline 1\nline 2\nline 3\ntoken *** done\n"
+    )
     live = git_repo / ".orch" / "runs" / "chatty" / run_id / "logs" / "02-talk.log"
     assert live.read_text() == "line 1\nline 2\nline 3\ntoken *** done\n"
 

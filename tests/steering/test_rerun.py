@@ -69,8 +69,14 @@ def test_rerun_runs_the_same_commit_with_the_same_inputs(git_repo: Path) -> None
     commit_documents(git_repo, {"intents/deploy.md": document(FRONT, BODY)})
     first_commit = git(git_repo, "rev-parse", "HEAD").strip()
     code, first = _apply(
-        git_repo, "intents/deploy.md", "-i", "target=production", "-i", "count=3",
-        "-i", "password=pa55-Word-1",
+        git_repo,
+        "intents/deploy.md",
+        "-i",
+        "target=production",
+        "-i",
+        "count=3",
+        "-i",
+        "password=pa55-Word-1",
     )
     assert code == 0
     # The document changes after the run: a re-run still runs the text that ran.
@@ -96,11 +102,15 @@ def test_rerun_runs_the_same_commit_with_the_same_inputs(git_repo: Path) -> None
     assert again.code == 0, again.stderr
     record = again.json()
     assert record["rerun_of"] == run_id
-    assert record["inputs"] == first["inputs"] == {
-        "target": "production",
-        "count": 3,
-        "password": "***",
-    }
+    assert (
+        record["inputs"]
+        == first["inputs"]
+        == {
+            "target": "production",
+            "count": 3,
+            "password": "***",
+        }
+    )
     assert record["inputs_digest"] == first["inputs_digest"]
     assert record["document"]["commit"] == first_commit
     assert record["document"]["blob"] == first["document"]["blob"]
@@ -111,9 +121,7 @@ def test_rerun_runs_the_same_commit_with_the_same_inputs(git_repo: Path) -> None
     assert log == "building version 1 for production x3\n"
     assert shown(git_repo, record["run_id"])["rerun_of"] == run_id
 
-    current = orch(
-        git_repo, "rerun", run_id, "--current", "-i", "password=pa55-Word-1", "--json"
-    )
+    current = orch(git_repo, "rerun", run_id, "--current", "-i", "password=pa55-Word-1", "--json")
     assert current.code == 0, current.stderr
     now = current.json()
     assert now["inputs"] == first["inputs"]
@@ -124,7 +132,9 @@ def test_rerun_runs_the_same_commit_with_the_same_inputs(git_repo: Path) -> None
 
 def test_resume_takes_over_the_steps_before_the_one_that_failed(git_repo: Path) -> None:
     commit_documents(git_repo, {"intents/deploy.md": document(FRONT, BODY)})
-    code, failed = _apply(git_repo, "intents/deploy.md", "-i", "target=staging", "-i", "password=pw-Zeta-9")
+    code, failed = _apply(
+        git_repo, "intents/deploy.md", "-i", "target=staging", "-i", "password=pw-Zeta-9"
+    )
     assert code == 1
     assert failed["error"]["step"] == "deploy"
     assert _builds(git_repo) == 1
@@ -158,7 +168,9 @@ def test_resume_takes_over_the_steps_before_the_one_that_failed(git_repo: Path) 
 
 def test_resume_refuses_when_a_step_before_the_failed_one_changed(git_repo: Path) -> None:
     commit_documents(git_repo, {"intents/deploy.md": document(FRONT, BODY)})
-    code, failed = _apply(git_repo, "intents/deploy.md", "-i", "target=staging", "-i", "password=pw-Zeta-9")
+    code, failed = _apply(
+        git_repo, "intents/deploy.md", "-i", "target=staging", "-i", "password=pw-Zeta-9"
+    )
     assert code == 1
     run_id = failed["run_id"]
     (git_repo.parent / "deploy-allowed").write_text("")
@@ -166,12 +178,16 @@ def test_resume_refuses_when_a_step_before_the_failed_one_changed(git_repo: Path
 
     # A change at or after the failed step is what resuming is for.
     path.write_text(document(FRONT, BODY.replace('echo "verified', 'echo "checked')))
-    fixed = orch(git_repo, "apply", "intents/deploy.md", "--resume", run_id, "-i", "password=pw-Zeta-9")
+    fixed = orch(
+        git_repo, "apply", "intents/deploy.md", "--resume", run_id, "-i", "password=pw-Zeta-9"
+    )
     assert fixed.code == 0, fixed.stderr
     assert _builds(git_repo) == 1
 
     path.write_text(document(FRONT, BODY.replace("version=1.0", "version=1.1")))
-    refused = orch(git_repo, "apply", "intents/deploy.md", "--resume", run_id, "-i", "password=pw-Zeta-9")
+    refused = orch(
+        git_repo, "apply", "intents/deploy.md", "--resume", run_id, "-i", "password=pw-Zeta-9"
+    )
     assert refused.code == 2
     assert refused.stderr == (
         f"orch: run {run_id} cannot be resumed at step 'deploy': step 'build' changed since "
@@ -179,8 +195,15 @@ def test_resume_refuses_when_a_step_before_the_failed_one_changed(git_repo: Path
         f"or run it again whole (orch rerun {run_id} --current)\n"
     )
     forced = orch(
-        git_repo, "apply", "intents/deploy.md", "--resume", run_id, "--force",
-        "-i", "password=pw-Zeta-9", "--json",
+        git_repo,
+        "apply",
+        "intents/deploy.md",
+        "--resume",
+        run_id,
+        "--force",
+        "-i",
+        "password=pw-Zeta-9",
+        "--json",
     )
     assert forced.code == 0, forced.stderr
     record = forced.json()

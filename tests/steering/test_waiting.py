@@ -94,7 +94,13 @@ def test_a_hook_run_waits_until_a_person_confirms(git_repo: Path) -> None:
     assert committing.wait(60) == 0
     record = shown(git_repo, run_id)
     assert record["state"] == "completed"
-    assert states(record["transitions"]) == ["pending", "running", "waiting", "running", "completed"]
+    assert states(record["transitions"]) == [
+        "pending",
+        "running",
+        "waiting",
+        "running",
+        "completed",
+    ]
     approve = step_of(record, "approve")
     assert approve["confirmed_by"] == PERSON
     assert approve["answer"]["action"] == "confirm"
@@ -164,7 +170,9 @@ def test_a_waiting_run_whose_process_died_is_recorded_failed(git_repo: Path) -> 
     committing.wait(60)
     answered = orch(git_repo, "confirm", run_id)
     assert answered.code == 2
-    assert answered.stderr == f"orch: run {run_id} has ended (failed): there is nothing to confirm\n"
+    assert (
+        answered.stderr == f"orch: run {run_id} has ended (failed): there is nothing to confirm\n"
+    )
     record = shown(git_repo, run_id)
     assert record["error"]["step"] == "approve"
     assert record["error"]["message"].startswith(f"orch process {owner} on ")
@@ -186,7 +194,9 @@ def test_a_run_by_hand_that_cannot_ask_is_refused_before_anything_runs(git_repo:
     assert not list(git_repo.parent.glob("built-*"))
     assert git(git_repo, "branch", "--list", "orch-trace") == ""
 
-    unknown = orch(git_repo, "apply", "intents/release.md", "--confirm", "approve", "--confirm", "deploy")
+    unknown = orch(
+        git_repo, "apply", "intents/release.md", "--confirm", "approve", "--confirm", "deploy"
+    )
     assert unknown.code == 2
     assert unknown.stderr == (
         "intents/release.md:1:1: --confirm deploy: the document has no manual step 'deploy' "
