@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import logging
 import os
 import secrets
 import socket
@@ -49,7 +48,6 @@ CREDENTIAL_VARIABLES = frozenset(
 )
 # Set in every step's environment so that an orch hook inside a run knows to do nothing.
 ACTIVE_RUN_VARIABLE = "ORCH_ACTIVE_RUN"
-log = logging.getLogger("orch")
 
 
 @dataclass(frozen=True)
@@ -357,20 +355,8 @@ def execution_for(prepared: Prepared, record: RunRecord, run_folder: Path) -> ru
         confirmed=prepared.request.confirmed,
         log_cap_bytes=prepared.place.settings.log_cap_bytes,
         waits_for_people=prepared.request.waits,
-        taken_over=_taken_over(prepared.request.taken_over, execution_steps(doc)),
+        taken_over=prepared.request.taken_over,
     )
-
-
-def execution_steps(doc: Document) -> dict[str, str]:
-    """Each step's log path in this document (a taken-over step keeps its place)."""
-    return {step.name: runner.log_name(index, step) for index, step in enumerate(doc.steps)}
-
-
-def _taken_over(taken: Mapping[str, StepRecord], logs: Mapping[str, str]) -> dict[str, StepRecord]:
-    return {
-        name: dataclasses.replace(step, log=logs.get(name, step.log))
-        for name, step in taken.items()
-    }
 
 
 def apply(
@@ -434,8 +420,14 @@ def _execute(
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
     book.start(record)
-    _took_over_logs(prepared, book, execution)
-    _log_start(record)
+    book.write_logs(
+        {
+            step.log: prepared.request.taken_over_logs[name]
+            for name, step in execution.taken_over.items()
+            if step.log and name in prepared.request.taken_over_logs
+        }
+    )
+    ending.log_start(record)
     watcher = ending.KeepsRunFolderCurrent(observer, book)
     # Imported here: apply is imported by every command, answers only matter while a run runs.
     from orchestrator.api.steering import RunControl
@@ -449,13 +441,13 @@ def _execute(
             final = ending.record_end(book, control.merged(exc.record), exc.record.error)
         finally:
             exc.restore()
-        _log_end(final)
+        ending.log_end(final)
         raise RunInterrupted(final, exc.step) from None
     except BaseException as exc:
         # A bug in orch (or a signal other than Ctrl-C): the run must not stay open.
         record = control.merged(watcher.latest(record))
         cut = RunError(step=ending.running_step(record), message=f"orch failed: {exc}")
-        _log_end(ending.record_end(book, record, cut))
+        ending.log_end(ending.record_end(book, record, cut))
         raise
     error = record.error
     if prepared.document.artifacts and record.cancelled is None:
@@ -463,47 +455,5 @@ def _execute(
         if problem is not None and error is None:
             error = RunError(step=None, message=problem)
     final = ending.record_end(book, record, error)
-    _log_end(final)
+    ending.log_end(final)
     return final
-
-
-def _took_over_logs(
-    prepared: Prepared, book: recording.RunBook, execution: runner.Execution
-) -> None:
-    """The logs of the steps a resumed run took over, copied into its own folder."""
-    logs = prepared.request.taken_over_logs
-    for name, step in execution.taken_over.items():
-        text = logs.get(name)
-        if text is None or step.log is None:
-            continue
-        path = book.folder / step.log
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(text)
-        except OSError as exc:
-            log.warning("the log of step '%s' could not be copied: %s", name, exc.strerror)
-
-
-def _log_start(record: RunRecord) -> None:
-    trigger = record.trigger
-    log.info(
-        "run %s of %s started (%s by %s)",
-        record.run_id,
-        record.workflow.id,
-        trigger.source.value,
-        trigger.actor,
-    )
-
-
-def _log_end(record: RunRecord) -> None:
-    seconds = record.duration_seconds
-    took = f" after {seconds:.1f}s" if seconds is not None else ""
-    reason = f": {record.error.message}" if record.error is not None else ""
-    log.info(
-        "run %s of %s ended %s%s%s",
-        record.run_id,
-        record.workflow.id,
-        record.state.value,
-        took,
-        reason,
-    )

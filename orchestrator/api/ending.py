@@ -167,3 +167,30 @@ def _finished(record: RunRecord, error: RunError | None) -> RunRecord:
         state = RunState.CANCELLED
     final = dataclasses.replace(record, ended_at=ended, error=error, waiting=None)
     return final.moved_to(state, ended)
+
+
+def log_start(record: RunRecord) -> None:
+    """The line a long-running orch (``serve``, ``schedule``) shows when a run starts."""
+    trigger = record.trigger
+    log.info(
+        "run %s of %s started (%s by %s)",
+        record.run_id,
+        record.workflow.id,
+        trigger.source.value,
+        trigger.actor,
+    )
+
+
+def log_end(record: RunRecord) -> None:
+    """... and when it ends: its state, how long it took, and why it did not complete."""
+    seconds = record.duration_seconds
+    took = f" after {seconds:.1f}s" if seconds is not None else ""
+    reason = f": {record.error.message}" if record.error is not None else ""
+    log.info(
+        "run %s of %s ended %s%s%s",
+        record.run_id,
+        record.workflow.id,
+        record.state.value,
+        took,
+        reason,
+    )

@@ -197,6 +197,16 @@ class RunBook:
         with contextlib.suppress(OSError):
             _fill_reserve(self.folder / RESERVE, to_json(record), problem)
 
+    def write_logs(self, logs: dict[str, bytes]) -> None:
+        """Put logs into the run folder (those of the steps a resumed run took over)."""
+        for relative, data in logs.items():
+            path = self.folder / relative
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            except OSError as exc:
+                log.warning("%s", describe_os_error(exc, "copying a taken-over step's log", path))
+
     def note_step(self, step: StepRecord) -> None:
         """Append a step's change to the journal that crash recovery replays."""
         self._append({**to_json_step(step)})

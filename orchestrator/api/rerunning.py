@@ -213,13 +213,19 @@ def resume_plan(place: Place, found: Origin, doc: Document, *, force: bool) -> R
             + "; ".join(problems + forceable)
             + ("" if problems else f"; {advice}")
         )
-    taken = {step.name: step_from_json(old[step.name], found.run_id) for step in before}
+    taken = {
+        step.name: dataclasses.replace(
+            step_from_json(old[step.name], found.run_id), log=runner.log_name(index, step)
+        )
+        for index, step in enumerate(before)
+    }
     reader = trace_reader(place)
     logs: dict[str, bytes] = {}
     files = set(reader.list_files(found.run_id))
-    for name, record in taken.items():
-        if record.log and record.log in files:
-            logs[name] = reader.read_file(found.run_id, record.log)
+    for name in taken:
+        recorded = old[name].get("log")
+        if isinstance(recorded, str) and recorded in files:
+            logs[name] = reader.read_file(found.run_id, recorded)
     resumption = Resumption(run=found.run_id, steps=tuple(taken), forced=bool(forceable))
     return ResumePlan(resumption, taken, logs)
 
