@@ -5,6 +5,7 @@ key sees what a run waits for but no button that acts."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -140,6 +141,9 @@ def test_confirm_a_waiting_step_with_its_button(browser: Browser, served: Served
     expect(waiting).to_contain_text("Step approve needs a person to confirm it", timeout=20_000)
     expect(waiting.locator("pre.instruction")).to_have_text("Check that release 5.2 is announced.")
     expect(page.locator(".livehead .badge")).to_have_text("waiting")
+    shots = os.environ.get("WEB_SCREENSHOTS")
+    if shots:  # python3 tasks.py screenshots: the image of docs/web.md
+        page.screenshot(path=str(Path(shots) / "waiting.png"), full_page=True)
     waiting.locator("button", has_text="Confirm approve").click()
     expect(page).to_have_url(served.url + f"/runs/{run_id}")
     expect(page.locator(".livehead .badge")).to_have_text("completed", timeout=20_000)
