@@ -300,3 +300,43 @@ def test_rerun_and_resume_over_the_api(served: Served, tmp_path: Path) -> None:
         assert rerun["inputs"] == failed["inputs"]
         assert rerun["document"]["commit"] == failed["document"]["commit"]
         assert builds.read_text() == "built\nbuilt\n"
+
+
+def test_a_queued_run_cancelled_from_the_command_line(served: Served, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    env = isolated_env(tmp_path / "home")
+    with served.client() as client:
+        running = _queue(client, "gated", {"gate": str(gate)})
+        queued = _queue(client, "gated", {"gate": str(gate)})
+        _until(client, running, "running")
+
+        def cancel() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["orch", "cancel", queued, "-C", str(served.repo)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+
+        first = cancel()
+        assert first.returncode == 0, first.stderr
+        assert first.stdout == (
+            f"run {queued} is queued: it is recorded cancelled when it would start, and "
+            "nothing of it runs\n"
+        )
+        second = cancel()
+        assert second.returncode == 2
+        assert second.stderr == (
+            "orch: the run has not yet taken the previous answer (cancel by Test Person "
+            "<test@example.invalid>): try again in a moment\n"
+        )
+        assert _record(client, queued)["state"] == "pending"
+        gate.write_text("open")
+        assert _until(client, running, "completed", "failed")["state"] == "completed"
+        never = _until(client, queued, "cancelled", "completed", "failed")
+        assert never["state"] == "cancelled"
+        assert never["error"]["message"] == (
+            "cancelled by Test Person <test@example.invalid> before it started"
+        )
+        assert never["steps"] == []

@@ -16,6 +16,7 @@ from tests.conftest import git
 from tests.core.helpers import commit_documents, document, orch
 from tests.steering.helpers import (
     PERSON,
+    eventually,
     run_in_state,
     runs,
     shown,
@@ -119,6 +120,11 @@ def test_a_hook_run_waits_until_a_person_confirms(git_repo: Path) -> None:
 def test_cancel_ends_a_waiting_run_cancelled(git_repo: Path) -> None:
     committing = _commit_through_hook(git_repo, body())
     run_id = run_in_state(git_repo, "waiting", "release")
+    # Something that is not an answer, left where answers go, is taken and dropped.
+    answer = git_repo / ".orch" / "runs" / "release" / run_id / "answer.json"
+    answer.write_text('{"action": "confirm", "by": ""}')
+    eventually(lambda: not answer.exists(), "the run to take the file")
+    assert shown(git_repo, run_id)["state"] == "waiting"
     cancelled = orch(git_repo, "cancel", run_id)
     assert cancelled.code == 0, cancelled.stderr
     assert cancelled.stdout == (
