@@ -247,3 +247,54 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def step_from_json(entry: Mapping[str, Any], *, taken_from: str | None = None) -> StepRecord:
+    """A step's record read back from its ``run.json`` entry; ``taken_from`` notes the run a
+    resumed run took it over from (kept when the entry was taken over already)."""
+    file = entry.get("file")
+    answer = entry.get("answer")
+    return StepRecord(
+        name=str(entry["name"]),
+        kind=StepKind(entry.get("kind", "script")),
+        section=str(entry.get("section") or ""),
+        line=int(entry.get("line") or 0),
+        state=StepState(entry.get("state", "completed")),
+        transitions=tuple(
+            Transition(str(t.get("state")), _moment(t.get("at")) or utc_now())
+            for t in entry.get("transitions") or []
+            if isinstance(t, dict)
+        ),
+        attempts=int(entry.get("attempts") or 0),
+        started_at=_moment(entry.get("started_at")),
+        ended_at=_moment(entry.get("ended_at")),
+        exit_code=entry.get("exit_code"),
+        outputs={str(k): str(v) for k, v in (entry.get("outputs") or {}).items()},
+        log=entry.get("log"),
+        body_sha256=entry.get("body_sha256"),
+        rendered=entry.get("rendered"),
+        file=FileWrite(**file) if isinstance(file, dict) else None,
+        error=entry.get("error"),
+        skipped_because=entry.get("skipped_because"),
+        confirmed_by=entry.get("confirmed_by"),
+        continued_on_error=bool(entry.get("continued_on_error")),
+        answer=Answer(
+            action=str(answer.get("action")),
+            by=str(answer.get("by")),
+            at=_moment(answer.get("at")) or utc_now(),
+            step=answer.get("step"),
+        )
+        if isinstance(answer, dict)
+        else None,
+        source_sha256=entry.get("source_sha256"),
+        taken_over_from=entry.get("taken_over_from") or taken_from,
+    )
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

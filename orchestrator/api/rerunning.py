@@ -17,7 +17,6 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +28,9 @@ from orchestrator.api.recording import trace_reader
 from orchestrator.api.workspace import Place, locate
 from orchestrator.document.inputs import environment_name
 from orchestrator.errors import TraceError, UsageError
-from orchestrator.model import Document, StepKind, StepState, Trigger
+from orchestrator.model import Document, StepState, Trigger
 from orchestrator.process import MASK
-from orchestrator.record import (
-    Answer,
-    FileWrite,
-    Resumption,
-    StepRecord,
-    Transition,
-    utc_now,
-)
+from orchestrator.record import Resumption, StepRecord, step_from_json, utc_now
 from orchestrator.trace import repo
 from orchestrator.trace.layout import TERMINAL_STATES
 
@@ -215,7 +207,8 @@ def resume_plan(place: Place, found: Origin, doc: Document, *, force: bool) -> R
         )
     taken = {
         step.name: dataclasses.replace(
-            step_from_json(old[step.name], found.run_id), log=runner.log_name(index, step)
+            step_from_json(old[step.name], taken_from=found.run_id),
+            log=runner.log_name(index, step),
         )
         for index, step in enumerate(before)
     }
@@ -228,56 +221,6 @@ def resume_plan(place: Place, found: Origin, doc: Document, *, force: bool) -> R
             logs[name] = reader.read_file(found.run_id, recorded)
     resumption = Resumption(run=found.run_id, steps=tuple(taken), forced=bool(forceable))
     return ResumePlan(resumption, taken, logs)
-
-
-def step_from_json(entry: Mapping[str, Any], run_id: str) -> StepRecord:
-    """A step's record read back from ``run.json``, noted as taken over from ``run_id``."""
-    file = entry.get("file")
-    answer = entry.get("answer")
-    return StepRecord(
-        name=str(entry["name"]),
-        kind=StepKind(entry.get("kind", "script")),
-        section=str(entry.get("section") or ""),
-        line=int(entry.get("line") or 0),
-        state=StepState(entry.get("state", "completed")),
-        transitions=tuple(
-            Transition(str(t.get("state")), _moment(t.get("at")) or utc_now())
-            for t in entry.get("transitions") or []
-            if isinstance(t, dict)
-        ),
-        attempts=int(entry.get("attempts") or 0),
-        started_at=_moment(entry.get("started_at")),
-        ended_at=_moment(entry.get("ended_at")),
-        exit_code=entry.get("exit_code"),
-        outputs={str(k): str(v) for k, v in (entry.get("outputs") or {}).items()},
-        log=entry.get("log"),
-        body_sha256=entry.get("body_sha256"),
-        rendered=entry.get("rendered"),
-        file=FileWrite(**file) if isinstance(file, dict) else None,
-        error=entry.get("error"),
-        skipped_because=entry.get("skipped_because"),
-        confirmed_by=entry.get("confirmed_by"),
-        continued_on_error=bool(entry.get("continued_on_error")),
-        answer=Answer(
-            action=str(answer.get("action")),
-            by=str(answer.get("by")),
-            at=_moment(answer.get("at")) or utc_now(),
-            step=answer.get("step"),
-        )
-        if isinstance(answer, dict)
-        else None,
-        source_sha256=entry.get("source_sha256"),
-        taken_over_from=entry.get("taken_over_from") or run_id,
-    )
-
-
-def _moment(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 @contextlib.contextmanager
