@@ -165,7 +165,8 @@ def screenshots() -> None:
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "WEB_SCREENSHOTS": str(ROOT / "docs" / "images"),
     }
-    command = [str(BIN / "python"), "-m", "pytest", "-q", "tests/web/test_browser.py"]
+    tests = ["tests/web/test_browser.py", "tests/web/test_browser_steering.py"]
+    command = [str(BIN / "python"), "-m", "pytest", "-q", *tests]
     print("+", " ".join(command[1:]), flush=True)
     sys.exit(subprocess.run(command, cwd=ROOT, env=env, check=False).returncode)
 

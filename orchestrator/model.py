@@ -37,16 +37,21 @@ class StepKind(enum.StrEnum):
 class RunState(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    # A manual step of an unattended run waits for a person (orch confirm / orch cancel).
+    WAITING = "waiting"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class StepState(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    CANCELLED = "cancelled"
 
 
 class Trigger(enum.StrEnum):

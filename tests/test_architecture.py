@@ -12,6 +12,7 @@ LEAVES = {
     "errors",
     "templating",
     "process",
+    "outputstream",
     "paths",
     "globs",
     "record",

@@ -26,12 +26,14 @@ from orchestrator.api.workspace import (
     working_copy_dirty,
 )
 from orchestrator.errors import Diagnostic, DocumentError, TraceError, describe_os_error
-from orchestrator.model import Document, DocumentStatus, RunState, Trigger
+from orchestrator.model import Document, DocumentStatus, RunState, StepKind, Trigger
 from orchestrator.process import MASK, Masker
 from orchestrator.record import (
     DocumentInfo,
+    Resumption,
     RunError,
     RunRecord,
+    StepRecord,
     TriggerInfo,
     WorkflowInfo,
     Workspace,
@@ -75,6 +77,24 @@ class RunRequest:
     for_broker: bool = False
     # Where a broker run ran (labels, worker, sequence, fencing token): see distributed.md.
     placement: Mapping[str, Any] | None = None
+    # Whether a person can be asked at a manual step (orch apply at a terminal). A run by
+    # hand that cannot ask is refused before anything runs when a manual step is not
+    # confirmed in advance.
+    interactive: bool = True
+    # Whether a manual step nobody confirmed in advance makes the run wait for a person
+    # (orch confirm / orch cancel); None: unattended triggers wait, runs by hand do not.
+    waits_for_people: bool | None = None
+    rerun_of: str | None = None
+    resumes: Resumption | None = None
+    # The records a resumed run takes over instead of running those steps, and their logs.
+    taken_over: Mapping[str, StepRecord] = field(default_factory=dict)
+    taken_over_logs: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def waits(self) -> bool:
+        if self.waits_for_people is not None:
+            return self.waits_for_people
+        return self.trigger is not Trigger.MANUAL
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,7 @@ def validate_request(
 ) -> Prepared:
     """Validate a request for a document already located and parsed (see ``prepare``)."""
     check_status(doc, request)
+    check_manual_steps(doc, request)
     unattended = request.trigger is not Trigger.MANUAL and doc.triggers is not None
     settings = place.settings
     inputs = document.resolve_inputs(
@@ -183,6 +204,38 @@ def check_status(doc: Document, request: RunRequest) -> None:
             )
     if message is not None:
         raise DocumentError([Diagnostic(str(doc.path), line, 1, message)])
+
+
+def check_manual_steps(doc: Document, request: RunRequest) -> None:
+    """``--confirm`` names manual steps; a run that can neither ask a person nor wait for
+    one does not start when a manual step is not confirmed in advance (nothing runs)."""
+    manual = {step.name for step in doc.steps if step.kind is StepKind.MANUAL}
+    problems = [
+        Diagnostic(
+            str(doc.path),
+            1,
+            1,
+            f"--confirm {name}: the document has no manual step '{name}'"
+            + (f" (its manual steps: {', '.join(sorted(manual))})" if manual else ""),
+        )
+        for name in sorted(request.confirmed - manual)
+    ]
+    if not request.interactive and not request.waits:
+        problems += [
+            Diagnostic(
+                str(doc.path),
+                step.line,
+                1,
+                f"manual step '{step.name}' needs a person to confirm it, and this run cannot "
+                f"ask one (no terminal): confirm it in advance with --confirm {step.name}",
+            )
+            for step in doc.steps
+            if step.kind is StepKind.MANUAL
+            and step.name not in request.confirmed
+            and step.name not in request.taken_over
+        ]
+    if problems:
+        raise DocumentError(problems)
 
 
 def masked_inputs(prepared: Prepared) -> dict[str, Any]:
@@ -270,6 +323,8 @@ def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -
             dirty=facts.workspace_dirty,
         ),
         placement=placement,
+        rerun_of=request.rerun_of,
+        resumes=request.resumes,
     ).moved_to(RunState.PENDING, request.queued_at)
 
 
@@ -319,6 +374,8 @@ def execution_for(prepared: Prepared, record: RunRecord, run_folder: Path) -> ru
             seconds=prepared.place.settings.render_seconds,
             max_chars=prepared.place.settings.render_max_chars,
         ),
+        waits_for_people=prepared.request.waits,
+        taken_over=prepared.request.taken_over,
     )
 
 
@@ -383,24 +440,40 @@ def _execute(
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
     book.start(record)
+    book.write_logs(
+        {
+            step.log: prepared.request.taken_over_logs[name]
+            for name, step in execution.taken_over.items()
+            if step.log and name in prepared.request.taken_over_logs
+        }
+    )
+    ending.log_start(record)
     watcher = ending.KeepsRunFolderCurrent(observer, book)
+    # Imported here: apply is imported by every command, answers only matter while a run runs.
+    from orchestrator.api.steering import RunControl
+
+    control = RunControl(book, watcher, record, prepared.masker)
+    execution = dataclasses.replace(execution, steering=control)
     try:
-        record = runner.execute(execution, record, env, watcher)
+        record = control.merged(runner.execute(execution, record, env, watcher))
     except runner.RunInterrupted as exc:
         try:
-            final = ending.record_end(book, exc.record, exc.record.error)
+            final = ending.record_end(book, control.merged(exc.record), exc.record.error)
         finally:
             exc.restore()
+        ending.log_end(final)
         raise RunInterrupted(final, exc.step) from None
     except BaseException as exc:
         # A bug in orch (or a signal other than Ctrl-C): the run must not stay open.
-        record = watcher.latest(record)
+        record = control.merged(watcher.latest(record))
         cut = RunError(step=ending.running_step(record), message=f"orch failed: {exc}")
-        ending.record_end(book, record, cut)
+        ending.log_end(ending.record_end(book, record, cut))
         raise
     error = record.error
-    if prepared.document.artifacts:
+    if prepared.document.artifacts and record.cancelled is None:
         record, problem = ending.artifacts(prepared, execution, env, record)
         if problem is not None and error is None:
             error = RunError(step=None, message=problem)
-    return ending.record_end(book, record, error)
+    final = ending.record_end(book, record, error)
+    ending.log_end(final)
+    return final

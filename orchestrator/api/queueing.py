@@ -13,7 +13,9 @@ masked cannot run any more and is recorded ``failed`` with that reason.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import logging
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,8 +45,10 @@ from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import DocumentError, OrchError, TraceError, UsageError
 from orchestrator.model import Document, InputDecl, Trigger
 from orchestrator.process import MASK
-from orchestrator.record import timestamp, utc_now
+from orchestrator.record import Answer, timestamp, utc_now
 from orchestrator.trace import TraceWriter, encode_record, repo
+
+log = logging.getLogger("orch")
 
 
 class UnknownWorkflow(UsageError):
@@ -73,6 +77,11 @@ class Queued:
     cron_time: str | None = None
     blob: str | None = None
     placement: Mapping[str, Any] | None = None
+    # A run queued again: the run it repeats, or the run it resumes (and whether steps that
+    # changed since are taken over anyway).
+    rerun_of: str | None = None
+    resumes: str | None = None
+    force: bool = False
 
 
 def workflows(where: Path, cache: DocumentCache | None = None) -> list[dict[str, Any]]:
@@ -195,6 +204,13 @@ def record_pending(
         refuse_secret_inputs(prepared)
     record = new_record(prepared, request.run_id, facts)
     RunBook.open(prepared, run_folder(prepared, request.run_id), writer).save(record)
+    log.info(
+        "run %s of %s queued (%s by %s)",
+        request.run_id,
+        prepared.document.id,
+        request.trigger.value,
+        record.trigger.actor,
+    )
     return Queued(
         run_id=request.run_id,
         workflow_id=prepared.document.id,
@@ -242,6 +258,8 @@ def _restored(record: Mapping[str, Any]) -> Queued | None:
         queued_at = datetime.fromisoformat(str(transitions[0].get("at")).replace("Z", "+00:00"))
     except ValueError:
         queued_at = utc_now()
+    found = record.get("resumes")
+    resumes: Mapping[str, Any] = found if isinstance(found, dict) else {}
     return Queued(
         run_id=str(record.get("run_id")),
         workflow_id=str((record.get("workflow") or {}).get("id")),
@@ -255,6 +273,9 @@ def _restored(record: Mapping[str, Any]) -> Queued | None:
         cron_time=trigger.get("cron_time"),
         blob=doc.get("blob"),
         placement=record.get("placement"),
+        rerun_of=str(record["rerun_of"]) if record.get("rerun_of") else None,
+        resumes=str(resumes["run"]) if resumes.get("run") else None,
+        force=bool(resumes.get("forced")),
     )
 
 
@@ -273,6 +294,9 @@ def run_queued(
 ) -> str:
     """Run a queued run under its own id in a temporary worktree; its final state."""
     place = locate(where, environ)
+    cancelled = cancel_if_asked(place, queued)
+    if cancelled is not None:
+        return cancelled
     with tempfile.TemporaryDirectory(prefix="orch-api-") as folder:
         try:
             tree = repo.worktree_add(place.root, queued.commit, Path(folder) / "tree")
@@ -283,6 +307,19 @@ def run_queued(
         finally:
             with contextlib.suppress(OrchError):
                 repo.worktree_remove(place.root, tree)
+
+
+def cancel_if_asked(place: Place, queued: Queued) -> str | None:
+    """Record a queued run ``cancelled`` when a person cancelled it before it started (its
+    new state), else None."""
+    from orchestrator.api.answers import take_answer  # only queued runs need it here
+
+    folder = place.settings.state_dir / "runs" / queued.workflow_id / queued.run_id
+    answer = take_answer(folder)
+    if answer is None or answer.action != "cancel":
+        return None
+    reason = f"cancelled by {answer.by} before it started"
+    return fail_pending(place, queued, reason, cancelled=answer)
 
 
 def _run_in(
@@ -310,51 +347,78 @@ def _run_in(
                 "recorded masked and were lost when the server restarted before the run "
                 "started; submit the run again",
             )
-        prepared = prepare(
-            RunRequest(
-                path=tree / queued.path,
-                supplied_inputs=queued.inputs,
-                trigger=queued.trigger,
-                cron_time=queued.cron_time,
-                actor=queued.actor,
-                workdir=tree,
-                run_id=queued.run_id,
-                queued_at=queued.queued_at,
-                environ=environ,
-                placement=queued.placement,
-            )
+        request = RunRequest(
+            path=tree / queued.path,
+            supplied_inputs=queued.inputs,
+            trigger=queued.trigger,
+            cron_time=queued.cron_time,
+            actor=queued.actor,
+            workdir=tree,
+            run_id=queued.run_id,
+            queued_at=queued.queued_at,
+            environ=environ,
+            placement=queued.placement,
+            rerun_of=queued.rerun_of,
         )
+        if queued.resumes is not None:
+            request = _resuming(place, request, doc, queued.resumes, queued.force)
+        prepared = prepare(request)
     except OrchError as exc:
         return fail_pending(place, queued, f"the run could not start: {exc}")
     return run_prepared(prepared, observer).state.value
+
+
+def _resuming(
+    place: Place, request: RunRequest, doc: Document, run: str, force: bool
+) -> RunRequest:
+    """``request`` resuming ``run``: the steps before where it stopped taken over."""
+    from orchestrator.api.rerunning import origin, resume_plan  # it imports this module
+
+    plan = resume_plan(place, origin(place, run), doc, force=force)
+    return dataclasses.replace(
+        request, resumes=plan.resumption, taken_over=plan.steps, taken_over_logs=plan.logs
+    )
 
 
 def _secret_inputs(doc: Document) -> frozenset[str]:
     return frozenset(decl.name for decl in doc.inputs if decl.secret)
 
 
-def fail_pending(place: Place, queued: Queued, reason: str) -> str:
-    """Record a run that never started as ``failed`` with ``reason``; returns ``"failed"``."""
+def fail_pending(
+    place: Place, queued: Queued, reason: str, *, cancelled: Answer | None = None
+) -> str:
+    """Record a run that never started as ``failed`` with ``reason`` (``cancelled``, when a
+    person cancelled it); returns the state it has now."""
+    state = "cancelled" if cancelled is not None else "failed"
     reader = trace_reader(place)
     try:
         record = dict(reader.read_run(queued.run_id))
     except TraceError:
-        return "failed"
+        return state
     if record.get("state") != "pending":
         return str(record.get("state"))
     now = timestamp(utc_now())
     record.update(
-        state="failed",
-        transitions=[*(record.get("transitions") or []), {"state": "failed", "at": now}],
+        state=state,
+        transitions=[*(record.get("transitions") or []), {"state": state, "at": now}],
         ended_at=now,
         error={"step": None, "message": reason},
     )
+    if cancelled is not None:
+        record["cancelled"] = {
+            "action": cancelled.action,
+            "by": cancelled.by,
+            "at": timestamp(cancelled.at),
+            "step": None,
+        }
     files = {"run.json": encode_record(record)}
+    how = "Cancelled" if cancelled is not None else "Failed"
     report = (
-        f"# {queued.workflow_id} run {queued.run_id}\n\n> **Failed** before it started: {reason}\n"
+        f"# {queued.workflow_id} run {queued.run_id}\n\n> **{how}** before it started: {reason}\n"
     )
     files["report.md"] = report.encode()
     trace_writer(place).commit_run(
-        queued.workflow_id, queued.run_id, files, state="failed", message_title=reason
+        queued.workflow_id, queued.run_id, files, state=state, message_title=reason
     )
-    return "failed"
+    log.info("run %s of %s ended %s: %s", queued.run_id, queued.workflow_id, state, reason)
+    return state

@@ -2,6 +2,7 @@
 
 # The command modules do without ``from __future__ import annotations``: Typer reads every
 # command's annotations at each start, and evaluating them from strings cost most of that.
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator import __version__, api
-from orchestrator.cli import dropbox, history, hooks, schedule, serve, tables, worker
+from orchestrator.cli import dropbox, history, hooks, schedule, serve, steer, tables, worker
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
     EXIT_FAILED,
@@ -21,7 +22,7 @@ from orchestrator.cli.errors import (
     report_error,
     run_guarded,
 )
-from orchestrator.errors import DocumentError
+from orchestrator.errors import DocumentError, UsageError
 from orchestrator.model import RunState, Step
 from orchestrator.record import RunRecord, to_json
 
@@ -167,7 +168,9 @@ def _planned_json(planned: "api.PlannedStep") -> dict[str, Any]:
 
 @app.command()
 def apply(
-    document: Annotated[Path, typer.Argument(help="The intent document.")],
+    document: Annotated[
+        Path | None, typer.Argument(help="The intent document (with --resume: optional).")
+    ] = None,
     inputs: InputOption = None,
     inputs_file: InputsFileOption = None,
     allow_draft: AllowDraftOption = False,
@@ -184,17 +187,39 @@ def apply(
     queue: Annotated[
         bool, typer.Option("--queue", help="Send the run to the broker's workers instead.")
     ] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", metavar="RUN", help="Start at the step where RUN stopped."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --resume: even when earlier steps changed.")
+    ] = False,
 ) -> None:
     """Validate, execute, package, publish and record a document's run."""
     from orchestrator.cli.display import LiveDisplay  # rich's live display: only apply needs it
 
+    if resume is not None:
+        steer.resume(
+            resume,
+            document,
+            inputs=inputs,
+            inputs_file=inputs_file,
+            allow_draft=allow_draft,
+            confirm=confirm,
+            force=force,
+            verbose=verbose,
+            as_json=as_json,
+        )
+        return
+    if document is None:
+        raise UsageError("orch apply needs the intent document to run (or --resume RUN)")
     request = _request(document, inputs, inputs_file, allow_draft, confirm)
     if queue:
         worker.queue_apply(request)
         return
-    prepared = api.prepare(request)
-    steps: list[Step] = list(prepared.document.steps)
     interactive = sys.stdin.isatty()
+    prepared = api.prepare(dataclasses.replace(request, interactive=interactive))
+    steps: list[Step] = list(prepared.document.steps)
     interrupted: api.RunInterrupted | None = None
     with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
         try:
@@ -244,7 +269,9 @@ def _summarise(record: RunRecord, folder: Path, *, verbose: bool) -> None:
             )
     if record.error is not None:
         where = f"step '{record.error.step}': " if record.error.step else ""
-        err.print(f"[bold red]failed[/bold red] {escape(where + record.error.message)}")
+        err.print(
+            f"[bold red]{record.state.value}[/bold red] {escape(where + record.error.message)}"
+        )
     else:
         err.print(f"[bold green]{record.state.value}[/bold green] run {record.run_id}")
     err.print(f"run folder: {folder}", highlight=False)
@@ -297,6 +324,9 @@ app.command()(history.logs)
 app.command()(history.publish)
 app.command()(schedule.schedule)
 app.command()(serve.serve)
+app.command()(steer.confirm)
+app.command()(steer.cancel)
+app.command()(steer.rerun)
 app.command()(worker.worker)
 app.command()(worker.workers)
 app.add_typer(dropbox.app, name="dropbox")

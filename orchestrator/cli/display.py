@@ -20,6 +20,8 @@ _MARKS = {
     StepState.COMPLETED: Text("✓", style="green"),
     StepState.FAILED: Text("✗", style="bold red"),
     StepState.SKIPPED: Text("↷", style="yellow"),
+    StepState.WAITING: Text("?", style="bold yellow"),
+    StepState.CANCELLED: Text("⊘", style="magenta"),
 }
 
 

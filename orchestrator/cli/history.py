@@ -41,7 +41,7 @@ STEP_COLUMNS = (
     tables.Column("seconds", rank=3, right=True),
     tables.Column("outputs", rank=6, shrink=True, min_width=16),
 )
-_COLOURS = {"completed": "green", "failed": "red", "running": "cyan"}
+_COLOURS = {"completed": "green", "failed": "red", "running": "cyan", "cancelled": "magenta"}
 
 
 def runs(
@@ -118,6 +118,9 @@ def show(
     trigger = record.get("trigger") or {}
     out.print(f"[bold]{escape(workflow.get('title', ''))}[/bold] ({workflow.get('id')})")
     out.print(f"run {record.get('run_id')}: {_state(record.get('state', ''))}")
+    from orchestrator.cli.steer import show_steering
+
+    show_steering(record)
     if record.get("error"):
         error = record["error"]
         out.print(
@@ -202,9 +205,17 @@ def _seconds(step: dict[str, Any]) -> str:
 def logs(
     run: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")],
     step: Annotated[str | None, typer.Argument(help="Only this step.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Follow a running run until it ends.")
+    ] = False,
     where: Where = Path(),
 ) -> None:
     """The stored logs of a run's steps (secrets masked); a failed step's reason after it."""
+    if follow:
+        from orchestrator.cli.steer import follow as follow_run
+
+        follow_run(where, run, step)
+        return
     for found in api.step_logs(where, run, step):
         if step is None:
             out.print(f"[bold]── {escape(found.name)} ──[/bold]")

@@ -3,22 +3,18 @@ command line. Options are parsed here; the work is in ``orchestrator.worker`` an
 ``orchestrator.api.dispatch``, imported only when these commands run (Celery is slow to
 import, and no other command should pay for it)."""
 
-from __future__ import annotations
-
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from orchestrator import api
 from orchestrator.errors import UsageError
-
-if TYPE_CHECKING:
-    from orchestrator import api
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

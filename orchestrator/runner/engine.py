@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +21,23 @@ from orchestrator import templating
 from orchestrator.errors import Diagnostic, DocumentError, TemplateError, describe_os_error
 from orchestrator.model import Document, Step, StepKind, StepState
 from orchestrator.paths import PathEscape, inside
-from orchestrator.process import Masker, ignore_interrupts
-from orchestrator.record import RunError, RunRecord, StepRecord, utc_now
+from orchestrator.process import Cancelled, Masker, ignore_interrupts
+from orchestrator.record import Answer, RunError, RunRecord, StepRecord, timestamp, utc_now
 from orchestrator.runner import context, files, health, rendering, script
 from orchestrator.runner.interruption import (
+    CancelRequested,
     RunInterrupted,
+    StepCancelled,
     StepInterrupted,
+    cancelled_before,
+    cancelled_by,
     cut_short,
     interrupted_run,
 )
+from orchestrator.runner.livelog import LiveLog
 from orchestrator.runner.outcome import Outcome
 from orchestrator.runner.output import DEFAULT_LOG_CAP_BYTES, write_log
+from orchestrator.runner.steering import CANCEL, Steering, pause_for, stop_for
 
 
 class Observer(Protocol):
@@ -80,6 +86,12 @@ class Execution:
     # Hears (step name, pid) as each step's process starts, for crash recovery.
     on_process_start: Callable[[str, int], None] | None = None
     render_limits: templating.Limits = field(default_factory=templating.Limits)
+    # Answers from people (a cancel; at a manual step, a confirmation): see runner.steering.
+    steering: Steering | None = None
+    # An unattended run: a manual step nobody confirmed in advance waits for a person.
+    waits_for_people: bool = False
+    # Steps a resumed run does not run: their records, copied from the run it resumes.
+    taken_over: Mapping[str, StepRecord] = field(default_factory=dict)
 
     def where(self, line: int, what: str) -> templating.Where:
         return templating.Where(str(self.document.path), line, what)
@@ -178,9 +190,23 @@ def initial_steps(execution: Execution) -> tuple[StepRecord, ...]:
             section=step.section,
             line=step.line,
             log=log_name(index, step),
+            source_sha256=source_digest(step),
         )
         for index, step in enumerate(execution.document.steps)
     )
+
+
+def source_digest(step: Step) -> str:
+    """The step as written: kind, language, attributes and unrendered body. Two documents
+    whose step has the same digest run the same thing (given the same inputs)."""
+    written = {
+        "kind": step.kind.value,
+        "language": step.language,
+        "attrs": dict(sorted(step.attrs.items())),
+        "body": step.body,
+    }
+    canonical = json.dumps(written, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def execute(
@@ -223,15 +249,20 @@ def _execute_in(
     try:
         for index, step in enumerate(execution.document.steps):
             current = record.steps[index]
+            taken = execution.taken_over.get(step.name)
             if failed is not None:
                 current = dataclasses.replace(
                     current, skipped_because=f"step '{failed.name}' failed before it"
                 ).moved_to(StepState.SKIPPED)
+            elif taken is not None:
+                current = taken
+                views[step.name] = _view_of(current)
             else:
+                cancel = _cancel_answer(execution)
+                if cancel is not None:
+                    return cancelled_before(record, index, observer, cancel)
                 current = _run_step(execution, step, current, env, views, observer, scratch)
-                views[step.name] = context.StepView(
-                    state=current.state.value, exit_code=current.exit_code, outputs=current.outputs
-                )
+                views[step.name] = _view_of(current)
                 if current.state is StepState.FAILED and not current.continued_on_error:
                     failed = current
             record = record.with_step(current)
@@ -241,11 +272,22 @@ def _execute_in(
         interrupted = exc.step if isinstance(exc, StepInterrupted) else None
         record, name = interrupted_run(record, index, interrupted, observer)
         raise RunInterrupted(record, name, restore) from None
+    except StepCancelled as exc:
+        record, _ = interrupted_run(record, index, exc.step, observer, exc.how)
+        return dataclasses.replace(record, cancelled=exc.how.answer)
     if failed is not None:
         record = dataclasses.replace(
             record, error=RunError(step=failed.name, message=failed.error or "failed")
         )
     return record
+
+
+def _view_of(step: StepRecord) -> context.StepView:
+    return context.StepView(state=step.state.value, exit_code=step.exit_code, outputs=step.outputs)
+
+
+def _cancel_answer(execution: Execution) -> Answer | None:
+    return execution.steering.cancel_requested() if execution.steering is not None else None
 
 
 def _run_step(
@@ -288,21 +330,33 @@ def _run_step(
     attempts = step.retries + 1
     logs: list[str] = []
     outcome = Outcome(ok=False, log="")
-    for attempt in range(1, attempts + 1):
-        try:
-            if attempt > 1:
-                time.sleep(step.retry_delay_seconds)
-            current = dataclasses.replace(current, attempts=attempt)
-            outcome = _guarded_attempt(execution, step, body, step_env, observer, scratch)
-        except KeyboardInterrupt as exc:
-            cut = cut_short(current, logs, exc)
-            _write_log(execution, cut, "".join(logs))
-            raise StepInterrupted(cut.moved_to(StepState.FAILED, cut.ended_at)) from None
-        if attempts > 1:
-            logs.append(f"[orch: attempt {attempt} of {attempts}]\n")
-        logs.append(outcome.log)
-        if outcome.ok:
-            break
+    live = _live_log(execution, current)
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                if attempt > 1:
+                    pause_for(execution.steering)(step.retry_delay_seconds)
+                current = dataclasses.replace(current, attempts=attempt)
+                if attempts > 1 and live is not None:
+                    live.write(f"[orch: attempt {attempt} of {attempts}]\n")
+                outcome = _guarded_attempt(execution, step, body, step_env, observer, scratch, live)
+                if outcome.transitions:
+                    moves = (*current.transitions, *outcome.transitions)
+                    current = dataclasses.replace(current, transitions=moves)
+            except KeyboardInterrupt as exc:
+                cut = cut_short(current, logs, exc)
+                _write_log(execution, cut, "".join(logs))
+                raise StepInterrupted(cut.moved_to(StepState.FAILED, cut.ended_at)) from None
+            except (Cancelled, CancelRequested) as exc:
+                raise _cancelled_step(execution, current, logs, exc) from None
+            if attempts > 1:
+                logs.append(f"[orch: attempt {attempt} of {attempts}]\n")
+            logs.append(outcome.log)
+            if outcome.ok:
+                break
+    finally:
+        if live is not None:
+            live.close()
 
     ended = utc_now()
     ok, error = outcome.ok, outcome.error
@@ -317,9 +371,38 @@ def _run_step(
         outputs=outcome.outputs,
         file=outcome.file,
         error=None if ok else error,
-        confirmed_by=execution.actor if ok and step.kind is StepKind.MANUAL else None,
+        confirmed_by=_confirmer(execution, step, outcome) if ok else None,
+        answer=outcome.answer,
         continued_on_error=not ok and step.continue_on_error,
     ).moved_to(StepState.COMPLETED if ok else StepState.FAILED, ended)
+
+
+def _confirmer(execution: Execution, step: Step, outcome: Outcome) -> str | None:
+    if step.kind is not StepKind.MANUAL:
+        return None
+    return outcome.answer.by if outcome.answer is not None else execution.actor
+
+
+def _live_log(execution: Execution, current: StepRecord) -> LiveLog | None:
+    """Script steps print as they run: their output goes to the run folder as it comes."""
+    if current.log is None or current.kind is not StepKind.SCRIPT:
+        return None
+    return LiveLog(execution.run_folder / current.log, execution.log_cap_bytes)
+
+
+def _cancelled_step(
+    execution: Execution,
+    current: StepRecord,
+    logs: list[str],
+    exc: Cancelled | CancelRequested,
+) -> StepCancelled:
+    """The step a person's cancel cut short, its log written (what it printed, and a note)."""
+    answer = exc.answer if isinstance(exc, CancelRequested) else _cancel_answer(execution)
+    assert answer is not None  # a process is only stopped for a cancel
+    how = cancelled_by(answer)
+    cut = cut_short(current, logs, exc, how)
+    _write_log(execution, cut, "".join(logs))
+    return StepCancelled(cut.moved_to(StepState.CANCELLED, cut.ended_at), how)
 
 
 def _guarded_attempt(
@@ -329,11 +412,12 @@ def _guarded_attempt(
     env: Mapping[str, str],
     observer: Observer,
     scratch: Path,
+    live: LiveLog | None = None,
 ) -> Outcome:
     """One attempt; what the operating system refuses (a full disk, a path that changed
     under the step) fails the step with the reason instead of stopping orch."""
     try:
-        return _attempt(execution, step, body, env, observer, scratch)
+        return _attempt(execution, step, body, env, observer, scratch, live)
     except OSError as exc:
         message = describe_os_error(exc, f"running step '{step.name}'")
         return Outcome(ok=False, log=message + "\n", error=message)
@@ -346,6 +430,7 @@ def _attempt(
     env: Mapping[str, str],
     observer: Observer,
     scratch: Path,
+    live: LiveLog | None = None,
 ) -> Outcome:
     if step.kind is StepKind.FILE:
         return files.write_file(step, body, execution.workdir)
@@ -354,7 +439,7 @@ def _attempt(
             spec = health.parse_spec(body)
         except health.HealthSpecError as exc:
             return Outcome(ok=False, log=f"{exc}\n", error=str(exc))
-        return health.poll(spec, step.timeout_seconds)
+        return health.poll(spec, step.timeout_seconds, pause_for(execution.steering))
     if step.kind is StepKind.MANUAL:
         return _confirm(execution, step, body, observer)
     cwd = execution.workdir
@@ -392,6 +477,8 @@ def _attempt(
         masker=execution.masker,
         on_output=on_output,
         on_start=on_start,
+        on_text=live.write if live is not None else None,
+        stop=stop_for(execution.steering),
     )
 
 
@@ -403,11 +490,30 @@ def _confirm(execution: Execution, step: Step, instruction: str, observer: Obser
         return Outcome(ok=True, log=f"confirmed by {execution.actor}\n")
     if answer is False:
         return Outcome(ok=False, log="declined\n", error="the operator declined this step")
+    if execution.steering is not None and execution.waits_for_people:
+        return _wait_for_person(execution.steering, step, instruction)
     message = (
         f"manual step '{step.name}' needs a person to confirm it: run interactively, "
         f"or confirm it in advance with --confirm {step.name}"
     )
     return Outcome(ok=False, log=message + "\n", error=message)
+
+
+def _wait_for_person(steering: Steering, step: Step, instruction: str) -> Outcome:
+    """An unattended run at a manual step: the run waits (recorded ``waiting``) until a
+    person confirms or cancels it, or the step's timeout fails it."""
+    waited = steering.wait_for_answer(step, instruction)
+    answer = waited.answer
+    if answer is None:
+        message = (
+            f"nobody confirmed manual step '{step.name}' within its timeout "
+            f"({step.timeout_seconds:g}s)"
+        )
+        return Outcome(ok=False, log=message + "\n", error=message, transitions=waited.transitions)
+    if answer.action == CANCEL:
+        raise CancelRequested(answer, waited.transitions)
+    note = f"confirmed by {answer.by} at {timestamp(answer.at)}\n"
+    return Outcome(ok=True, log=note, answer=answer, transitions=waited.transitions)
 
 
 def _write_log(execution: Execution, step: StepRecord, text: str) -> str | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +115,11 @@ def _as_int(value: object) -> int | None:
     return None
 
 
-def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
+def poll(
+    spec: HealthSpec, step_timeout: float, pause: Callable[[float], None] = time.sleep
+) -> Outcome:
+    """Probe until healthy or the timeout; ``pause`` waits between probes (and may end the
+    wait early, raising, when the run is cancelled)."""
     # Imported here: only health steps need an HTTP client, and it is slow to import.
     import httpx
 
@@ -138,7 +142,7 @@ def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
                 return Outcome(ok=True, log="\n".join(log) + "\n")
             if time.monotonic() + spec.interval_seconds > deadline:
                 break
-            time.sleep(spec.interval_seconds)
+            pause(spec.interval_seconds)
     error = f"{spec.url} did not become healthy within {waited:g}s: {last}"
     return Outcome(ok=False, log="\n".join(log) + "\n", error=error)
 

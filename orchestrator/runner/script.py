@@ -23,8 +23,13 @@ def run_script(
     masker: Masker,
     on_output: Callable[[str], None] | None,
     on_start: Callable[[int], None] | None = None,
+    on_text: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Outcome:
-    """Run one attempt; ``scratch`` is the run's private folder for the script and outputs."""
+    """Run one attempt; ``scratch`` is the run's private folder for the script and outputs.
+
+    ``on_text`` hears the masked output as it comes; ``stop`` ends the process early
+    (raising ``process.Cancelled``)."""
     script = scratch / f"{step.name}.{step.language or 'txt'}"
     try:
         script.write_text(body, encoding="utf-8")
@@ -44,6 +49,8 @@ def run_script(
             masker=masker,
             on_output=on_output,
             on_start=on_start,
+            on_text=on_text,
+            stop=stop,
         )
     except OSError as exc:
         message = f"could not start {step.command[0]!r}: {exc.strerror or exc}"

@@ -329,10 +329,11 @@ def test_hostile_template_is_refused(git_repo: Path) -> None:
 """
     commit_documents(git_repo, {"intents/demo.md": document(FRONT, body)})
     ran = orch(git_repo, "apply", "intents/demo.md")
-    assert ran.code == 1
-    assert (
-        "failed step 'hostile': intents/demo.md:10:1: step 'hostile': refused by the template "
-        "sandbox: access to attribute '__class__' of 'str' object is unsafe." in ran.stderr
+    # The body uses no earlier step's output, so it is rendered before the run starts.
+    assert (ran.code, ran.stderr) == (
+        2,
+        "intents/demo.md:10:1: step 'hostile': refused by the template sandbox: access to "
+        "attribute '__class__' of 'str' object is unsafe.\n",
     )
     assert "Popen" not in ran.stderr + ran.stdout
     assert not (git_repo / "out.txt").exists()
@@ -342,8 +343,12 @@ def test_manual_step_needs_confirmation(git_repo: Path) -> None:
     body = "# Demo\n\n```manual {step=check}\nLook at the dashboard.\n```\n"
     commit_documents(git_repo, {"intents/demo.md": document(FRONT, body)})
     ran = orch(git_repo, "apply", "intents/demo.md")
-    assert ran.code == 1
-    assert "--confirm check" in ran.stderr
+    # Without a terminal nobody can be asked: refused before anything runs.
+    assert ran.code == 2
+    assert ran.stderr == (
+        "intents/demo.md:9:1: manual step 'check' needs a person to confirm it, and this run "
+        "cannot ask one (no terminal): confirm it in advance with --confirm check\n"
+    )
     code, record = _apply_json(git_repo, "intents/demo.md", "--confirm", "check")
     assert code == 0
     assert record["steps"][0]["confirmed_by"]

@@ -143,6 +143,7 @@ def test_pending_runs_come_back_in_queue_order(repo: Path) -> None:
         queued_at=datetime(2026, 11, 25, 10, 15, 0, 200000, tzinfo=UTC),
         inputs={"replicas": 2},
         masked=frozenset({"password"}),
+        blob=earlier["document"]["blob"],
     )
     assert (second.run_id, second.inputs, second.masked) == (
         "20261125T101500Z-aaaaaa",
