@@ -25,13 +25,16 @@ from orchestrator.process import Masker, ignore_interrupts
 from orchestrator.record import RunError, RunRecord, StepRecord, utc_now
 from orchestrator.runner import context, files, health, rendering, script
 from orchestrator.runner.interruption import (
+    Interruption,
     RunInterrupted,
     StepInterrupted,
     cut_short,
-    interrupted_run,
+    interruption_at,
+    stopped_again,
 )
 from orchestrator.runner.outcome import Outcome
 from orchestrator.runner.output import DEFAULT_LOG_CAP_BYTES, write_log
+from orchestrator.runner.status import RunStatus
 
 
 class Observer(Protocol):
@@ -218,34 +221,53 @@ def _execute_in(
     scratch: Path,
 ) -> RunRecord:
     views: dict[str, context.StepView] = {}
-    failed: StepRecord | None = None
-    index = 0
-    try:
-        for index, step in enumerate(execution.document.steps):
+    status = RunStatus()
+    interrupted: Interruption | None = None
+    # After the first Ctrl-C, further ones are ignored except while a step that runs always
+    # runs: ``restore`` gives Ctrl-C back.
+    restore: Callable[[], None] | None = None
+    for index, step in enumerate(execution.document.steps):
+        try:
             current = record.steps[index]
-            if failed is not None:
-                current = dataclasses.replace(
-                    current, skipped_because=f"step '{failed.name}' failed before it"
-                ).moved_to(StepState.SKIPPED)
-            else:
-                current = _run_step(execution, step, current, env, views, observer, scratch)
-                views[step.name] = context.StepView(
-                    state=current.state.value, exit_code=current.exit_code, outputs=current.outputs
+            held_back = status.holds_back(step)
+            if held_back is not None:
+                current = dataclasses.replace(current, skipped_because=held_back).moved_to(
+                    StepState.SKIPPED
                 )
+            else:
+                if restore is not None:
+                    restore()  # a second Ctrl-C stops this step, and the run
+                    restore = None
+                current = _run_step(execution, step, current, env, views, observer, scratch, status)
+                if interrupted is not None:
+                    restore = ignore_interrupts()
                 if current.state is StepState.FAILED and not current.continued_on_error:
-                    failed = current
+                    status = status.after_failure_of(current.name)
+            views[step.name] = _view_of(current)
             record = record.with_step(current)
             observer.step_changed(current)
-    except KeyboardInterrupt as exc:
-        restore = ignore_interrupts()
-        interrupted = exc.step if isinstance(exc, StepInterrupted) else None
-        record, name = interrupted_run(record, index, interrupted, observer)
-        raise RunInterrupted(record, name, restore) from None
-    if failed is not None:
+        except KeyboardInterrupt as exc:
+            restore = restore or ignore_interrupts()
+            if interrupted is not None:  # a second Ctrl-C: nothing more runs
+                record = stopped_again(record, index, exc, interrupted, observer)
+                raise RunInterrupted(record, interrupted.step, restore) from None
+            record, interrupted = interruption_at(record, index, exc, observer)
+            status = status.after_cancel(interrupted.reason)
+            views.update({s.name: _view_of(s) for s in record.steps[: index + 1]})
+    if interrupted is not None:
+        record = dataclasses.replace(record, error=interrupted.error)
+        raise RunInterrupted(record, interrupted.step, restore or ignore_interrupts())
+    if status.failed is not None:
+        failed = next(step for step in record.steps if step.name == status.failed)
         record = dataclasses.replace(
             record, error=RunError(step=failed.name, message=failed.error or "failed")
         )
     return record
+
+
+def _view_of(step: StepRecord) -> context.StepView:
+    """What later ``if`` conditions and templates see of a step that ran or was skipped."""
+    return context.StepView(state=step.state.value, exit_code=step.exit_code, outputs=step.outputs)
 
 
 def _run_step(
@@ -256,11 +278,12 @@ def _run_step(
     views: Mapping[str, context.StepView],
     observer: Observer,
     scratch: Path,
+    status: RunStatus,
 ) -> StepRecord:
     template_context = template_context_for(execution, env=env, steps=views)
     try:
         if step.condition is not None and not rendering.condition_holds(
-            execution, step, template_context
+            execution, step, template_context, status
         ):
             return dataclasses.replace(
                 current, skipped_because=f"if: {step.condition} was false"

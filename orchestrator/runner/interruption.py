@@ -1,10 +1,12 @@
 """Ctrl-C during a run: the step it was in ends ``failed`` ("interrupted", its attempt
-counted), every later step ``skipped``, and the run carries why."""
+counted), later steps are ``skipped`` except those whose ``if`` calls ``always()`` or
+``cancelled()`` (they run, and a second Ctrl-C stops them too), and the run carries why."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orchestrator.model import StepState
@@ -46,11 +48,66 @@ def cut_short(current: StepRecord, logs: list[str], exc: KeyboardInterrupt) -> S
     return dataclasses.replace(current, ended_at=utc_now(), error=INTERRUPTED)
 
 
-def interrupted_run(
-    record: RunRecord, index: int, interrupted: StepRecord | None, observer: Observer
-) -> tuple[RunRecord, str | None]:
-    """The run as Ctrl-C left it: the step it was in ``failed``, every later one ``skipped``."""
+@dataclass(frozen=True)
+class Interruption:
+    """Ctrl-C stopped the run: during ``step`` (None: between steps). ``reason`` is what the
+    steps it holds back record; ``error`` the run's error."""
+
+    step: str | None
+    reason: str
+    error: RunError
+
+
+def interruption_at(
+    record: RunRecord, index: int, exc: BaseException, observer: Observer
+) -> tuple[RunRecord, Interruption]:
+    """The run as the first Ctrl-C left it at step ``index``: that step ``failed``
+    ("interrupted") unless it had ended already. Later steps are left to the caller: those
+    whose ``if`` calls ``always()`` or ``cancelled()`` still run."""
+    record, name, at = _cut_at(record, index, exc, observer)
+    if name is not None:
+        return record, Interruption(
+            name,
+            f"the run was interrupted during step '{name}'",
+            RunError(step=name, message=f"interrupted by the operator during step '{name}'"),
+        )
+    return record, Interruption(
+        None,
+        f"the run was interrupted after step '{at}'",
+        RunError(step=None, message=f"interrupted by the operator after step '{at}'"),
+    )
+
+
+def stopped_again(
+    record: RunRecord,
+    index: int,
+    exc: BaseException,
+    first: Interruption,
+    observer: Observer,
+) -> RunRecord:
+    """A second Ctrl-C, while steps ran after the first one: the step it came in ``failed``
+    ("interrupted"), every later step ``skipped``; the run keeps the first one's error."""
+    record, name, at = _cut_at(record, index, exc, observer)
+    reason = (
+        f"a second Ctrl-C stopped the run during step '{name}'"
+        if name is not None
+        else f"a second Ctrl-C stopped the run after step '{at}'"
+    )
+    for later in record.steps[index + 1 :]:
+        if later.state is StepState.PENDING:
+            skipped = dataclasses.replace(later, skipped_because=reason).moved_to(StepState.SKIPPED)
+            record = record.with_step(skipped)
+            observer.step_changed(skipped)
+    return dataclasses.replace(record, error=first.error)
+
+
+def _cut_at(
+    record: RunRecord, index: int, exc: BaseException, observer: Observer
+) -> tuple[RunRecord, str | None, str]:
+    """Record step ``index`` as Ctrl-C left it; the name of the step it cut short (None when
+    that step had ended already) and the name of step ``index``."""
     at = record.steps[index]
+    interrupted = exc.step if isinstance(exc, StepInterrupted) else None
     if interrupted is None and at.state in (StepState.PENDING, StepState.RUNNING):
         # Cut short before its process started (rendering, a retry's pause, a prompt).
         now = utc_now()
@@ -60,21 +117,8 @@ def interrupted_run(
         if at.state is StepState.PENDING:
             interrupted = interrupted.moved_to(StepState.RUNNING, now)
         interrupted = interrupted.moved_to(StepState.FAILED, now)
-    if interrupted is not None:
-        record = record.with_step(interrupted)
-        observer.step_changed(interrupted)
-        reason = f"the run was interrupted during step '{interrupted.name}'"
-    else:
-        reason = f"the run was interrupted after step '{at.name}'"
-    for later in record.steps[index + 1 :]:
-        if later.state is StepState.PENDING:
-            skipped = dataclasses.replace(later, skipped_because=reason).moved_to(StepState.SKIPPED)
-            record = record.with_step(skipped)
-            observer.step_changed(skipped)
-    name = interrupted.name if interrupted is not None else None
-    message = (
-        f"interrupted by the operator during step '{name}'"
-        if name is not None
-        else f"interrupted by the operator after step '{at.name}'"
-    )
-    return dataclasses.replace(record, error=RunError(step=name, message=message)), name
+    if interrupted is None:
+        return record, None, at.name
+    record = record.with_step(interrupted)
+    observer.step_changed(interrupted)
+    return record, interrupted.name, at.name
