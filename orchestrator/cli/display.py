@@ -15,6 +15,9 @@ from rich.text import Text
 from orchestrator.model import Step, StepState
 from orchestrator.record import StepRecord
 
+# The error the run record gives the step Ctrl-C cut short (docs/running.md, "Ctrl-C").
+INTERRUPTED = "interrupted"
+
 _MARKS = {
     StepState.PENDING: Text("·", style="dim"),
     StepState.COMPLETED: Text("✓", style="green"),
@@ -34,6 +37,9 @@ class LiveDisplay:
         self._interactive = interactive
         self._rows: dict[str, StepRecord | None] = {step.name: None for step in steps}
         self._sections = {step.name: step.section for step in steps}
+        self._conditions = {step.name: step.condition for step in steps}
+        self._interrupted = False
+        self.ran_after_ctrl_c: list[str] = []
         self._started: dict[str, float] = {}
         self._elapsed: dict[str, float] = {}
         self._live = Live(
@@ -64,8 +70,19 @@ class LiveDisplay:
             self._live.stop()
 
     def step_changed(self, step: StepRecord) -> None:
+        if step.state is StepState.FAILED and step.error == INTERRUPTED:
+            self._interrupted = True
         if step.state is StepState.RUNNING:
             self._started[step.name] = time.monotonic()
+            if self._interrupted and step.name not in self.ran_after_ctrl_c:
+                self.ran_after_ctrl_c.append(step.name)
+                self._console.print(
+                    Text(
+                        f"Ctrl-C: step '{step.name}' runs all the same "
+                        f"(if: {self._conditions[step.name]}); press Ctrl-C again to stop it",
+                        style="yellow",
+                    )
+                )
         elif step.name in self._started:
             self._elapsed[step.name] = time.monotonic() - self._started.pop(step.name)
         self._rows[step.name] = step

@@ -415,6 +415,7 @@ def _attempt(
         masker=execution.masker,
         on_output=on_output,
         on_start=on_start,
+        document=str(execution.workflow_info.get("path") or execution.document.path),
     )
 
 
