@@ -162,9 +162,7 @@ def _would_need(result: "api.Plan") -> list[str]:
     if result.missing_secrets:
         names = ", ".join(result.missing_secrets)
         them = "it" if len(result.missing_secrets) == 1 else "them"
-        lines.append(
-            f"would need {names} to run: export {them} in the environment that runs orch"
-        )
+        lines.append(f"would need {names} to run: export {them} in the environment that runs orch")
     for name in result.missing_secret_inputs:
         lines.append(
             f"would need the secret input '{name}' to run: give it with -i {name}=VALUE "

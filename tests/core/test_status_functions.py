@@ -103,6 +103,11 @@ echo "plain was {{ steps.plain.state }}" > cleanup.txt
     assert "↷ on-success  Demo  skipped: if: success() was false" in stderr
     report = git(git_repo, "show", f"orch-trace:runs/demo/{record['run_id']}/report.md")
     assert "Skipped: step 'check' failed before it" in report
+    shown = orch(git_repo, "show", record["run_id"]).stdout.splitlines()
+    assert shown[shown.index("  └ exited with code 3") + 2] == (
+        "  └ skipped: step 'check' failed before it"
+    )
+    assert "  └ skipped: if: cancelled() was false" in shown
 
 
 def test_in_a_successful_run_failure_steps_are_skipped_and_the_rest_run(git_repo: Path) -> None:
