@@ -137,9 +137,15 @@ def status_functions_in_template(source: str, *, body: bool = True) -> list[tupl
     ``if`` conditions only); the source must parse."""
     if _plain(source, body=body) or not mentions_status(source):
         return []
+    return list(_status_functions_in_template(source, body))
+
+
+@functools.lru_cache(maxsize=1024)
+def _status_functions_in_template(source: str, body: bool) -> tuple[tuple[str, int], ...]:
+    # Remembered: a body shared by many documents is read once.
     from orchestrator.templating import static
 
-    return static.status_functions_in_template(source, body=body)
+    return tuple(static.status_functions_in_template(source, body=body))
 
 
 def required_failures(expression: str) -> list[str]:
