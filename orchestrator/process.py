@@ -25,7 +25,7 @@ import textwrap
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,17 +184,21 @@ def run(
     """
     started = time.monotonic()
     with tempfile.TemporaryFile(prefix="orch-output-") as capture:
-        process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=capture,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        follower = _Follower(capture.fileno(), masker, on_output) if on_output else None
+        with _ctrl_c_deferred() as pending:
+            process = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=capture,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        follower: _Follower | None = None
         try:
+            if pending:
+                raise KeyboardInterrupt
+            follower = _Follower(capture.fileno(), masker, on_output) if on_output else None
             if on_start is not None:
                 on_start(process.pid)
             timed_out = not _wait_for_exit(process, timeout)
@@ -221,6 +225,27 @@ def run(
         timed_out=timed_out,
         seconds=time.monotonic() - started,
     )
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[list[int]]:
+    """Hold back Ctrl-C while a process starts: the child may already run when ``Popen`` is
+    interrupted, and then nobody would stop it. The list it gives holds the signal when one
+    came; the caller raises ``KeyboardInterrupt`` once it can stop the process. (Only the
+    main thread receives Ctrl-C; elsewhere nothing changes.)"""
+    pending: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # ignored, or somebody else's handler
+        yield pending
+        return
+    signal.signal(signal.SIGINT, lambda number, frame: pending.append(number))
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> bool:

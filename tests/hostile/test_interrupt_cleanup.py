@@ -197,3 +197,40 @@ sleep 300
     assert cleanup["error"] == "timed out after 1s; its whole process tree was stopped"
     assert record["error"]["message"] == "interrupted by the operator during step 'slow'"
     assert "step 'cleanup' (failed) ran all the same" in stderr
+
+
+RACE = """
+import os, signal, subprocess, sys
+from pathlib import Path
+
+from orchestrator import process
+
+class LateCtrlC(subprocess.Popen):
+    # Ctrl-C arrives just as the step's process has started, before Popen returns.
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        Path(sys.argv[1]).write_text(str(self.pid))
+        os.kill(os.getpid(), signal.SIGINT)
+
+subprocess.Popen = LateCtrlC
+try:
+    process.run(
+        ["sleep", "300"], cwd=Path.cwd(), env=dict(os.environ), timeout=60,
+        masker=process.Masker(),
+    )
+except process.Interrupted:
+    print("interrupted")
+"""
+
+
+def test_ctrl_c_while_a_step_starts_stops_its_process(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    done = subprocess.run(
+        [sys.executable, "-c", RACE, str(pid_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, "interrupted\n"), done.stderr
+    assert _stopped(pid_file)
