@@ -62,6 +62,17 @@ def cancel(run: RunArgument, where: Where = Path()) -> None:
             highlight=False,
         )
         return
+    if answered.cleanup:
+        names = ", ".join(f"'{escape(name)}'" for name in answered.cleanup)
+        one = len(answered.cleanup) == 1
+        running = f"step {names} runs" if one else f"steps {names} run"
+        out.print(
+            f"run {answered.run_id} is cancelled (by {escape(answered.by)}); its cleanup "
+            f"{running} all the same: orch cancel {answered.run_id} again stops "
+            f"{'it' if one else 'them'}",
+            highlight=False,
+        )
+        return
     error = answered.record.get("error") or {}
     why = f" ({escape(str(error.get('message')))})" if error.get("message") else ""
     out.print(f"run {answered.run_id} {answered.state}{why}", highlight=False)
