@@ -53,7 +53,8 @@ def confirm(
 
 
 def cancel(run: RunArgument, where: Where = Path()) -> None:
-    """Cancel a queued, running or waiting run: its running step's processes are stopped."""
+    """Cancel a queued, running or waiting run: its running step's processes are stopped,
+    its cleanup steps (if: always(), cancelled()) still run; cancel again to stop those."""
     answered = api.cancel(where, run)
     if answered.state == RunState.PENDING.value:
         out.print(
