@@ -99,6 +99,25 @@ def show_a_caught_mistake(orch: Path, scratch: Path) -> None:
 
 
 CHROMIUM = Path("/usr/bin/chromium")
+REDIS_SERVER = Path("/usr/bin/redis-server")
+
+
+def install_redis() -> None:
+    """The distributed tests start Debian's redis-server (the broker of orch worker)."""
+    if REDIS_SERVER.exists():
+        return
+    if os.geteuid() != 0:
+        print(f"{REDIS_SERVER} is missing and this is not root: the distributed tests are skipped")
+        print("  install it with: apt-get install --no-install-recommends redis-server", flush=True)
+        return
+    print(f"{REDIS_SERVER} is missing: installing Debian's redis-server for the distributed tests")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "redis-server"],
+    ):
+        print("+", " ".join(command), flush=True)
+        subprocess.run(command, check=True, env=environment)
 
 
 def install_chromium() -> None:
@@ -119,14 +138,37 @@ def install_chromium() -> None:
         subprocess.run(command, check=True, env=environment)
 
 
+# The whole suite must cover at least this share of orch's lines, the processes it starts
+# included (README, Development).
+COVERAGE_FLOOR = 93
+
+
+def coverage_options(pytest_args: list[str]) -> list[str]:
+    """Measure coverage and hold the floor when the whole suite runs (only options given);
+    tests named on the command line run without coverage, as a quick check."""
+    if any(not arg.startswith("-") for arg in pytest_args):
+        return []
+    return ["--cov", "--cov-report=term", f"--cov-fail-under={COVERAGE_FLOOR}"]
+
+
 def test() -> None:
     install("[dev]")
     install_chromium()
+    install_redis()
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    pytest_args = sys.argv[2:]
     # One worker per core: most tests wait on real processes (git, orch, servers).
-    command = [str(BIN / "python"), "-m", "pytest", "-n", "auto", *sys.argv[2:]]
+    command = [
+        str(BIN / "python"),
+        "-m",
+        "pytest",
+        "-n",
+        "auto",
+        *coverage_options(pytest_args),
+        *pytest_args,
+    ]
     print("+", " ".join(command[1:]), flush=True)
     sys.exit(subprocess.run(command, cwd=ROOT, env=env, check=False).returncode)
 
@@ -140,7 +182,8 @@ def screenshots() -> None:
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "WEB_SCREENSHOTS": str(ROOT / "docs" / "images"),
     }
-    command = [str(BIN / "python"), "-m", "pytest", "-q", "tests/web/test_browser.py"]
+    tests = ["tests/web/test_browser.py", "tests/web/test_browser_steering.py"]
+    command = [str(BIN / "python"), "-m", "pytest", "-q", *tests]
     print("+", " ".join(command[1:]), flush=True)
     sys.exit(subprocess.run(command, cwd=ROOT, env=env, check=False).returncode)
 

@@ -12,6 +12,11 @@ Each client runs in its own process, started before the clock and told to go on 
 standard input, so process start-up is not timed; every timed operation waits ``--pause``
 seconds first, so each starts from the same quiet machine.
 
+Each round also makes the download with httpx's public API instead of orch's read from the
+socket (``PublicApiClient`` below: ``Client.stream`` with ``iter_raw``), the two in
+alternating order, so the two are compared in the same rounds against the same server.
+(Uploads go through httpx's own multipart encoder, ``files=`` with the open file, in both.)
+
 On a virtual machine the cost of writing a new 1 GiB file swings by ten times from one
 minute to the next (memory the guest handed back to the host faults in again page by page),
 so the results are medians over rounds, with each operation's CPU seconds alongside.
@@ -39,6 +44,10 @@ import httpx
 KEY = "bench-key"
 MIB = 1024 * 1024
 REDUCED = ("parse-only", "parse+hash")
+PHASES = {
+    ("download", "orch"): "download",
+    ("download", "public"): "download, httpx iter_raw",
+}
 
 
 def vm_hwm_mib(pid: int) -> float:
@@ -54,13 +63,33 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def client_main(phase: str, url: str, target: str, path: str, server_pid: str) -> None:
+def public_api_client(url: str) -> Any:
+    """``DropBoxClient`` with downloads read through httpx's public streaming API."""
+    from orchestrator.dropboxmini import DropBoxClient, protocol
+    from orchestrator.dropboxmini.verify import save_verified
+
+    class PublicApiClient(DropBoxClient):
+        def download(self, artifact_id: str, dest: Path) -> protocol.ArtifactRecord:
+            record = self.get(artifact_id)
+            with self._http.stream("GET", record.download_path) as response:
+                response.raise_for_status()
+                save_verified(dest, response.iter_raw(), record)
+            return record
+
+    return PublicApiClient(url, KEY, timeout=600)
+
+
+def client_main(
+    phase: str, url: str, target: str, path: str, server_pid: str, variant: str = "orch"
+) -> None:
     """One transfer, started when a line arrives on stdin: ``upload`` of the file at
-    ``path``, or ``download`` of artifact ``target`` to ``path``."""
+    ``path``, or ``download`` of artifact ``target`` to ``path``, by orch's client or
+    (``variant`` ``public``) by the one on httpx's public API."""
     from orchestrator.dropboxmini import DropBoxClient, UploadFields
 
     me, server = os.getpid(), int(server_pid)
-    with DropBoxClient(url, KEY, timeout=600) as client:
+    made = DropBoxClient(url, KEY, timeout=600) if variant == "orch" else public_api_client(url)
+    with made as client:
         client.status()
         print("ready", flush=True)
         sys.stdin.readline()
@@ -124,10 +153,26 @@ def copy_seconds(source: Path, pause: float) -> float:
 
 
 def transfer(
-    phase: str, url: str, target: str, path: Path, server_pid: int, pause: float
+    phase: str,
+    url: str,
+    target: str,
+    path: Path,
+    server_pid: int,
+    pause: float,
+    variant: str = "orch",
 ) -> dict[str, Any]:
     client = subprocess.Popen(
-        [sys.executable, __file__, "--client", phase, url, target, str(path), str(server_pid)],
+        [
+            sys.executable,
+            __file__,
+            "--client",
+            phase,
+            url,
+            target,
+            str(path),
+            str(server_pid),
+            variant,
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -172,7 +217,7 @@ def report(rows: list[dict[str, Any]], mib: int) -> None:
         copy_rate, rate = mib / row["copy_s"], mib / row["seconds"]
         row["ratio"] = rate / copy_rate
         print(
-            f"  copy {row['copy_s']:5.2f} s {copy_rate:5.0f} MiB/s | {row['phase']:18} "
+            f"  copy {row['copy_s']:5.2f} s {copy_rate:5.0f} MiB/s | {row['phase']:24} "
             f"{row['seconds']:5.2f} s {rate:5.0f} MiB/s {row['ratio']:5.2f} x copy | CPU "
             f"client {row['client_cpu_s']:.2f} s, server {row['server_cpu_s']:.2f} s"
         )
@@ -181,7 +226,7 @@ def report(rows: list[dict[str, Any]], mib: int) -> None:
         mine = [row for row in rows if row["phase"] == phase]
         seconds = statistics.median(row["seconds"] for row in mine)
         print(
-            f"  {phase:18} {seconds:5.2f} s {mib / seconds:5.0f} MiB/s "
+            f"  {phase:24} {seconds:5.2f} s {mib / seconds:5.0f} MiB/s "
             f"{statistics.median(row['ratio'] for row in mine):5.2f} x copy "
             f"(range {min(row['ratio'] for row in mine):.2f}-"
             f"{max(row['ratio'] for row in mine):.2f}); CPU client "
@@ -218,27 +263,33 @@ def main() -> None:
         )
         print(f"file: {mib} MiB in {work}; {args.rounds} rounds, {pause:g} s pause")
         rows: list[dict[str, Any]] = []
-        client_mib = 0.0
-        for _ in range(args.rounds):
+        client_mib: dict[str, float] = {"orch": 0.0, "public": 0.0}
+        for round_ in range(args.rounds):
+            variants = ("orch", "public") if round_ % 2 == 0 else ("public", "orch")
             copy_s = copy_seconds(source, pause)
             up = transfer("upload", url, "-", source, server.pid, pause)
             rows.append({"phase": "upload", "copy_s": copy_s, **up})
+            client_mib["orch"] = max(client_mib["orch"], up["client_hwm_mib"])
             for mode in REDUCED:
                 process, reduced_url = servers[mode]
                 result = transfer("upload", reduced_url, "-", source, process.pid, pause)
                 rows.append({"phase": f"upload ({mode})", "copy_s": copy_s, **result})
             copy_s = copy_seconds(source, pause)
-            down = transfer("download", url, up["artifact_id"], back, server.pid, pause)
-            rows.append({"phase": "download", "copy_s": copy_s, **down})
-            if back.stat().st_size != mib * MIB or down["sha256"] != up["sha256"]:
-                raise RuntimeError("the downloaded file differs from the uploaded one")
-            back.unlink()
-            client_mib = max(client_mib, up["client_hwm_mib"], down["client_hwm_mib"])
+            for variant in variants:
+                down = transfer(
+                    "download", url, up["artifact_id"], back, server.pid, pause, variant
+                )
+                rows.append({"phase": PHASES["download", variant], "copy_s": copy_s, **down})
+                if back.stat().st_size != mib * MIB or down["sha256"] != up["sha256"]:
+                    raise RuntimeError("the downloaded file differs from the uploaded one")
+                back.unlink()
+                client_mib[variant] = max(client_mib[variant], down["client_hwm_mib"])
         report(rows, mib)
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"load average at the end: {load}")
         print(f"server peak RSS (VmHWM): {vm_hwm_mib(server.pid):.0f} MiB (idle {idle_mib:.0f})")
-        print(f"client peak RSS (VmHWM): {client_mib:.0f} MiB")
+        for variant, peak in client_mib.items():
+            print(f"client peak RSS (VmHWM), {variant} client: {peak:.0f} MiB")
     finally:
         for process, _ in servers.values():
             process.terminate()
@@ -247,7 +298,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 7 and sys.argv[1] == "--client":
+    if len(sys.argv) == 8 and sys.argv[1] == "--client":
         client_main(*sys.argv[2:])
     elif len(sys.argv) == 9 and sys.argv[1] == "--reduced-server":
         mode, _, root, _, port, _, max_bytes = sys.argv[2:]

@@ -1,7 +1,7 @@
 """How fast ``validate_paths`` checks 1,000 typical intent documents.
 
-Run: ``python benchmarks/bench_validate.py [COUNT]``. Prints wall and CPU time for orch's
-validation and, measured in the same run on the same files, for two floors with no
+Run: ``python benchmarks/bench_validate.py [COUNT] [--rounds 5]``. Prints wall and CPU
+time for orch's validation and, measured in the same run on the same files, for two floors with no
 validation at all: reading each file, loading its front matter with ruamel.yaml in
 round-trip mode (what orch used to do) and parsing its body with markdown-it; and reading
 each file, parsing its front matter into events with libyaml and its body with markdown-it
@@ -11,12 +11,20 @@ The typical documents differ only in id, title and description, as documents wri
 one template do; orch remembers which template texts it has already found valid, so their
 step bodies are checked once. A second set, where every step body, condition and artifact
 field differs too, shows the cost when nothing repeats.
+
+In the same rounds (``--rounds``, the order rotating), ``validate_paths`` runs again with one
+of orch's own parts replaced by a library (``validate_alternatives.py``): the schema's
+validity check by jsonschema-rs or fastjsonschema, the template shortcut by plain Jinja with
+a cache. Then micro-benchmarks of each part alone, each engine's cost of first use in a fresh
+process, and how often each schema engine's verdict differs from jsonschema's
+(``validate_micro.py``).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,10 +33,10 @@ from pathlib import Path
 from markdown_it import MarkdownIt
 from ruamel.yaml import YAML
 from ruamel.yaml.main import CParser  # type: ignore[attr-defined]
+from validate_alternatives import VARIANTS, clear_caches, swapped
+from validate_micro import micro_benchmarks
 
 from orchestrator.document import validate_paths
-
-check = validate_paths
 
 TEMPLATE = """\
 ---
@@ -164,27 +172,67 @@ def write(root: Path, count: int, make: Callable[[int], str]) -> list[Path]:
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("count", nargs="?", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    count = args.count
     with tempfile.TemporaryDirectory() as folder:
         typical = write(Path(folder) / "typical", count, lambda n: TEMPLATE.format(n=n))
         varied = write(Path(folder) / "distinct", count, distinct)
-        # Warm imports and caches; the distinct set is checked on documents not timed.
-        validate_paths(typical[:10])
         spare = write(Path(folder) / "spare", 10, lambda n: distinct(count + n))
-        assert not validate_paths(spare), "the distinct documents must be valid"
-        problems: list[object] = []
-        rows = [
-            ("baseline: ruamel round-trip + markdown-it", timed(lambda: rt_floor(typical))),
-            ("baseline: libyaml events + markdown-it", timed(lambda: events_floor(typical))),
-            ("orch validate_paths, typical", timed(lambda: problems.extend(check(typical)))),
-            ("orch validate_paths, distinct", timed(lambda: problems.extend(check(varied)))),
-        ]
-    assert not problems, problems[:3]
+        for variant in VARIANTS:
+            with swapped(variant):
+                assert not validate_paths(typical[:10] + spare), f"{variant}: must be valid"
+        rt = timed(lambda: rt_floor(typical))
+        floor: list[tuple[float, float]] = []
+        runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        for round_ in range(args.rounds):
+            floor.append(timed(lambda: events_floor(typical)))
+            order = VARIANTS[round_ % len(VARIANTS) :] + VARIANTS[: round_ % len(VARIANTS)]
+            for variant in order:
+                for label, paths in (("typical", typical), ("distinct", varied)):
+                    runs.setdefault((variant, label), []).append(
+                        timed_variant(variant, typical, paths)
+                    )
+        micro = micro_benchmarks(typical, varied, args.rounds)
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    print(f"documents: {count}   CPUs: {os.cpu_count()}   load average: {load}")
-    print(f"{'':44s} {'wall':>8s} {'cpu':>8s} {'docs/s':>8s}")
-    for label, (wall, cpu) in rows:
-        print(f"{label:44s} {wall:7.2f}s {cpu:7.2f}s {count / wall:8.0f}")
+    print(f"documents: {count}   rounds: {args.rounds}   CPUs: {os.cpu_count()}   load: {load}")
+    print(f"{'':48s} {'wall':>8s} {'cpu':>8s} {'docs/s':>8s}  (medians of the rounds)")
+    show("floor: ruamel round-trip + markdown-it (once)", [rt], count)
+    show("floor: libyaml events + markdown-it", floor, count)
+    for label in ("typical", "distinct"):
+        show(f"orch validate_paths, {label}", runs[("orch", label)], count)
+    print()
+    print("validate_paths with one part replaced, same rounds; ratios = medians of per-round")
+    print("ratios to orch's own run in that round, wall / cpu (> 1: slower than orch)")
+    for label in ("typical", "distinct"):
+        for variant in VARIANTS[1:]:
+            mine, ours = runs[(variant, label)], runs[("orch", label)]
+            pairs = list(zip(mine, ours, strict=True))
+            wall = statistics.median(m[0] / o[0] for m, o in pairs)
+            cpu = statistics.median(m[1] / o[1] for m, o in pairs)
+            show(f"{variant}, {label}", mine, count, f"  {wall:5.2f} / {cpu:4.2f} x orch")
+    print()
+    for line in micro:
+        print(line)
+
+
+def timed_variant(variant: str, warm: list[Path], paths: list[Path]) -> tuple[float, float]:
+    """One timed ``validate_paths`` run with ``variant`` swapped in, caches warmed alike."""
+    clear_caches()
+    with swapped(variant):
+        validate_paths(warm[:10])
+        problems: list[object] = []
+        result = timed(lambda: problems.extend(validate_paths(paths)))
+    assert not problems, problems[:3]
+    return result
+
+
+def show(label: str, samples: list[tuple[float, float]], count: int, extra: str = "") -> None:
+    wall = statistics.median(s[0] for s in samples)
+    cpu = statistics.median(s[1] for s in samples)
+    print(f"{label:48s} {wall:7.2f}s {cpu:7.2f}s {count / wall:8.0f}{extra}")
 
 
 if __name__ == "__main__":

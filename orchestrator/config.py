@@ -41,6 +41,8 @@ class Settings:
     # Bounds on rendering one template (docs/security.md, "Rendering limits").
     render_seconds: float = 5.0
     render_max_chars: int = 4 * 1024 * 1024
+    # A Celery broker (Redis): runs are sent to `orch worker`s instead of run here.
+    broker_url: str | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -89,6 +91,16 @@ def _string(value: Any) -> str:
     return value
 
 
+def _broker_in_file(value: Any) -> str:
+    url = _string(value)
+    if "@" in url.split("://", 1)[-1].split("/", 1)[0]:
+        raise ValueError(
+            "holds credentials: give a broker URL with a password only in ORCH_BROKER_URL, "
+            "never in a file that may be committed"
+        )
+    return url
+
+
 def _integer(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("must be an integer")
@@ -133,6 +145,7 @@ _FILE_KEYS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "max-input-total-bytes": ("max_input_total_bytes", _positive_bytes),
     "render-seconds": ("render_seconds", lambda v: _positive_number(v, float)),
     "render-max-chars": ("render_max_chars", lambda v: _positive_number(v, int)),
+    "broker": ("broker_url", _broker_in_file),
 }
 _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_INTENTS": ("intents", lambda v: _globs([p for p in str(v).split(":") if p])),
@@ -151,6 +164,7 @@ _ENVIRONMENT: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ORCH_MAX_INPUT_TOTAL_BYTES": ("max_input_total_bytes", _positive_bytes),
     "ORCH_RENDER_SECONDS": ("render_seconds", lambda v: _positive_number(v, float)),
     "ORCH_RENDER_MAX_CHARS": ("render_max_chars", lambda v: _positive_number(v, int)),
+    "ORCH_BROKER_URL": ("broker_url", _string),
 }
 
 

@@ -39,16 +39,21 @@ class StepKind(enum.StrEnum):
 class RunState(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    # A manual step of an unattended run waits for a person (orch confirm / orch cancel).
+    WAITING = "waiting"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 class StepState(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"
     COMPLETED = "completed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    CANCELLED = "cancelled"
 
 
 class Trigger(enum.StrEnum):
@@ -175,6 +180,8 @@ class Document:
     defaults: Defaults = field(default_factory=Defaults)
     triggers: Triggers | None = None
     artifacts: tuple[ArtifactSpec, ...] = ()
+    # Worker labels a run needs (``runs_on``); used only when runs go through a broker.
+    runs_on: tuple[str, ...] = ()
     # Line of each top-level front-matter key, for errors found after parsing.
     key_lines: Mapping[str, int] = field(default_factory=dict)
     # What ``orch validate`` warns about: things that may fail at run time.

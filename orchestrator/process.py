@@ -25,10 +25,12 @@ import textwrap
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from orchestrator.outputstream import OutputFollower, lines_of
 
 MASK = "***"
 _KILL_GRACE_SECONDS = 2.0
@@ -57,6 +59,11 @@ class Masker:
 
     def __bool__(self) -> bool:
         return bool(self._values)
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        """Every text that is masked, longest first."""
+        return tuple(self._values)
 
     def mask(self, text: str) -> str:
         for value in self._values:
@@ -157,6 +164,15 @@ class Finished:
     seconds: float
 
 
+class Cancelled(Exception):
+    """``stop()`` asked for the process to end (a person cancelled the run); its whole tree
+    was stopped. ``output`` is what it printed until then (masked)."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__()
+        self.output = output
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C arrived while a process ran; its whole tree was stopped. ``output`` is what it
     printed until then (masked)."""
@@ -175,37 +191,53 @@ def run(
     masker: Masker,
     on_output: Callable[[str], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_text: Callable[[str], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Finished:
     """Run ``argv`` to completion or until ``timeout``; return its masked combined output.
 
     ``on_start`` hears the pid (which is also the process group and session id) as soon as
-    the process exists. Raises ``OSError`` when the program cannot be started (the caller
-    explains it) and ``Interrupted`` on Ctrl-C, after stopping the process tree.
+    the process exists. While it runs, ``on_output`` hears each line it prints and
+    ``on_text`` each piece of complete lines, masked (see ``outputstream``); ``stop`` is
+    asked a few times a second whether to end it. Raises ``OSError`` when the program cannot
+    be started (the caller explains it), ``Interrupted`` on Ctrl-C and ``Cancelled`` when
+    ``stop`` said so, each after stopping the process tree.
     """
     started = time.monotonic()
     with tempfile.TemporaryFile(prefix="orch-output-") as capture:
-        process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=capture,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        follower = _Follower(capture.fileno(), masker, on_output) if on_output else None
+        follower: OutputFollower | None = None
+        with _ctrl_c_deferred() as pending:
+            process = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=capture,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
+            if pending:
+                raise KeyboardInterrupt
+            follower = _follower(capture.fileno(), masker, on_output, on_text)
             if on_start is not None:
                 on_start(process.pid)
-            timed_out = not _wait_for_exit(process, timeout)
-            if timed_out:
+            ended = _wait_for_exit(process, timeout, stop)
+            timed_out = ended == "timeout"
+            if ended != "exited":
                 kill_tree(process)
             code = process.wait()
+            if ended == "stopped":
+                capture.seek(0)
+                printed = capture.read().decode("utf-8", errors="replace")
+                raise Cancelled(masker.mask(printed))
         except KeyboardInterrupt:
             kill_tree(process)
             capture.seek(0)
             printed = capture.read().decode("utf-8", errors="replace")
             raise Interrupted(masker.mask(printed)) from None
+        except Cancelled:
+            raise
         except BaseException:
             kill_tree(process)
             raise
@@ -223,25 +255,86 @@ def run(
     )
 
 
-def _wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> bool:
-    """Block until the process exits (True) or ``timeout`` passes (False).
+def _follower(
+    fd: int,
+    masker: Masker,
+    on_output: Callable[[str], None] | None,
+    on_text: Callable[[str], None] | None,
+) -> OutputFollower | None:
+    if on_output is None and on_text is None:
+        return None
+    listeners = [callback for callback in (on_text,) if callback is not None]
+    if on_output is not None:
+        listeners.append(lines_of(on_output))
+
+    def hear(text: str) -> None:
+        for listener in listeners:
+            listener(text)
+
+    return OutputFollower(fd, masker.mask, masker.forms, hear)
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[list[int]]:
+    """Hold back Ctrl-C while a process starts: the child may already run when ``Popen`` is
+    interrupted, and then nobody would stop it. The list it gives holds the signal when one
+    came; the caller raises ``KeyboardInterrupt`` once it can stop the process. (Only the
+    main thread receives Ctrl-C; elsewhere nothing changes.)"""
+    pending: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # ignored, or somebody else's handler
+        yield pending
+        return
+    signal.signal(signal.SIGINT, lambda number, frame: pending.append(number))
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# How often a running process's ``stop`` is asked whether to end it.
+STOP_CHECK_SECONDS = 0.2
+
+
+def _wait_for_exit(
+    process: subprocess.Popen[bytes], timeout: float, stop: Callable[[], bool] | None = None
+) -> str:
+    """Block until the process exits (``"exited"``), ``timeout`` passes (``"timeout"``) or
+    ``stop()`` says so (``"stopped"``).
 
     A pidfd wakes us the moment the process exits; ``Popen.wait(timeout)`` would instead poll
     with growing sleeps, adding milliseconds to every short step.
     """
+    deadline = time.monotonic() + timeout
     try:
-        pidfd = os.pidfd_open(process.pid)
+        pidfd: int | None = os.pidfd_open(process.pid)
     except (AttributeError, OSError):  # no pidfd on this system: poll
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
+        pidfd = None
     try:
-        ready, _, _ = select.select([pidfd], [], [], timeout)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            slice_ = remaining if stop is None else min(remaining, STOP_CHECK_SECONDS)
+            if pidfd is not None:
+                ready, _, _ = select.select([pidfd], [], [], slice_)
+                if ready:
+                    return "exited"
+            else:
+                try:
+                    process.wait(timeout=slice_)
+                except subprocess.TimeoutExpired:
+                    pass
+                else:
+                    return "exited"
+            if stop is not None and stop():
+                return "stopped"
     finally:
-        os.close(pidfd)
-    return bool(ready)
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def kill_tree(process: subprocess.Popen[bytes]) -> None:
@@ -366,39 +459,3 @@ def stop_leftovers(
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
     return sorted(targets)
-
-
-class _Follower:
-    """Streams new complete lines of the capture file to a callback while a step runs."""
-
-    def __init__(self, fd: int, masker: Masker, on_line: Callable[[str], None]) -> None:
-        self._fd = fd
-        self._masker = masker
-        self._on_line = on_line
-        self._offset = 0
-        self._pending = b""
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._follow, daemon=True)
-        self._thread.start()
-
-    def _follow(self) -> None:
-        while not self._stopping.wait(0.05):
-            self._drain()
-        self._drain(final=True)
-
-    def _drain(self, *, final: bool = False) -> None:
-        chunk = os.pread(self._fd, 1 << 16, self._offset)
-        while chunk:
-            self._offset += len(chunk)
-            self._pending += chunk
-            chunk = os.pread(self._fd, 1 << 16, self._offset)
-        *lines, self._pending = self._pending.split(b"\n")
-        if final and self._pending:
-            lines.append(self._pending)
-            self._pending = b""
-        for line in lines:
-            self._on_line(self._masker.mask(line.decode("utf-8", errors="replace")))
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join()

@@ -43,6 +43,16 @@ class FileWrite:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """A person's answer to a run in progress: ``confirm`` a waiting step, or ``cancel``."""
+
+    action: str
+    by: str
+    at: datetime
+    step: str | None = None
+
+
+@dataclass(frozen=True)
 class StepRecord:
     name: str
     kind: StepKind
@@ -63,6 +73,13 @@ class StepRecord:
     skipped_because: str | None = None
     confirmed_by: str | None = None
     continued_on_error: bool = False
+    # Who answered a waiting manual step (or cancelled the run during this step), and when.
+    answer: Answer | None = None
+    # Digest of the step as written (kind, attributes, unrendered body): what a resumed run
+    # compares to tell whether the step changed since the run it resumes.
+    source_sha256: str | None = None
+    # The run this step's record was copied from, when a resumed run took it over.
+    taken_over_from: str | None = None
 
     def moved_to(self, state: StepState, at: datetime | None = None) -> StepRecord:
         moment = at or utc_now()
@@ -142,6 +159,26 @@ class RunError:
 
 
 @dataclass(frozen=True)
+class WaitingFor:
+    """What a waiting run needs from a person: the manual step, its instruction, and until
+    when it waits (the step's timeout)."""
+
+    step: str
+    instruction: str
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """The run a resumed run continues, and the steps whose records it took over."""
+
+    run: str
+    steps: tuple[str, ...]
+    forced: bool = False
+
+
+@dataclass(frozen=True)
 class RunRecord:
     run_id: str
     workflow: WorkflowInfo
@@ -157,6 +194,12 @@ class RunRecord:
     steps: tuple[StepRecord, ...] = ()
     artifacts: tuple[ArtifactRecord, ...] = ()
     error: RunError | None = None
+    # Runs sent through a broker: the labels they need, and the worker that ran them.
+    placement: Mapping[str, Any] | None = None
+    waiting: WaitingFor | None = None
+    cancelled: Answer | None = None
+    rerun_of: str | None = None
+    resumes: Resumption | None = None
 
     def moved_to(self, state: RunState, at: datetime | None = None) -> RunRecord:
         moment = at or utc_now()
@@ -184,6 +227,8 @@ def to_json(record: RunRecord) -> dict[str, Any]:
     data = _plain(record)
     assert isinstance(data, dict)
     data["duration_seconds"] = record.duration_seconds
+    if data.get("placement") is None:
+        data.pop("placement", None)
     return {"schema": SCHEMA_VERSION, **data}
 
 
@@ -206,3 +251,54 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def step_from_json(entry: Mapping[str, Any], *, taken_from: str | None = None) -> StepRecord:
+    """A step's record read back from its ``run.json`` entry; ``taken_from`` notes the run a
+    resumed run took it over from (kept when the entry was taken over already)."""
+    file = entry.get("file")
+    answer = entry.get("answer")
+    return StepRecord(
+        name=str(entry["name"]),
+        kind=StepKind(entry.get("kind", "script")),
+        section=str(entry.get("section") or ""),
+        line=int(entry.get("line") or 0),
+        state=StepState(entry.get("state", "completed")),
+        transitions=tuple(
+            Transition(str(t.get("state")), _moment(t.get("at")) or utc_now())
+            for t in entry.get("transitions") or []
+            if isinstance(t, dict)
+        ),
+        attempts=int(entry.get("attempts") or 0),
+        started_at=_moment(entry.get("started_at")),
+        ended_at=_moment(entry.get("ended_at")),
+        exit_code=entry.get("exit_code"),
+        outputs={str(k): str(v) for k, v in (entry.get("outputs") or {}).items()},
+        log=entry.get("log"),
+        body_sha256=entry.get("body_sha256"),
+        rendered=entry.get("rendered"),
+        file=FileWrite(**file) if isinstance(file, dict) else None,
+        error=entry.get("error"),
+        skipped_because=entry.get("skipped_because"),
+        confirmed_by=entry.get("confirmed_by"),
+        continued_on_error=bool(entry.get("continued_on_error")),
+        answer=Answer(
+            action=str(answer.get("action")),
+            by=str(answer.get("by")),
+            at=_moment(answer.get("at")) or utc_now(),
+            step=answer.get("step"),
+        )
+        if isinstance(answer, dict)
+        else None,
+        source_sha256=entry.get("source_sha256"),
+        taken_over_from=entry.get("taken_over_from") or taken_from,
+    )
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

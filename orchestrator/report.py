@@ -14,6 +14,8 @@ _STATE_MARK = {
     "skipped": "⏭️",
     "running": "⏳",
     "pending": "⏸️",
+    "waiting": "✋",
+    "cancelled": "🚫",
 }
 
 
@@ -41,7 +43,22 @@ def render(record: RunRecord, read_log: Callable[[str], str]) -> str:
     ]
     if record.error is not None:
         where = f" in step `{record.error.step}`" if record.error.step else ""
-        lines += [f"> **Failed{where}:** {record.error.message}", ""]
+        how = "Cancelled" if record.cancelled is not None else "Failed"
+        lines += [f"> **{how}{where}:** {record.error.message}", ""]
+    if record.waiting is not None:
+        waiting = record.waiting
+        lines += [
+            f"> **Waiting for a person** at step `{waiting.step}` until "
+            f"{_when(waiting.until)}: `orch confirm {record.run_id}` or "
+            f"`orch cancel {record.run_id}`",
+            "",
+        ]
+    if record.rerun_of is not None:
+        lines += [f"Runs again run `{record.rerun_of}` (the same revision and inputs).", ""]
+    if record.resumes is not None:
+        taken = ", ".join(f"`{name}`" for name in record.resumes.steps) or "no steps"
+        forced = " (with `--force`)" if record.resumes.forced else ""
+        lines += [f"Resumes run `{record.resumes.run}`, taking over {taken}{forced}.", ""]
     if record.inputs:
         lines += ["## Inputs", "", "| name | value |", "|---|---|"]
         lines += [f"| `{k}` | {_value(v)} |" for k, v in record.inputs.items()]
@@ -88,6 +105,10 @@ def _step(step: StepRecord, read_log: Callable[[str], str]) -> list[str]:
         lines += [f"Wrote `{step.file.path}` (sha256 `{step.file.sha256}`, {change})", ""]
     if step.confirmed_by:
         lines += [f"Confirmed by {step.confirmed_by}", ""]
+    if step.answer is not None and step.answer.action == "cancel":
+        lines += [f"Cancelled by {step.answer.by} at {_when(step.answer.at)}", ""]
+    if step.taken_over_from:
+        lines += [f"Taken over from run `{step.taken_over_from}` (not run again)", ""]
     if step.rendered is not None:
         lines += _fenced(step.rendered)
     if step.outputs:

@@ -12,6 +12,7 @@ LEAVES = {
     "errors",
     "templating",
     "process",
+    "outputstream",
     "paths",
     "globs",
     "record",
@@ -21,12 +22,16 @@ LEAVES = {
 # component -> orch components it may import (besides the leaves)
 ALLOWED: dict[str, set[str]] = {
     # The HTTP service is a front end like the command line: both sit on top of api.
-    "cli": {"api", "dropboxmini", "service", "cli"},
+    "cli": {"api", "dropboxmini", "service", "cli", "worker", "broker"},
     "service": {"api", "trace", "document", "service", "web"},
     # The web view (service/web) sits beside the HTTP API, above api; it streams artifacts
     # of the embedded store, as `orch dropbox get` does.
     "web": {"api", "trace", "document", "service", "dropboxmini", "web"},
-    "api": {"document", "runner", "artifacts", "trace", "hooks", "schedule", "api"},
+    "api": {"document", "runner", "artifacts", "trace", "hooks", "schedule", "api", "broker"},
+    # orch worker: a front end beside cli and service, running what the broker hands it.
+    "worker": {"api", "broker", "trace", "worker"},
+    # The broker's side of distributed runs: Celery, the Redis ledger, routing.
+    "broker": {"broker"},
     "schedule": {"schedule"},
     "hooks": {"trace", "document", "hooks"},
     "document": {"document", "schedule"},
@@ -45,6 +50,10 @@ LIBRARY_HOMES = {
     "git": {"trace"},
     "typer": {"cli"},
     "croniter": {"schedule"},
+    # Distributed runs: only the broker and the worker import Celery and Redis.
+    "celery": {"broker", "worker"},
+    "kombu": {"broker", "worker"},
+    "redis": {"broker"},
 }
 
 

@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from orchestrator.api.answers import Answered, cancel, confirm
     from orchestrator.api.apply import (
         Prepared,
         RunInterrupted,
@@ -32,30 +33,39 @@ if TYPE_CHECKING:
     from orchestrator.api.publishing import Delivery, publish_pending
     from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued
     from orchestrator.api.recording import log_tail, run_folder
+    from orchestrator.api.rerunning import enqueue_again, prepared_again
     from orchestrator.api.scheduling import SchedulePass, schedule_forever, schedule_once
+    from orchestrator.api.watching import RunEvent, RunWatch, watch
     from orchestrator.runner import PlannedStep
 
 _HOMES = {
+    "Answered": "orchestrator.api.answers",
     "Delivery": "orchestrator.api.publishing",
     "Listed": "orchestrator.api.inspect",
     "Plan": "orchestrator.api.inspect",
     "PlannedStep": "orchestrator.runner",
     "Prepared": "orchestrator.api.apply",
     "Queued": "orchestrator.api.queueing",
+    "RunEvent": "orchestrator.api.watching",
     "RunInterrupted": "orchestrator.api.apply",
     "RunRequest": "orchestrator.api.apply",
+    "RunWatch": "orchestrator.api.watching",
     "SchedulePass": "orchestrator.api.scheduling",
     "Shown": "orchestrator.api.history",
     "StepLog": "orchestrator.api.history",
     "apply": "orchestrator.api.apply",
+    "cancel": "orchestrator.api.answers",
+    "confirm": "orchestrator.api.answers",
     "enqueue": "orchestrator.api.queueing",
     "iter_runs": "orchestrator.api.history",
+    "enqueue_again": "orchestrator.api.rerunning",
     "list_documents": "orchestrator.api.inspect",
     "log_tail": "orchestrator.api.recording",
     "logs": "orchestrator.api.history",
     "pending_runs": "orchestrator.api.queueing",
     "plan": "orchestrator.api.inspect",
     "prepare": "orchestrator.api.apply",
+    "prepared_again": "orchestrator.api.rerunning",
     "publish_pending": "orchestrator.api.publishing",
     "recover": "orchestrator.api.history",
     "run_folder": "orchestrator.api.recording",
@@ -68,22 +78,29 @@ _HOMES = {
     "step_logs": "orchestrator.api.history",
     "summary": "orchestrator.api.inspect",
     "validate": "orchestrator.api.inspect",
+    "watch": "orchestrator.api.watching",
 }
 
 __all__ = [
+    "Answered",
     "Delivery",
     "Listed",
     "Plan",
     "PlannedStep",
     "Prepared",
     "Queued",
+    "RunEvent",
     "RunInterrupted",
     "RunRequest",
+    "RunWatch",
     "SchedulePass",
     "Shown",
     "StepLog",
     "apply",
+    "cancel",
+    "confirm",
     "enqueue",
+    "enqueue_again",
     "iter_runs",
     "list_documents",
     "log_tail",
@@ -91,6 +108,7 @@ __all__ = [
     "pending_runs",
     "plan",
     "prepare",
+    "prepared_again",
     "publish_pending",
     "recover",
     "run_folder",
@@ -103,6 +121,7 @@ __all__ = [
     "step_logs",
     "summary",
     "validate",
+    "watch",
 ]
 
 

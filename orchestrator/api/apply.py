@@ -26,12 +26,14 @@ from orchestrator.api.workspace import (
     working_copy_dirty,
 )
 from orchestrator.errors import Diagnostic, DocumentError, TraceError, describe_os_error
-from orchestrator.model import Document, DocumentStatus, RunState, Trigger
+from orchestrator.model import Document, DocumentStatus, RunState, StepKind, Trigger
 from orchestrator.process import MASK, Masker
 from orchestrator.record import (
     DocumentInfo,
+    Resumption,
     RunError,
     RunRecord,
+    StepRecord,
     TriggerInfo,
     WorkflowInfo,
     Workspace,
@@ -42,7 +44,13 @@ from orchestrator.trace.recovery import process_start_token
 
 # orch's own credentials: a step never sees them.
 CREDENTIAL_VARIABLES = frozenset(
-    {"ORCH_DROPBOX_KEY", "ORCH_API_KEYS_JSON", "DROPBOX_API_KEYS_JSON", "DROPBOX_SHARED_KEY"}
+    {
+        "ORCH_DROPBOX_KEY",
+        "ORCH_API_KEYS_JSON",
+        "DROPBOX_API_KEYS_JSON",
+        "DROPBOX_SHARED_KEY",
+        "ORCH_BROKER_URL",
+    }
 )
 # Set in every step's environment so that an orch hook inside a run knows to do nothing.
 ACTIVE_RUN_VARIABLE = "ORCH_ACTIVE_RUN"
@@ -65,6 +73,28 @@ class RunRequest:
     run_id: str | None = None
     environ: Mapping[str, str] | None = None
     queued_at: datetime | None = None
+    # Validated to be sent to a broker: secrets are the worker's, not checked here.
+    for_broker: bool = False
+    # Where a broker run ran (labels, worker, sequence, fencing token): see distributed.md.
+    placement: Mapping[str, Any] | None = None
+    # Whether a person can be asked at a manual step (orch apply at a terminal). A run by
+    # hand that cannot ask is refused before anything runs when a manual step is not
+    # confirmed in advance.
+    interactive: bool = True
+    # Whether a manual step nobody confirmed in advance makes the run wait for a person
+    # (orch confirm / orch cancel); None: unattended triggers wait, runs by hand do not.
+    waits_for_people: bool | None = None
+    rerun_of: str | None = None
+    resumes: Resumption | None = None
+    # The records a resumed run takes over instead of running those steps, and their logs.
+    taken_over: Mapping[str, StepRecord] = field(default_factory=dict)
+    taken_over_logs: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def waits(self) -> bool:
+        if self.waits_for_people is not None:
+            return self.waits_for_people
+        return self.trigger is not Trigger.MANUAL
 
 
 @dataclass(frozen=True)
@@ -80,6 +110,10 @@ class Prepared:
     environ: Mapping[str, str]
     workdir: Path
     secret_inputs: frozenset[str] = field(default_factory=frozenset)
+    # Only when planning: secrets not set, and secret inputs not given (placeholders stand
+    # in for their values).
+    missing_secrets: tuple[str, ...] = ()
+    missing_secret_inputs: tuple[str, ...] = ()
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -88,8 +122,11 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def prepare(request: RunRequest) -> Prepared:
-    """Receive and validate: raises ``DocumentError``/``InputError`` before anything runs."""
+def prepare(request: RunRequest, *, plan: bool = False) -> Prepared:
+    """Receive and validate: raises ``DocumentError``/``InputError`` before anything runs.
+
+    ``plan``: for ``orch plan``, which runs nothing: secrets that are not set and secret
+    inputs that are not given are no error (see ``validate_request``)."""
     environ = dict(os.environ if request.environ is None else request.environ)
     place = locate(request.path, environ)
     doc = document.load(request.path)
@@ -100,7 +137,7 @@ def prepare(request: RunRequest) -> Prepared:
     if request.inputs_file:
         limit = place.settings.max_request_bytes
         file_values = document.load_inputs_file(request.inputs_file, limit)
-    return validate_request(request, place, doc, relative_path, environ, file_values)
+    return validate_request(request, place, doc, relative_path, environ, file_values, plan=plan)
 
 
 def validate_request(
@@ -110,13 +147,21 @@ def validate_request(
     relative_path: str,
     environ: Mapping[str, str],
     file_values: Mapping[str, Any] | None = None,
+    *,
+    plan: bool = False,
 ) -> Prepared:
-    """Validate a request for a document already located and parsed (see ``prepare``)."""
+    """Validate a request for a document already located and parsed (see ``prepare``).
+
+    ``plan``: a secret that is not set, or a required secret input that is not given, is
+    listed in ``missing_secrets`` / ``missing_secret_inputs`` instead of refused, and the
+    placeholder ``<secret NAME>`` stands in for its value (neither ever enters a template,
+    so the plan renders as the run would)."""
     check_status(doc, request)
+    check_manual_steps(doc, request)
     unattended = request.trigger is not Trigger.MANUAL and doc.triggers is not None
     settings = place.settings
     inputs = document.resolve_inputs(
-        doc,
+        _secret_inputs_optional(doc) if plan else doc,
         cli_pairs=request.cli_inputs,
         file_values=file_values,
         extra=doc.triggers.inputs if unattended and doc.triggers else None,
@@ -127,8 +172,15 @@ def validate_request(
         ),
         hidden=[environ[name] for name in doc.secrets if environ.get(name)],
     )
-    missing = [name for name in doc.secrets if not environ.get(name)]
-    if missing:
+    missing_inputs = tuple(
+        decl.name
+        for decl in doc.inputs
+        if decl.secret and decl.required and decl.name not in inputs
+    )
+    for name in missing_inputs:
+        inputs[name] = f"<secret {name}>"
+    missing = [name for name in doc.secrets if not environ.get(name) and not request.for_broker]
+    if missing and not plan:
         raise DocumentError(
             Diagnostic(
                 str(doc.path),
@@ -139,9 +191,10 @@ def validate_request(
             for name in missing
         )
     secret_inputs = frozenset(decl.name for decl in doc.inputs if decl.secret)
-    secret_values = [environ[name] for name in doc.secrets]
+    secret_values = [environ[name] for name in doc.secrets if environ.get(name)]
+    environ = {**environ, **{name: f"<secret {name}>" for name in missing}}
     for name in secret_inputs:
-        if inputs.get(name) is not None:
+        if inputs.get(name) is not None and name not in missing_inputs:
             secret_values += document.secret_texts(inputs[name])
     return Prepared(
         request=request,
@@ -153,7 +206,17 @@ def validate_request(
         environ=dict(environ),
         workdir=(request.workdir or place.root).resolve(),
         secret_inputs=secret_inputs,
+        missing_secrets=tuple(missing),
+        missing_secret_inputs=missing_inputs,
     )
+
+
+def _secret_inputs_optional(doc: Document) -> Document:
+    """``doc`` with its secret inputs not required (a plan runs without them)."""
+    inputs = tuple(
+        dataclasses.replace(decl, required=False) if decl.secret else decl for decl in doc.inputs
+    )
+    return dataclasses.replace(doc, inputs=inputs)
 
 
 def check_status(doc: Document, request: RunRequest) -> None:
@@ -173,6 +236,38 @@ def check_status(doc: Document, request: RunRequest) -> None:
             )
     if message is not None:
         raise DocumentError([Diagnostic(str(doc.path), line, 1, message)])
+
+
+def check_manual_steps(doc: Document, request: RunRequest) -> None:
+    """``--confirm`` names manual steps; a run that can neither ask a person nor wait for
+    one does not start when a manual step is not confirmed in advance (nothing runs)."""
+    manual = {step.name for step in doc.steps if step.kind is StepKind.MANUAL}
+    problems = [
+        Diagnostic(
+            str(doc.path),
+            1,
+            1,
+            f"--confirm {name}: the document has no manual step '{name}'"
+            + (f" (its manual steps: {', '.join(sorted(manual))})" if manual else ""),
+        )
+        for name in sorted(request.confirmed - manual)
+    ]
+    if not request.interactive and not request.waits:
+        problems += [
+            Diagnostic(
+                str(doc.path),
+                step.line,
+                1,
+                f"manual step '{step.name}' needs a person to confirm it, and this run cannot "
+                f"ask one (no terminal): confirm it in advance with --confirm {step.name}",
+            )
+            for step in doc.steps
+            if step.kind is StepKind.MANUAL
+            and step.name not in request.confirmed
+            and step.name not in request.taken_over
+        ]
+    if problems:
+        raise DocumentError(problems)
 
 
 def masked_inputs(prepared: Prepared) -> dict[str, Any]:
@@ -221,6 +316,9 @@ def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -
     unattended = request.workdir is not None
     pid = os.getpid()
     inputs = masked_inputs(prepared)
+    placement = request.placement
+    if placement is None and request.for_broker:
+        placement = {"labels": list(doc.runs_on)}
     return RunRecord(
         run_id=run_id,
         workflow=WorkflowInfo(
@@ -239,7 +337,9 @@ def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -
         trigger=TriggerInfo(
             source=request.trigger,
             actor=request.actor or git_identity(place.root) or os.environ.get("USER", "unknown"),
-            host=socket.gethostname(),
+            # A worker's run names the worker (`name@host`): its watchdogs, not crash
+            # recovery on the host, decide when it is lost.
+            host=str((placement or {}).get("worker") or socket.gethostname()),
             pid=pid,
             pid_started=process_start_token(pid),
             orch_version=__version__,
@@ -254,6 +354,9 @@ def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -
             commit=facts.workspace_commit,
             dirty=facts.workspace_dirty,
         ),
+        placement=placement,
+        rerun_of=request.rerun_of,
+        resumes=request.resumes,
     ).moved_to(RunState.PENDING, request.queued_at)
 
 
@@ -303,6 +406,8 @@ def execution_for(prepared: Prepared, record: RunRecord, run_folder: Path) -> ru
             seconds=prepared.place.settings.render_seconds,
             max_chars=prepared.place.settings.render_max_chars,
         ),
+        waits_for_people=prepared.request.waits,
+        taken_over=prepared.request.taken_over,
     )
 
 
@@ -367,24 +472,41 @@ def _execute(
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
     book.start(record)
+    book.write_logs(
+        {
+            step.log: prepared.request.taken_over_logs[name]
+            for name, step in execution.taken_over.items()
+            if step.log and name in prepared.request.taken_over_logs
+        }
+    )
+    ending.log_start(record)
     watcher = ending.KeepsRunFolderCurrent(observer, book)
+    # Imported here: apply is imported by every command, answers only matter while a run runs.
+    from orchestrator.api.steering import RunControl
+
+    control = RunControl(book, watcher, record, prepared.masker)
+    watcher.on_step_running = control.step_running
+    execution = dataclasses.replace(execution, steering=control)
     try:
-        record = runner.execute(execution, record, env, watcher)
+        record = control.merged(runner.execute(execution, record, env, watcher))
     except runner.RunInterrupted as exc:
         try:
-            final = ending.record_end(book, exc.record, exc.record.error)
+            final = ending.record_end(book, control.merged(exc.record), exc.record.error)
         finally:
             exc.restore()
+        ending.log_end(final)
         raise RunInterrupted(final, exc.step) from None
     except BaseException as exc:
         # A bug in orch (or a signal other than Ctrl-C): the run must not stay open.
-        record = watcher.latest(record)
+        record = control.merged(watcher.latest(record))
         cut = RunError(step=ending.running_step(record), message=f"orch failed: {exc}")
-        ending.record_end(book, record, cut)
+        ending.log_end(ending.record_end(book, record, cut))
         raise
     error = record.error
-    if prepared.document.artifacts:
+    if prepared.document.artifacts and record.cancelled is None:
         record, problem = ending.artifacts(prepared, execution, env, record)
         if problem is not None and error is None:
             error = RunError(step=None, message=problem)
-    return ending.record_end(book, record, error)
+    final = ending.record_end(book, record, error)
+    ending.log_end(final)
+    return final

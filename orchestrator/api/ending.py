@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -121,13 +122,24 @@ class KeepsRunFolderCurrent:
         self._observer = observer
         self._book = book
         self._steps: dict[str, StepRecord] = {}
+        # Hears each step that starts running, once its start is in the journal.
+        self.on_step_running: Callable[[StepRecord], None] | None = None
 
     def latest(self, record: RunRecord) -> RunRecord:
         """``record`` with every step as last reported (for a run cut short)."""
         for step in self._steps.values():
-            cut = step.moved_to(StepState.FAILED) if step.state is StepState.RUNNING else step
-            record = record.with_step(cut)
+            open_ = step.state in (StepState.RUNNING, StepState.WAITING)
+            record = record.with_step(step.moved_to(StepState.FAILED) if open_ else step)
         return record
+
+    def current(self, record: RunRecord) -> RunRecord:
+        """``record`` with every step as last reported (a run in progress)."""
+        for step in self._steps.values():
+            record = record.with_step(step)
+        return record
+
+    def step(self, name: str) -> StepRecord | None:
+        return self._steps.get(name)
 
     @property
     def verbose(self) -> bool:
@@ -136,6 +148,8 @@ class KeepsRunFolderCurrent:
     def step_changed(self, step: StepRecord) -> None:
         self._steps[step.name] = step
         self._book.note_step(step)
+        if step.state is StepState.RUNNING and self.on_step_running is not None:
+            self.on_step_running(step)
         self._observer.step_changed(step)
 
     def step_output(self, step: str, line: str) -> None:
@@ -154,4 +168,34 @@ def running_step(record: RunRecord) -> str | None:
 def _finished(record: RunRecord, error: RunError | None) -> RunRecord:
     ended = utc_now()
     state = RunState.FAILED if error is not None else RunState.COMPLETED
-    return dataclasses.replace(record, ended_at=ended, error=error).moved_to(state, ended)
+    if record.cancelled is not None:
+        state = RunState.CANCELLED
+    final = dataclasses.replace(record, ended_at=ended, error=error, waiting=None)
+    return final.moved_to(state, ended)
+
+
+def log_start(record: RunRecord) -> None:
+    """The line a long-running orch (``serve``, ``schedule``) shows when a run starts."""
+    trigger = record.trigger
+    log.info(
+        "run %s of %s started (%s by %s)",
+        record.run_id,
+        record.workflow.id,
+        trigger.source.value,
+        trigger.actor,
+    )
+
+
+def log_end(record: RunRecord) -> None:
+    """... and when it ends: its state, how long it took, and why it did not complete."""
+    seconds = record.duration_seconds
+    took = f" after {seconds:.1f}s" if seconds is not None else ""
+    reason = f": {record.error.message}" if record.error is not None else ""
+    log.info(
+        "run %s of %s ended %s%s%s",
+        record.run_id,
+        record.workflow.id,
+        record.state.value,
+        took,
+        reason,
+    )

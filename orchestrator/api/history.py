@@ -9,8 +9,17 @@ from typing import Any
 
 from orchestrator.api.recording import trace_reader, trace_repository
 from orchestrator.api.recovering import recover as recover  # the api name for it
-from orchestrator.api.workspace import locate
+from orchestrator.api.workspace import Place, locate
 from orchestrator.errors import TraceError
+
+
+def _shared(place: Place) -> Place:
+    """With a broker, runs are recorded by workers on other hosts: read the shared trace."""
+    if place.settings.broker_url:
+        from orchestrator.api import remote_view
+
+        remote_view.refresh(place)
+    return place
 
 
 def runs(
@@ -31,9 +40,16 @@ def iter_runs(
     limit: int = 20,
 ) -> Iterator[dict[str, Any]]:
     """Run records, newest first, each read from the trace only when it is asked for."""
-    place = locate(where)
+    place = _shared(locate(where))
     recover(place)
-    return trace_reader(place).iter_runs(workflow=workflow, state=state, limit=limit)
+    records = trace_reader(place).iter_runs(workflow=workflow, state=state, limit=limit)
+    if not place.settings.broker_url:
+        return records
+    from orchestrator.api import remote_view
+
+    listed = list(records)
+    remote_view.note_waiting(place, listed)
+    return iter(listed)
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,7 @@ class Shown:
 
 def show(where: Path, run: str | None = None) -> Shown:
     """One run by id or unique prefix; the latest run when ``run`` is None."""
-    place = locate(where)
+    place = _shared(locate(where))
     recover(place)
     reader = trace_reader(place)
     if run is None:
@@ -72,7 +88,7 @@ class StepLog:
 def step_logs(where: Path, run: str, step: str | None = None) -> list[StepLog]:
     """The logs of a run's steps, or of one step; a failed step is there even without a log,
     so that its reason can be shown."""
-    reader = trace_reader(locate(where))
+    reader = trace_reader(_shared(locate(where)))
     record = reader.read_run(run)
     files = set(reader.list_files(run))
     found: list[StepLog] = []

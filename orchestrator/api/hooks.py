@@ -22,7 +22,7 @@ from orchestrator.api.apply import ACTIVE_RUN_VARIABLE, RunRequest, prepare, run
 from orchestrator.api.workspace import Place, locate
 from orchestrator.errors import Diagnostic, OrchError, UsageError
 from orchestrator.hooks import BACKUP_SUFFIX, Change
-from orchestrator.model import RunState, Trigger
+from orchestrator.model import Document, RunState, Trigger
 from orchestrator.trace.gitcmd import LOCATION_VARIABLES, git_environment
 from orchestrator.trace.repo import changed_files, repo_root, worktree_add, worktree_remove
 
@@ -55,7 +55,8 @@ class HookRun:
 
     @property
     def ok(self) -> bool:
-        return self.state == RunState.COMPLETED.value
+        # pending: sent to a broker's workers (see api/dispatch.py).
+        return self.state in (RunState.COMPLETED.value, RunState.PENDING.value)
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,10 @@ def _after_change(
     env = git_environment(environ)
     runs: list[HookRun] = []
     for path in selected:
-        ran = _run_in_worktree(root, commit, path, parsed.documents[path].id, actor, env)
+        if place.settings.broker_url:
+            ran = _send(place, commit, path, parsed.documents[path], actor, env)
+        else:
+            ran = _run_in_worktree(root, commit, path, parsed.documents[path].id, actor, env)
         if progress is not None:
             progress(ran)
         runs.append(ran)
@@ -198,6 +202,22 @@ def _run_in_worktree(
         where = f"step '{record.error.step}': " if record.error.step else ""
         message = where + record.error.message
     return HookRun(path, record.workflow.id, record.run_id, record.state.value, message)
+
+
+def _send(
+    place: Place, commit: str, path: str, doc: Document, actor: str, env: Mapping[str, str]
+) -> HookRun:
+    """With a broker: record the run ``pending`` and send it to the workers."""
+    from orchestrator.api import dispatch
+
+    try:
+        sent = dispatch.submit_committed(
+            place, commit, doc, path, trigger=Trigger.HOOK, actor=actor, environ=env
+        )
+    except OrchError as exc:
+        return HookRun(path, doc.id, None, NOT_RUN, str(exc))
+    message = f"sent to the workers (queue {sent.queue})"
+    return HookRun(path, doc.id, sent.queued.run_id, RunState.PENDING.value, message)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,9 @@ masked cannot run any more and is recorded ``failed`` with that reason.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import logging
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,8 +45,10 @@ from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import DocumentError, OrchError, TraceError, UsageError
 from orchestrator.model import Document, InputDecl, Trigger
 from orchestrator.process import MASK
-from orchestrator.record import timestamp, utc_now
+from orchestrator.record import Answer, timestamp, utc_now
 from orchestrator.trace import TraceWriter, encode_record, repo
+
+log = logging.getLogger("orch")
 
 
 class UnknownWorkflow(UsageError):
@@ -67,6 +71,17 @@ class Queued:
     queued_at: datetime
     inputs: Mapping[str, Any] = field(default_factory=dict)
     masked: frozenset[str] = frozenset()
+    # For runs sent through a broker (see api/dispatch.py): how the run was triggered, the
+    # committed document's blob, and where it may run.
+    trigger: Trigger = Trigger.API
+    cron_time: str | None = None
+    blob: str | None = None
+    placement: Mapping[str, Any] | None = None
+    # A run queued again: the run it repeats, or the run it resumes (and whether steps that
+    # changed since are taken over anyway).
+    rerun_of: str | None = None
+    resumes: str | None = None
+    force: bool = False
 
 
 def workflows(where: Path, cache: DocumentCache | None = None) -> list[dict[str, Any]]:
@@ -115,6 +130,7 @@ def enqueue(
     *,
     actor: str,
     environ: Mapping[str, str] | None = None,
+    for_broker: bool = False,
 ) -> Queued:
     """Validate a run of ``workflow_id`` now and record it ``pending`` in the trace.
 
@@ -125,7 +141,8 @@ def enqueue(
     if not place.in_repository:
         raise UsageError(f"{where} is not a git repository: queued runs run committed documents")
     path = find_workflow(place, workflow_id)
-    prepared = prepare(api_request(path, place, inputs, actor=actor, environ=environ))
+    request = api_request(path, place, inputs, actor=actor, environ=environ, for_broker=for_broker)
+    prepared = prepare(request)
     commit = repo.head_commit(place.root)
     if commit is None or repo.is_dirty(place.root, prepared.relative_path, prepared.document.text):
         raise UncommittedDocument(
@@ -142,6 +159,7 @@ def api_request(
     *,
     actor: str,
     environ: Mapping[str, str] | None,
+    for_broker: bool = False,
 ) -> RunRequest:
     """The request of a run queued through the API, with its run id and queue time."""
     return RunRequest(
@@ -153,6 +171,7 @@ def api_request(
         run_id=new_run_id(),
         queued_at=utc_now(),
         environ=environ,
+        for_broker=for_broker,
     )
 
 
@@ -179,8 +198,19 @@ def record_pending(
     )
     if refused:
         raise DocumentError(refused)
+    if request.for_broker:
+        from orchestrator.api.dispatch import refuse_secret_inputs
+
+        refuse_secret_inputs(prepared)
     record = new_record(prepared, request.run_id, facts)
     RunBook.open(prepared, run_folder(prepared, request.run_id), writer).save(record)
+    log.info(
+        "run %s of %s queued (%s by %s)",
+        request.run_id,
+        prepared.document.id,
+        request.trigger.value,
+        record.trigger.actor,
+    )
     return Queued(
         run_id=request.run_id,
         workflow_id=prepared.document.id,
@@ -189,6 +219,10 @@ def record_pending(
         actor=request.actor or "",
         queued_at=request.queued_at,
         inputs=dict(request.supplied_inputs or {}),
+        trigger=request.trigger,
+        cron_time=request.cron_time,
+        blob=record.document.blob,
+        placement=record.placement,
     )
 
 
@@ -224,6 +258,8 @@ def _restored(record: Mapping[str, Any]) -> Queued | None:
         queued_at = datetime.fromisoformat(str(transitions[0].get("at")).replace("Z", "+00:00"))
     except ValueError:
         queued_at = utc_now()
+    found = record.get("resumes")
+    resumes: Mapping[str, Any] = found if isinstance(found, dict) else {}
     return Queued(
         run_id=str(record.get("run_id")),
         workflow_id=str((record.get("workflow") or {}).get("id")),
@@ -233,25 +269,66 @@ def _restored(record: Mapping[str, Any]) -> Queued | None:
         queued_at=queued_at,
         inputs={k: v for k, v in recorded.items() if k not in masked},
         masked=masked,
+        trigger=_trigger(trigger.get("source")),
+        cron_time=trigger.get("cron_time"),
+        blob=doc.get("blob"),
+        placement=record.get("placement"),
+        rerun_of=str(record["rerun_of"]) if record.get("rerun_of") else None,
+        resumes=str(resumes["run"]) if resumes.get("run") else None,
+        force=bool(resumes.get("forced")),
     )
 
 
-def run_queued(where: Path, queued: Queued, environ: Mapping[str, str] | None = None) -> str:
+def _trigger(source: Any) -> Trigger:
+    try:
+        return Trigger(source)
+    except ValueError:
+        return Trigger.API
+
+
+def run_queued(
+    where: Path,
+    queued: Queued,
+    environ: Mapping[str, str] | None = None,
+    observer: runner.Observer | None = None,
+) -> str:
     """Run a queued run under its own id in a temporary worktree; its final state."""
-    place = locate(where)
+    place = locate(where, environ)
+    cancelled = cancel_if_asked(place, queued)
+    if cancelled is not None:
+        return cancelled
     with tempfile.TemporaryDirectory(prefix="orch-api-") as folder:
         try:
             tree = repo.worktree_add(place.root, queued.commit, Path(folder) / "tree")
         except OrchError as exc:
             return fail_pending(place, queued, f"could not check out {queued.commit}: {exc}")
         try:
-            return _run_in(tree, place, queued, environ)
+            return _run_in(tree, place, queued, environ, observer or runner.SilentObserver())
         finally:
             with contextlib.suppress(OrchError):
                 repo.worktree_remove(place.root, tree)
 
 
-def _run_in(tree: Path, place: Place, queued: Queued, environ: Mapping[str, str] | None) -> str:
+def cancel_if_asked(place: Place, queued: Queued) -> str | None:
+    """Record a queued run ``cancelled`` when a person cancelled it before it started (its
+    new state), else None."""
+    from orchestrator.api.answers import take_answer  # only queued runs need it here
+
+    folder = place.settings.state_dir / "runs" / queued.workflow_id / queued.run_id
+    answer = take_answer(folder)
+    if answer is None or answer.action != "cancel":
+        return None
+    reason = f"cancelled by {answer.by} before it started"
+    return fail_pending(place, queued, reason, cancelled=answer)
+
+
+def _run_in(
+    tree: Path,
+    place: Place,
+    queued: Queued,
+    environ: Mapping[str, str] | None,
+    observer: runner.Observer,
+) -> str:
     try:
         doc = document.load(tree / queued.path)
         lost = sorted(queued.masked & _secret_inputs(doc))
@@ -270,49 +347,78 @@ def _run_in(tree: Path, place: Place, queued: Queued, environ: Mapping[str, str]
                 "recorded masked and were lost when the server restarted before the run "
                 "started; submit the run again",
             )
-        prepared = prepare(
-            RunRequest(
-                path=tree / queued.path,
-                supplied_inputs=queued.inputs,
-                trigger=Trigger.API,
-                actor=queued.actor,
-                workdir=tree,
-                run_id=queued.run_id,
-                queued_at=queued.queued_at,
-                environ=environ,
-            )
+        request = RunRequest(
+            path=tree / queued.path,
+            supplied_inputs=queued.inputs,
+            trigger=queued.trigger,
+            cron_time=queued.cron_time,
+            actor=queued.actor,
+            workdir=tree,
+            run_id=queued.run_id,
+            queued_at=queued.queued_at,
+            environ=environ,
+            placement=queued.placement,
+            rerun_of=queued.rerun_of,
         )
+        if queued.resumes is not None:
+            request = _resuming(place, request, doc, queued.resumes, queued.force)
+        prepared = prepare(request)
     except OrchError as exc:
         return fail_pending(place, queued, f"the run could not start: {exc}")
-    return run_prepared(prepared, runner.SilentObserver()).state.value
+    return run_prepared(prepared, observer).state.value
+
+
+def _resuming(
+    place: Place, request: RunRequest, doc: Document, run: str, force: bool
+) -> RunRequest:
+    """``request`` resuming ``run``: the steps before where it stopped taken over."""
+    from orchestrator.api.rerunning import origin, resume_plan  # it imports this module
+
+    plan = resume_plan(place, origin(place, run), doc, force=force)
+    return dataclasses.replace(
+        request, resumes=plan.resumption, taken_over=plan.steps, taken_over_logs=plan.logs
+    )
 
 
 def _secret_inputs(doc: Document) -> frozenset[str]:
     return frozenset(decl.name for decl in doc.inputs if decl.secret)
 
 
-def fail_pending(place: Place, queued: Queued, reason: str) -> str:
-    """Record a run that never started as ``failed`` with ``reason``; returns ``"failed"``."""
+def fail_pending(
+    place: Place, queued: Queued, reason: str, *, cancelled: Answer | None = None
+) -> str:
+    """Record a run that never started as ``failed`` with ``reason`` (``cancelled``, when a
+    person cancelled it); returns the state it has now."""
+    state = "cancelled" if cancelled is not None else "failed"
     reader = trace_reader(place)
     try:
         record = dict(reader.read_run(queued.run_id))
     except TraceError:
-        return "failed"
+        return state
     if record.get("state") != "pending":
         return str(record.get("state"))
     now = timestamp(utc_now())
     record.update(
-        state="failed",
-        transitions=[*(record.get("transitions") or []), {"state": "failed", "at": now}],
+        state=state,
+        transitions=[*(record.get("transitions") or []), {"state": state, "at": now}],
         ended_at=now,
         error={"step": None, "message": reason},
     )
+    if cancelled is not None:
+        record["cancelled"] = {
+            "action": cancelled.action,
+            "by": cancelled.by,
+            "at": timestamp(cancelled.at),
+            "step": None,
+        }
     files = {"run.json": encode_record(record)}
+    how = "Cancelled" if cancelled is not None else "Failed"
     report = (
-        f"# {queued.workflow_id} run {queued.run_id}\n\n> **Failed** before it started: {reason}\n"
+        f"# {queued.workflow_id} run {queued.run_id}\n\n> **{how}** before it started: {reason}\n"
     )
     files["report.md"] = report.encode()
     trace_writer(place).commit_run(
-        queued.workflow_id, queued.run_id, files, state="failed", message_title=reason
+        queued.workflow_id, queued.run_id, files, state=state, message_title=reason
     )
-    return "failed"
+    log.info("run %s of %s ended %s: %s", queued.run_id, queued.workflow_id, state, reason)
+    return state

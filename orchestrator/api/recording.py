@@ -50,7 +50,9 @@ JOURNAL = "journal.jsonl"
 # Space taken when a run starts, for its final record when nothing else can be written.
 RESERVE = "final-record.reserved"
 RESERVE_BYTES = 64 * 1024
-_LOCAL_ONLY = frozenset({JOURNAL, RESERVE})
+# A person's answer to the run in progress (orch confirm / orch cancel), until the run takes it.
+ANSWER = "answer.json"
+_LOCAL_ONLY = frozenset({JOURNAL, RESERVE, ANSWER})
 DID_NOT_START = "the run did not start (nothing ran)"
 _IDENTITY = re.compile(r"^\s*(?P<name>[^<]*?)\s*<(?P<email>[^>]*)>\s*$")
 # Runs this process is executing right now: recovery leaves them alone even though their
@@ -72,11 +74,19 @@ def trace_repository(place: Place) -> Path:
 @functools.lru_cache(maxsize=32)
 def trace_writer(place: Place) -> TraceWriter:
     settings = place.settings
+    repository = trace_repository(place)
+    own_ref = None
+    if settings.broker_url and settings.trace_remote:
+        # Hosts of a broker push to refs of their own; readers merge them.
+        from orchestrator.trace.shared import writer_ref
+
+        own_ref = writer_ref(repository, settings.trace_branch)
     return TraceWriter(
-        trace_repository(place),
+        repository,
         settings.trace_branch,
         prefix=settings.trace_prefix,
         remote=settings.trace_remote,
+        own_ref=own_ref,
     )
 
 
@@ -194,6 +204,16 @@ class RunBook:
             self.write_local(record)
         with contextlib.suppress(OSError):
             _fill_reserve(self.folder / RESERVE, to_json(record), problem)
+
+    def write_logs(self, logs: dict[str, bytes]) -> None:
+        """Put logs into the run folder (those of the steps a resumed run took over)."""
+        for relative, data in logs.items():
+            path = self.folder / relative
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            except OSError as exc:
+                log.warning("%s", describe_os_error(exc, "copying a taken-over step's log", path))
 
     def note_step(self, step: StepRecord) -> None:
         """Append a step's change to the journal that crash recovery replays."""

@@ -75,21 +75,13 @@ def replay_journal(folder: Path) -> dict[str, bytes] | None:
     """The run folder as a dead run left it: its final record when it kept one that could not
     be committed, else ``run.json`` with the journal's step changes replayed into it."""
     kept = _read_reserve(folder)
-    record_path = folder / "run.json"
-    if kept is None and not record_path.is_file():
+    record = replayed_record(folder, kept)
+    if record is None:
         return None
     try:
         files = folder_files(folder)
-        record = kept[0] if kept is not None else json.loads(record_path.read_bytes())
-    except (OSError, ValueError):
+    except OSError:
         return None
-    if not isinstance(record, dict):
-        return None
-    if kept is None:
-        steps = {step.get("name"): step for step in record.get("steps") or []}
-        for change in _journal_entries(folder):
-            if change.get("name") in steps:
-                steps[change["name"]].update(change)
     files["run.json"] = encode_record(record)
     if kept is not None:
         reason = kept[1] or "the trace could not be written"
@@ -100,6 +92,26 @@ def replay_journal(folder: Path) -> dict[str, bytes] | None:
         report_text = files.get("report.md", b"").rstrip(b"\n")
         files["report.md"] = report_text + note.encode()
     return files
+
+
+def replayed_record(
+    folder: Path, kept: tuple[dict[str, Any], str] | None = None
+) -> dict[str, Any] | None:
+    """The run's record as this host holds it: the final record it kept when its commit
+    failed (``kept``), else ``run.json`` with the journal's step changes replayed into it."""
+    if kept is not None:
+        return kept[0]
+    try:
+        record = json.loads((folder / "run.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    steps = {step.get("name"): step for step in record.get("steps") or [] if isinstance(step, dict)}
+    for change in _journal_entries(folder):
+        if change.get("name") in steps:
+            steps[change["name"]].update(change)
+    return record
 
 
 def journal_processes(folder: Path, step: str) -> list[tuple[int, str | None]]:

@@ -54,10 +54,12 @@ class SchedulePass:
     @property
     def succeeded(self) -> bool:
         """True when every due run completed (or nothing was due) and nothing went wrong."""
+        # A run sent to a broker's workers is pending: it went where it should.
+        sent = (RunState.COMPLETED, RunState.PENDING)
         return (
             not self.problems
             and not self.unevaluated
-            and all(r.state is RunState.COMPLETED for r in self.records)
+            and all(r.state in sent for r in self.records)
         )
 
 
@@ -233,6 +235,18 @@ def run_due(
         return None
     if notify is not None:
         notify(f"running {due.path} for {due.cron_time} ({due.expression!r} {due.timezone})")
+    if place.settings.broker_url:
+        record = _send_due(place, commit, due)
+    else:
+        record = _run_due_here(place, commit, due, notify)
+    claims.prune(state_dir, due.workflow_id, cron_time)
+    if place.settings.trace_remote:
+        oldest_kept = claims.claim_name(cron_time - REMOTE_CLAIMS_KEPT)
+        remote_claims.prune(trace_writer(place), due.workflow_id, oldest_kept)
+    return record
+
+
+def _run_due_here(place: Place, commit: str, due: Due, notify: Notice | None) -> RunRecord:
     with tempfile.TemporaryDirectory(prefix="orch-schedule-") as folder:
         tree = repo.worktree_add(place.root, commit, Path(folder) / "tree")
         try:
@@ -245,14 +259,24 @@ def run_due(
                     actor=ACTOR,
                 )
             )
-            record = run_prepared(prepared, runner.SilentObserver(), notify)
+            return run_prepared(prepared, runner.SilentObserver(), notify)
         finally:
             repo.worktree_remove(place.root, tree)
-    claims.prune(state_dir, due.workflow_id, cron_time)
-    if place.settings.trace_remote:
-        oldest_kept = claims.claim_name(cron_time - REMOTE_CLAIMS_KEPT)
-        remote_claims.prune(trace_writer(place), due.workflow_id, oldest_kept)
-    return record
+
+
+def _send_due(place: Place, commit: str, due: Due) -> RunRecord:
+    """With a broker: record the due run ``pending`` and send it to the workers."""
+    from orchestrator.api import dispatch
+
+    data = repo.file_at(place.root, commit, due.path)
+    if data is None:
+        raise UsageError(f"{due.path} is not in commit {commit[:12]}")
+    doc = document.parse(data.decode("utf-8"), place.root / due.path)
+    sent = dispatch.submit_committed(
+        place, commit, doc, due.path, trigger=Trigger.SCHEDULE, actor=ACTOR, cron_time=due.cron_time
+    )
+    assert sent.record is not None
+    return sent.record
 
 
 def _claim_on_remote(place: Place, due: Due, cron_time: datetime) -> bool:

@@ -66,8 +66,10 @@ class Submissions:
     branch) it calls :func:`enqueue`, so refusals are exactly those of ``enqueue``.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, for_broker: bool = False) -> None:
         self.root = root
+        # Runs validated for a broker: secrets stay with the workers (see api/dispatch.py).
+        self.for_broker = for_broker
         self._lock = threading.Lock()
         self._ready = False
         self._usable = False
@@ -108,19 +110,37 @@ class Submissions:
         with self._lock:
             self._open()
             if not self._usable or self._objects is None:
-                return enqueue(self.root, workflow_id, inputs, actor=actor, environ=environ)
+                return self._general(workflow_id, inputs, actor, environ)
             place = Place(self.root, True, config.load(self.root, environment, home=self._home))
             head = repo.read_head(self._git_dir, self._objects)
             found = self._lookup(head, place, workflow_id) if head else None
             writer = self._writer(place) if found else None
         if head is None or found is None or writer is None or not self._clean(found):
-            return enqueue(self.root, workflow_id, inputs, actor=actor, environ=environ)
-        request = api_request(found.document.path, place, inputs, actor=actor, environ=environment)
+            return self._general(workflow_id, inputs, actor, environ)
+        request = api_request(
+            found.document.path,
+            place,
+            inputs,
+            actor=actor,
+            environ=environment,
+            for_broker=self.for_broker,
+        )
         prepared = validate_request(
             request, place, found.document, found.relative_path, environment
         )
         facts = GitFacts(head, head, document_dirty=False, workspace_dirty=False)
         return record_pending(prepared, head, facts, writer)
+
+    def _general(
+        self,
+        workflow_id: str,
+        inputs: Mapping[str, Any],
+        actor: str,
+        environ: Mapping[str, str] | None,
+    ) -> Queued:
+        return enqueue(
+            self.root, workflow_id, inputs, actor=actor, environ=environ, for_broker=self.for_broker
+        )
 
     def _lookup(self, head: str, place: Place, workflow_id: str) -> CommittedDocument | None:
         patterns = place.settings.intents

@@ -2,6 +2,7 @@
 
 # The command modules do without ``from __future__ import annotations``: Typer reads every
 # command's annotations at each start, and evaluating them from strings cost most of that.
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from orchestrator import __version__, api
-from orchestrator.cli import dropbox, history, hooks, schedule, serve, tables
+from orchestrator.cli import dropbox, history, hooks, schedule, serve, steer, tables, worker
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
     EXIT_FAILED,
@@ -21,7 +22,7 @@ from orchestrator.cli.errors import (
     report_error,
     run_guarded,
 )
-from orchestrator.errors import DocumentError
+from orchestrator.errors import DocumentError, UsageError
 from orchestrator.model import RunState, Step
 from orchestrator.record import RunRecord, to_json
 
@@ -130,6 +131,8 @@ def plan(
     result = api.plan(_request(document, inputs, inputs_file, allow_draft))
     if as_json:
         out.print_json(data=[_planned_json(p) for p in result.steps])
+        for line in _would_need(result):
+            err.print(line, highlight=False, markup=False)
         return
     from rich.syntax import Syntax  # imported here: only plan highlights code
 
@@ -148,8 +151,25 @@ def plan(
             out.print(Syntax(planned.diff or "(no change)\n", "diff", theme="ansi_dark"))
         elif planned.body is not None:
             out.print(Syntax(planned.body, step.language or "text", theme="ansi_dark"))
+    for line in _would_need(result):
+        out.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
     if any(p.error for p in result.steps):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _would_need(result: "api.Plan") -> list[str]:
+    """What a run would need that the plan was made without."""
+    lines = []
+    if result.missing_secrets:
+        names = ", ".join(result.missing_secrets)
+        them = "it" if len(result.missing_secrets) == 1 else "them"
+        lines.append(f"would need {names} to run: export {them} in the environment that runs orch")
+    for name in result.missing_secret_inputs:
+        lines.append(
+            f"would need the secret input '{name}' to run: give it with -i {name}=VALUE "
+            "or --inputs FILE"
+        )
+    return lines
 
 
 def _planned_json(planned: "api.PlannedStep") -> dict[str, Any]:
@@ -167,7 +187,9 @@ def _planned_json(planned: "api.PlannedStep") -> dict[str, Any]:
 
 @app.command()
 def apply(
-    document: Annotated[Path, typer.Argument(help="The intent document.")],
+    document: Annotated[
+        Path | None, typer.Argument(help="The intent document (with --resume: optional).")
+    ] = None,
     inputs: InputOption = None,
     inputs_file: InputsFileOption = None,
     allow_draft: AllowDraftOption = False,
@@ -181,14 +203,42 @@ def apply(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the run record on stdout.")
     ] = False,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Send the run to the broker's workers instead.")
+    ] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option("--resume", metavar="RUN", help="Start at the step where RUN stopped."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --resume: even when earlier steps changed.")
+    ] = False,
 ) -> None:
     """Validate, execute, package, publish and record a document's run."""
     from orchestrator.cli.display import LiveDisplay  # rich's live display: only apply needs it
 
+    if resume is not None:
+        steer.resume(
+            resume,
+            document,
+            inputs=inputs,
+            inputs_file=inputs_file,
+            allow_draft=allow_draft,
+            confirm=confirm,
+            force=force,
+            verbose=verbose,
+            as_json=as_json,
+        )
+        return
+    if document is None:
+        raise UsageError("orch apply needs the intent document to run (or --resume RUN)")
     request = _request(document, inputs, inputs_file, allow_draft, confirm)
-    prepared = api.prepare(request)
-    steps: list[Step] = list(prepared.document.steps)
+    if queue:
+        worker.queue_apply(request)
+        return
     interactive = sys.stdin.isatty()
+    prepared = api.prepare(dataclasses.replace(request, interactive=interactive))
+    steps: list[Step] = list(prepared.document.steps)
     interrupted: api.RunInterrupted | None = None
     with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
         try:
@@ -203,13 +253,32 @@ def apply(
     _summarise(record, api.run_folder(prepared, record.run_id), verbose=verbose)
     if interrupted is not None:
         during = f"during step '{interrupted.step}'" if interrupted.step else "between steps"
+        later = _after_ctrl_c(record, display.ran_after_ctrl_c)
         err.print(
             f"[bold red]interrupted by Ctrl-C[/bold red] {escape(during)}: its processes were "
-            f"stopped, later steps skipped; run {record.run_id} is recorded as failed",
+            f"stopped, {escape(later)}; run {record.run_id} is recorded as failed",
             highlight=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(exit_code(record))
+
+
+def _after_ctrl_c(record: RunRecord, ran: list[str]) -> str:
+    """What became of the steps after the one Ctrl-C stopped: skipped, except those whose
+    ``if`` runs them all the same (``always()``, ``cancelled()``)."""
+    if not ran:
+        return "later steps skipped"
+    states = {step.name: step for step in record.steps}
+    done = []
+    for name in ran:
+        step = states[name]
+        if step.state.value == "failed":
+            how = "stopped by a second Ctrl-C" if step.error == "interrupted" else "failed"
+        else:
+            how = step.state.value
+        done.append(f"'{name}' ({how})")
+    steps = "step" if len(done) == 1 else "steps"
+    return f"{steps} {', '.join(done)} ran all the same, the other later steps were skipped"
 
 
 def exit_code(record: RunRecord) -> int:
@@ -238,7 +307,9 @@ def _summarise(record: RunRecord, folder: Path, *, verbose: bool) -> None:
             )
     if record.error is not None:
         where = f"step '{record.error.step}': " if record.error.step else ""
-        err.print(f"[bold red]failed[/bold red] {escape(where + record.error.message)}")
+        err.print(
+            f"[bold red]{record.state.value}[/bold red] {escape(where + record.error.message)}"
+        )
     else:
         err.print(f"[bold green]{record.state.value}[/bold green] run {record.run_id}")
     err.print(f"run folder: {folder}", highlight=False)
@@ -291,6 +362,11 @@ app.command()(history.logs)
 app.command()(history.publish)
 app.command()(schedule.schedule)
 app.command()(serve.serve)
+app.command()(steer.confirm)
+app.command()(steer.cancel)
+app.command()(steer.rerun)
+app.command()(worker.worker)
+app.command()(worker.workers)
 app.add_typer(dropbox.app, name="dropbox")
 app.add_typer(hooks.app, name="hooks")
 

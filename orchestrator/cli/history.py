@@ -14,6 +14,7 @@ from rich.text import Text
 
 from orchestrator import api
 from orchestrator.cli import tables
+from orchestrator.cli.worker import placement_line, waiting_notes
 
 out = Console(soft_wrap=True)
 
@@ -40,7 +41,7 @@ STEP_COLUMNS = (
     tables.Column("seconds", rank=3, right=True),
     tables.Column("outputs", rank=6, shrink=True, min_width=16),
 )
-_COLOURS = {"completed": "green", "failed": "red", "running": "cyan"}
+_COLOURS = {"completed": "green", "failed": "red", "running": "cyan", "cancelled": "magenta"}
 
 
 def runs(
@@ -61,12 +62,13 @@ def runs(
     if as_json:
         _stream_json(records)
         return
-    rows = [_run_row(record) for record in records]
-    if not rows:
+    listed = list(records)
+    if not listed:
         filtered = workflow is not None or state is not None
         out.print("no run matches" if filtered else "no run is recorded in the trace yet")
         return
-    out.print(tables.render(RUN_COLUMNS, rows, out.width))
+    out.print(tables.render(RUN_COLUMNS, [_run_row(record) for record in listed], out.width))
+    waiting_notes(listed)
 
 
 def _stream_json(records: Iterable[dict[str, Any]]) -> None:
@@ -116,6 +118,9 @@ def show(
     trigger = record.get("trigger") or {}
     out.print(f"[bold]{escape(workflow.get('title', ''))}[/bold] ({workflow.get('id')})")
     out.print(f"run {record.get('run_id')}: {_state(record.get('state', ''))}")
+    from orchestrator.cli.steer import show_steering
+
+    show_steering(record)
     if record.get("error"):
         error = record["error"]
         out.print(
@@ -130,6 +135,8 @@ def show(
         reason = failure_reason(step)
         if reason is not None:
             out.print(Text(f"  └ {reason}", style="red"))
+        elif step.get("state") == "skipped" and step.get("skipped_because"):
+            out.print(Text(f"  └ skipped: {step['skipped_because']}", style="yellow"))
     out.print("[bold]Evidence chain[/bold]")
     out.print(
         f"  document  {escape(str(document.get('path')))} at commit {document.get('commit')} "
@@ -140,6 +147,9 @@ def show(
         f"{escape(str(trigger.get('actor')))} on {trigger.get('host')}, "
         f"{record.get('started_at')} → {record.get('ended_at')}"
     )
+    placement = placement_line(record)
+    if placement:
+        out.print(placement, highlight=False)
     out.print(f"  inputs    {record.get('inputs_digest')}")
     for artifact in record.get("artifacts") or []:
         out.print(_artifact_line(artifact))
@@ -197,9 +207,17 @@ def _seconds(step: dict[str, Any]) -> str:
 def logs(
     run: Annotated[str, typer.Argument(help="A run id, or a unique prefix of one.")],
     step: Annotated[str | None, typer.Argument(help="Only this step.")] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Follow a running run until it ends.")
+    ] = False,
     where: Where = Path(),
 ) -> None:
     """The stored logs of a run's steps (secrets masked); a failed step's reason after it."""
+    if follow:
+        from orchestrator.cli.steer import follow as follow_run
+
+        follow_run(where, run, step)
+        return
     for found in api.step_logs(where, run, step):
         if step is None:
             out.print(f"[bold]── {escape(found.name)} ──[/bold]")

@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from orchestrator import api
 from orchestrator.cli.errors import EXIT_COMPLETED, EXIT_FAILED, EXIT_NOTHING_RAN
+from orchestrator.cli.steer import log_runs
 from orchestrator.errors import UsageError
 
 err = Console(stderr=True, soft_wrap=True)
@@ -64,6 +65,7 @@ def schedule(
     """Apply approved documents whose on.schedule is due (trigger schedule)."""
     if at is not None and not once:
         raise UsageError("--at goes with --once: orch schedule --once --at TIME")
+    log_runs(err)
     if once:
         moment = _moment(at) if at is not None else None
         result = api.schedule_once(where, moment, notify=_note)

@@ -4,8 +4,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from orchestrator.api.workspace import locate
+from orchestrator.cli.steer import log_runs
 
 Where = Annotated[
     Path, typer.Option("--repo", "-C", help="The repository (default: the current folder).")
@@ -26,4 +28,5 @@ def serve(
     # Imported here: the web stack is slow to import, and no other command needs it.
     from orchestrator.service.app import serve as serve_app
 
+    log_runs(Console(stderr=True, soft_wrap=True))
     serve_app(locate(where).root, host=host, port=port, workers=workers)

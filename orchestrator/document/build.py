@@ -104,6 +104,7 @@ def build(text: str, path: Path) -> Document:
         defaults=defaults,
         triggers=triggers,
         artifacts=tuple(artifacts),
+        runs_on=tuple(sorted(set(data.get("runs_on", ())))),
         key_lines={str(key[0]): pos[0] for key, pos in positions.keys.items() if len(key) == 1},
         warnings=warnings,
     )

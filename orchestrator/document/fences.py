@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from markdown_it.common.utils import unescapeAll
+
 from .suggest import closest
 
 _QUOTED_OR_PLAIN = re.compile(r"'[^']*'|\"[^\"]*\"|[^'\"]+|['\"]")
@@ -36,8 +38,12 @@ def read_info(info: str) -> Info:
     brace = text.find("{")
     if brace < 0:
         language, _, rest = text.partition(" ")
-        return Info(language.strip(), None, rest.strip())
-    language = text[:brace].strip()
+        return Info(unescapeAll(language.strip()), None, rest.strip())
+    # The language is the first word, its escapes and character references resolved as
+    # CommonMark reads them (``f&ouml;&ouml;`` is ``föö``); further words before the group
+    # are for other tools.
+    words = text[:brace].split()
+    language = unescapeAll(words[0]) if words else ""
     end = _closing_brace(text, brace)
     if end < 0:
         return Info(language, text[brace + 1 :], "", closed=False)

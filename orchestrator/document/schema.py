@@ -117,6 +117,12 @@ def _explain(error: jsonschema.ValidationError, positions: Positions) -> list[tu
     if where == ("id",) and validator == "pattern":
         message = f"id: {error.instance!r} is not a valid id: use lowercase letters, digits and '-'"
         return [(line, col, message)]
+    if where[:1] == ("runs_on",) and validator == "pattern":
+        message = (
+            f"{prefix}{error.instance!r} is not a worker label: use up to 40 lowercase "
+            "letters, digits, '-' and '_', starting with a letter or digit"
+        )
+        return [(line, col, message)]
     if validator == "type":
         expected = expected_value
         if isinstance(expected, list):

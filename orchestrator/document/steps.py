@@ -19,7 +19,7 @@ from orchestrator.errors import Diagnostic, TemplateError
 from orchestrator.model import Defaults, Step, StepKind
 from orchestrator.templating import Where
 
-from . import fences
+from . import conditions, fences
 from .durations import MAX_DURATION_TEXT, parse_duration, too_long
 from .health import health_problems, templated_health_problems
 from .suggest import did_you_mean
@@ -51,8 +51,6 @@ PYTHONS = ("python", "python3")
 
 _STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _MODE = re.compile(r"^0?[0-7]{3}$")
-_SHELL_PART = re.compile(r"[^ \t\r\n'\"]+|'[^']*'|\"[^\"]*\"")
-_SHELL_WORD = re.compile(rf"(?:{_SHELL_PART.pattern})+")
 MAX_RETRIES = 100
 
 
@@ -100,6 +98,7 @@ def parse_steps(
             continue
         seen[name] = fence.line
         if step is not None:
+            problems.extend(conditions.never_true(step, steps, path))
             steps.append(step)
     return steps, problems
 
@@ -204,23 +203,8 @@ def _attributes(
 
 
 def _split_words(text: str) -> list[str]:
-    """``shlex.split(text)`` (POSIX, no comments); quotes without backslashes done here."""
-    if "\\" in text:
-        return shlex.split(text, comments=False, posix=True)
-    words = []
-    position = 0
-    for match in _SHELL_WORD.finditer(text):
-        if text[position : match.start()].strip(" \t\r\n"):
-            return shlex.split(text, comments=False, posix=True)  # an unclosed quote
-        words.append("".join(_unquote(part) for part in _SHELL_PART.findall(match.group())))
-        position = match.end()
-    if text[position:].strip(" \t\r\n"):
-        return shlex.split(text, comments=False, posix=True)
-    return words
-
-
-def _unquote(part: str) -> str:
-    return part[1:-1] if part[:1] in ("'", '"') else part
+    """The words of an attribute group, quoted as in a POSIX shell (``#`` is no comment)."""
+    return shlex.split(text, comments=False, posix=True)
 
 
 def _step(

@@ -7,12 +7,11 @@ the errors of :mod:`orchestrator.dropboxmini.protocol`, so orch publishes with o
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,13 +40,8 @@ from orchestrator.dropboxmini.verify import file_chunks, save_verified
 
 DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF = 0.25
-UPLOAD_CHUNK = 4 * 1024 * 1024
 DOWNLOAD_CHUNK = WRITE_PIECE
 DIRECT_READ_MIN = 4 * 1024 * 1024
-
-_FORM_ESCAPES = {'"': "%22", "\\": "\\\\"}
-_FORM_ESCAPES.update({chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B})
-_FORM_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _FORM_ESCAPES))
 
 
 class ArtifactClient(Protocol):
@@ -82,60 +76,17 @@ def _filters(filters: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _form_param(name: str, value: str) -> bytes:
-    """``name="value"`` escaped as browsers (and httpx) escape multipart parameters."""
-    escaped = _FORM_ESCAPE_RE.sub(lambda m: _FORM_ESCAPES[m.group(0)], value)
-    return f'{name}="{escaped}"'.encode()
+@dataclass(frozen=True)
+class _FileUpload:
+    """A ``multipart/form-data`` body for httpx: text fields, then one file read from disk.
 
-
-class MultipartUpload:
-    """A ``multipart/form-data`` body: text fields, then one file streamed from disk.
-
-    The envelope is built up front, so the exact length is known and sent as
-    ``Content-Length``; the file is read in large chunks while the body is sent, so memory
-    stays flat whatever the file's size.
+    httpx streams the open file in small pieces while the body is sent and gives the exact
+    ``Content-Length`` up front, so memory stays flat whatever the file's size.
     """
 
-    def __init__(
-        self,
-        fields: dict[str, str],
-        file_field: str,
-        file_name: str,
-        path: Path,
-        content_type: str = "application/octet-stream",
-        chunk_size: int = UPLOAD_CHUNK,
-    ) -> None:
-        self.boundary = os.urandom(16).hex()
-        self.path = Path(path)
-        self.chunk_size = chunk_size
-        dash = b"--" + self.boundary.encode("ascii")
-        head = bytearray()
-        for name, value in fields.items():
-            head += dash + b"\r\nContent-Disposition: form-data; " + _form_param("name", name)
-            head += b"\r\n\r\n" + value.encode() + b"\r\n"
-        head += dash + b"\r\nContent-Disposition: form-data; " + _form_param("name", file_field)
-        if file_name:
-            head += b"; " + _form_param("filename", file_name)
-        head += b"\r\nContent-Type: " + content_type.encode() + b"\r\n\r\n"
-        self.head = bytes(head)
-        self.tail = b"\r\n" + dash + b"--\r\n"
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    def content_length(self) -> int:
-        return len(self.head) + self.path.stat().st_size + len(self.tail)
-
-    def headers(self) -> dict[str, str]:
-        return {"Content-Type": self.content_type, "Content-Length": str(self.content_length())}
-
-    def chunks(self) -> Generator[bytes, None, None]:
-        yield self.head
-        with self.path.open("rb", buffering=0) as handle:
-            while chunk := handle.read(self.chunk_size):
-                yield chunk
-        yield self.tail
+    fields: dict[str, str]
+    file_name: str
+    path: Path
 
 
 def _direct_socket(response: httpx.Response) -> socket.socket | None:
@@ -250,35 +201,34 @@ class DropBoxClient:
         path: str,
         *,
         params: dict[str, str] | None = None,
-        upload: Callable[[], MultipartUpload] | None = None,
+        upload: _FileUpload | None = None,
     ) -> Iterator[httpx.Response]:
         """One request with retries; yields the successful (streamed) response.
 
         Connection errors and 5xx answers are retried; a 4xx answer raises at once.
-        ``upload`` makes a fresh multipart body for each attempt.
+        ``upload``'s file is opened afresh, from its start, for each attempt.
         """
         last = ""
         for attempt in range(self.attempts):
             if attempt:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
-            chunks: Generator[bytes, None, None] | None = None
             try:
-                if upload is None:
-                    request = self._http.build_request(method, path, params=params)
-                else:
-                    form = upload()
-                    headers = form.headers()
-                    chunks = form.chunks()
-                    request = self._http.build_request(
-                        method, path, params=params, headers=headers, content=chunks
-                    )
-                response = self._http.send(request, stream=True)
+                with contextlib.ExitStack() as stack:
+                    if upload is None:
+                        request = self._http.build_request(method, path, params=params)
+                    else:
+                        handle = stack.enter_context(upload.path.open("rb"))
+                        request = self._http.build_request(
+                            method,
+                            path,
+                            params=params,
+                            data=upload.fields,
+                            files={"file": (upload.file_name, handle, "application/octet-stream")},
+                        )
+                    response = self._http.send(request, stream=True)
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 continue
-            finally:
-                if chunks is not None:
-                    chunks.close()
             try:
                 if response.status_code >= 400:
                     response.read()
@@ -326,7 +276,7 @@ class DropBoxClient:
         body = self._json(
             "POST",
             f"{API_PREFIX}/upload",
-            upload=lambda: MultipartUpload(data, "file", name, path),
+            upload=_FileUpload(data, name, path),
         )
         return ArtifactRecord.from_json(body)
 

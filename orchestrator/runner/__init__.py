@@ -7,7 +7,9 @@ from orchestrator.runner.engine import (
     context_after,
     execute,
     initial_steps,
+    log_name,
     prepare,
+    source_digest,
 )
 from orchestrator.runner.interruption import RunInterrupted
 from orchestrator.runner.plan import PlannedStep, plan
@@ -24,7 +26,9 @@ __all__ = [
     "context_after",
     "execute",
     "initial_steps",
+    "log_name",
     "plan",
     "prepare",
     "problems_with_inputs",
+    "source_digest",
 ]

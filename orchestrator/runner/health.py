@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +115,11 @@ def _as_int(value: object) -> int | None:
     return None
 
 
-def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
+def poll(
+    spec: HealthSpec, step_timeout: float, pause: Callable[[float], None] = time.sleep
+) -> Outcome:
+    """Probe until healthy or the timeout; ``pause`` waits between probes (and may end the
+    wait early, raising, when the run is cancelled)."""
     # Imported here: only health steps need an HTTP client, and it is slow to import.
     import httpx
 
@@ -124,7 +128,9 @@ def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
     except httpx.InvalidURL as exc:  # it never becomes valid: no point in polling it
         message = f"url {spec.url!r} is not a usable address: {exc}"
         return Outcome(ok=False, log=message + "\n", error=message)
-    deadline = time.monotonic() + min(spec.timeout_seconds, step_timeout)
+    # The step's own timeout caps the wait as well; the message names the wait that applied.
+    waited = min(spec.timeout_seconds, step_timeout)
+    deadline = time.monotonic() + waited
     log: list[str] = []
     last = "no answer yet"
     with httpx.Client(headers=dict(spec.headers), follow_redirects=True) as client:
@@ -136,8 +142,8 @@ def poll(spec: HealthSpec, step_timeout: float) -> Outcome:
                 return Outcome(ok=True, log="\n".join(log) + "\n")
             if time.monotonic() + spec.interval_seconds > deadline:
                 break
-            time.sleep(spec.interval_seconds)
-    error = f"{spec.url} did not become healthy within {spec.timeout_seconds:g}s: {last}"
+            pause(spec.interval_seconds)
+    error = f"{spec.url} did not become healthy within {waited:g}s: {last}"
     return Outcome(ok=False, log="\n".join(log) + "\n", error=error)
 
 

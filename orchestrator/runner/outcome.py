@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from orchestrator.record import FileWrite
+from orchestrator.record import Answer, FileWrite, Transition
 
 
 @dataclass(frozen=True)
@@ -16,3 +16,6 @@ class Outcome:
     outputs: Mapping[str, str] = field(default_factory=dict)
     file: FileWrite | None = None
     error: str | None = None
+    # A person's answer to a waiting manual step, and the step's moves while it waited.
+    answer: Answer | None = None
+    transitions: tuple[Transition, ...] = ()

@@ -7,7 +7,7 @@ Thin by design: every endpoint calls an ``api`` function. Errors are JSON object
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,24 +16,27 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import __version__
-from orchestrator.api import history, queueing, submissions
+from orchestrator.api import answers, dispatch, history, queueing, rerunning, submissions
 from orchestrator.api.workspace import locate
 from orchestrator.document import InputTooLarge
 from orchestrator.document.cache import DocumentCache
-from orchestrator.errors import DocumentError, OrchError, TraceError
+from orchestrator.errors import DocumentError, OrchError, TraceError, UsageError
+from orchestrator.service import events
 from orchestrator.service.bodylimit import BodyLimit
+from orchestrator.service.broker_queue import BrokerQueue, make_queue
 from orchestrator.service.keys import ApiKey, Keys, load_keys
 from orchestrator.service.queue import RunQueue
 from orchestrator.service.web import install as install_web
 
 _CODES = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found"}
 _CODES |= {405: "method-not-allowed", 409: "conflict", 413: "too-large", 422: "invalid"}
-_CODES |= {500: "internal"}
+_CODES |= {500: "internal", 503: "unavailable", 504: "timeout"}
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -51,6 +54,37 @@ class RunSubmission(BaseModel):
 
 class Accepted(BaseModel):
     runId: str
+
+
+class AnswerBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    step: str | None = Field(
+        default=None, description="The step the run waits at (default: the one it waits at)."
+    )
+
+
+class Answered(BaseModel):
+    runId: str
+    answer: str
+    step: str | None = None
+    by: str
+    state: str
+    detail: str | None = None
+    # After a cancel: the cleanup steps the run still runs (a second cancel stops them).
+    cleanup: list[str] = Field(default_factory=list)
+
+
+class AgainBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The secret inputs the run needs again (never stored), by name.",
+    )
+    force: bool = Field(
+        default=False, description="Resume even when steps before the resume point changed."
+    )
 
 
 def _error(status: int, detail: str, **extra: Any) -> JSONResponse:
@@ -93,9 +127,9 @@ def create_app(
     The request body limit (``max-request-bytes``) is read once, here; the input limits
     are read with the rest of the settings for every submission.
     """
-    runs = queue or RunQueue(root, workers)
+    runs = queue or make_queue(root, workers)
     max_request_bytes = locate(root).settings.max_request_bytes
-    intake = submissions.Submissions(root)
+    intake = submissions.Submissions(root, for_broker=isinstance(runs, BrokerQueue))
     parsed = DocumentCache()
 
     @asynccontextmanager
@@ -131,6 +165,10 @@ def create_app(
         return _error(
             422, "the request does not match the API", problems=[_problem(e) for e in errors]
         )
+
+    @app.exception_handler(dispatch.NotSent)
+    async def not_sent(_: Request, exc: dispatch.NotSent) -> JSONResponse:
+        return _error(503, f"{exc}; it is recorded failed")
 
     @app.exception_handler(OrchError)
     async def orch_error(_: Request, exc: OrchError) -> JSONResponse:
@@ -198,8 +236,86 @@ def create_app(
             raise ApiError(404, str(exc)) from None
         return found[0][1]
 
+    @app.get("/api/runs/{run_id}/events", response_class=StreamingResponse)
+    async def run_events(run_id: str, request: Request, _: Reader) -> StreamingResponse:
+        """Server-sent events: ``state``, ``step``, ``log`` (what a step prints, as it
+        prints it) and ``end``; the stream closes when the run has ended."""
+        try:
+            watched = await events.open_watch(root, run_id)
+        except TraceError as exc:
+            raise ApiError(404, str(exc)) from None
+        return events.event_stream(request, watched)
+
+    @app.post("/api/runs/{run_id}/confirm")
+    def confirm_step(run_id: str, key: Runner, body: AnswerBody | None = None) -> Answered:
+        """Confirm the manual step a waiting run waits at; the run goes on."""
+        step = body.step if body is not None else None
+        return _answered(lambda: answers.confirm(root, run_id, step, actor=key.name))
+
+    @app.post("/api/runs/{run_id}/cancel")
+    def cancel_run(run_id: str, key: Runner) -> Answered:
+        """Cancel a queued, running or waiting run (a running step's processes are stopped)."""
+        answered = _answered(lambda: answers.cancel(root, run_id, actor=key.name))
+        if answered.state == "pending":
+            answered.state = runs.cancel(answered.runId) or answered.state
+        return answered
+
+    @app.post("/api/runs/{run_id}/rerun", status_code=202)
+    def rerun(run_id: str, key: Runner, body: AgainBody | None = None) -> Accepted:
+        """Queue the run again: the same commit and inputs (secret ones given again)."""
+        given = body or AgainBody()
+        return Accepted(runId=_again(run_id, key, given, resume=False))
+
+    @app.post("/api/runs/{run_id}/resume", status_code=202)
+    def resume(run_id: str, key: Runner, body: AgainBody | None = None) -> Accepted:
+        """Queue a failed or cancelled run again from the step where it stopped."""
+        given = body or AgainBody()
+        return Accepted(runId=_again(run_id, key, given, resume=True))
+
+    def _again(run_id: str, key: ApiKey, body: AgainBody, *, resume: bool) -> str:
+        try:
+            queued = rerunning.enqueue_again(
+                root, run_id, actor=key.name, resume=resume, force=body.force, inputs=body.inputs
+            )
+        except answers.RunNotFound as exc:
+            raise ApiError(404, str(exc)) from None
+        except TraceError as exc:
+            raise ApiError(404, str(exc)) from None
+        except InputTooLarge as exc:
+            raise ApiError(413, f"{exc.diagnostics[0].message}; nothing was queued") from None
+        except DocumentError as exc:
+            raise ApiError(
+                422,
+                "the run is invalid: nothing was queued",
+                problems=[str(d) for d in exc.diagnostics],
+            ) from None
+        except UsageError as exc:
+            raise ApiError(409, f"{exc}; nothing was queued") from None
+        runs.put(queued)
+        return queued.run_id
+
     install_web(app, root, keys, intake=intake, queue=runs, documents=parsed)
     return app
+
+
+def _answered(answer: Callable[[], answers.Answered]) -> Answered:
+    """An answer to a run, as the API says what became of it."""
+    try:
+        done = answer()
+    except answers.RunNotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except answers.NotAnswerable as exc:
+        raise ApiError(409, str(exc)) from None
+    except answers.NotPickedUp as exc:
+        raise ApiError(504, str(exc)) from None
+    return Answered(
+        runId=done.run_id,
+        answer=done.action,
+        step=done.step,
+        by=done.by,
+        state=done.state,
+        cleanup=list(done.cleanup),
+    )
 
 
 def serve(
@@ -212,7 +328,16 @@ def serve(
     """Serve until SIGINT/SIGTERM; the runs in progress finish, queued ones stay pending."""
     environ = os.environ if environ is None else environ
     keys = load_keys(environ)
-    queue = RunQueue(root, workers)
+    queue = make_queue(root, workers)
     queue.open()
     app = create_app(root, keys, workers, queue=queue)
-    uvicorn.Server(uvicorn.Config(app, host=host, port=port, http="auto", log_level="info")).run()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http="auto",
+        log_level="info",
+        # Event streams stay open while their runs run: a stopping server ends them.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    uvicorn.Server(config).run()

@@ -79,6 +79,26 @@ class RunQueue:
                 self._ready.append(wf)
                 self._condition.notify()
 
+    def discard(self, run_id: str) -> queueing.Queued | None:
+        """Take a queued run that has not started out of its line (None: not queued here)."""
+        with self._condition:
+            for workflow, line in self._lines.items():
+                for queued in line:
+                    if queued.run_id == run_id:
+                        line.remove(queued)
+                        if not line and workflow in self._ready:
+                            self._ready.remove(workflow)
+                        return queued
+        return None
+
+    def cancel(self, run_id: str) -> str | None:
+        """A queued run a person cancelled leaves the queue at once, recorded ``cancelled``;
+        its new state (None when this queue does not hold it)."""
+        queued = self.discard(run_id)
+        if queued is None:
+            return None
+        return queueing.cancel_if_asked(locate(self.root), queued)
+
     def waiting(self) -> int:
         with self._condition:
             return sum(len(line) for line in self._lines.values())
@@ -121,8 +141,7 @@ class RunQueue:
             if queued is None:
                 return
             try:
-                state = self._run(self.root, queued)
-                log.info("run %s of %s %s", queued.run_id, queued.workflow_id, state)
+                self._run(self.root, queued)  # the api logs the run's start and end
             except Exception:
                 log.exception("run %s of %s broke the worker", queued.run_id, queued.workflow_id)
             finally:

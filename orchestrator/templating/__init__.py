@@ -18,6 +18,7 @@ from typing import Any
 from orchestrator.templating.language import SHELL_SAFE_CHARACTERS, ScriptLanguage
 from orchestrator.templating.limits import DEFAULT_MAX_CHARS, DEFAULT_SECONDS, Limits
 from orchestrator.templating.marks import outside, plain, retag, value_text
+from orchestrator.templating.status import STATUS_FUNCTIONS, mentions_status
 from orchestrator.templating.uses import (
     COMMON_FILTERS,
     NameUse,
@@ -166,12 +167,46 @@ def global_names() -> frozenset[str]:
     from orchestrator.templating import names
 
     return names.known_globals()
+def status_functions_called(expression: str) -> frozenset[str]:
+    """The status functions (``always()``, ``success()``, ``failure()``, ``cancelled()``) an
+    ``if`` expression calls; the expression must parse."""
+    if not mentions_status(expression):
+        return frozenset()
+    return _status_functions_called(expression)
+
+
+@functools.lru_cache(maxsize=1024)
+def _status_functions_called(expression: str) -> frozenset[str]:
+    from orchestrator.templating import static
+
+    return static.status_functions_called(expression)
+
+
+def status_function_misuse(expression: str) -> list[str]:
+    """Status functions in an ``if`` expression called with arguments or not called at all;
+    the expression must parse."""
+    if not mentions_status(expression):
+        return []
+    from orchestrator.templating import static
+
+    return static.status_function_misuse(expression)
+
+
+def required_failures(expression: str) -> list[str]:
+    """The steps an ``if`` expression requires to have failed (``steps.NAME.state ==
+    'failed'``, alone or joined with ``and``); the expression must parse."""
+    if "failed" not in expression:
+        return []
+    from orchestrator.templating import static
+
+    return static.required_failures(expression)
 
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "DEFAULT_SECONDS",
     "SHELL_SAFE_CHARACTERS",
+    "STATUS_FUNCTIONS",
     "Limits",
     "NameUse",
     "Placeholder",
@@ -191,7 +226,10 @@ __all__ = [
     "quoting_filter_uses",
     "raw_input_references",
     "render",
+    "required_failures",
     "retag",
+    "status_function_misuse",
+    "status_functions_called",
     "template_uses",
     "test_names",
     "value_text",

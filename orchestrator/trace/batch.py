@@ -1,8 +1,9 @@
-"""Reading many objects at once: one ``git cat-file --batch`` instead of one read each.
+"""Reading objects with ``git cat-file --batch``: git resolves packed objects (deltas,
+alternates) itself, and many objects cost one process.
 
-Objects in packs are read through GitPython one by one, which costs milliseconds each when
-they are stored as deltas; a server reading thousands of run records at start-up asks git
-for all of them in one process.
+A server reading thousands of run records at start-up asks for all of them at once; the
+object store asks for the packed objects a read needs (loose objects it reads itself), all
+of a listing's run folders at once.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The tip of the trace branch holds exactly::
 
     runs/[<prefix>/]<workflow-id>/<run-id>/run.json, report.md, logs/...
-    open-runs.json      runs not yet completed or failed, with their host and pid
+    open-runs.json      runs not yet ended (completed, failed or cancelled), with their host and pid
 
 Anything else at the root means the branch is not an orch trace.
 """
@@ -19,8 +19,8 @@ from orchestrator.trace.objects import Entry, ObjectStore, commit_tree_id
 RUNS = "runs"
 OPEN_RUNS = "open-runs.json"
 RUN_RECORD = "run.json"
-TERMINAL_STATES = frozenset({"completed", "failed"})
-STATES = frozenset({"pending", "running", "completed", "failed"})
+TERMINAL_STATES = frozenset({"completed", "failed", "cancelled"})
+STATES = frozenset({"pending", "running", "waiting", "completed", "failed", "cancelled"})
 
 
 def check_name(name: str, what: str) -> str:

@@ -7,8 +7,13 @@ subtrees are skipped by id, so a merge reads only what differs.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import random
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.trace.gitcmd import GitFailed, run_git
@@ -87,18 +92,47 @@ def _tracking_ref(remote: str, branch: str) -> str:
     return f"refs/orch/fetched/{branch}"
 
 
+@contextlib.contextmanager
+def _one_push_at_a_time(git_dir: Path) -> Iterator[None]:
+    """Pushes from one repository wait for each other (threads and processes): two at once
+    would only race for the same remote-tracking ref and reject each other."""
+    fd = os.open(git_dir / "orch-push.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def pushed_ref(writer: TraceWriter) -> str:
+    """Where the last successful push is remembered: the remote-tracking ref of the branch,
+    or, for a writer that pushes to a ref of its own, ``refs/orch/pushed/<branch>``."""
+    assert writer.remote is not None
+    if writer.own_ref:
+        return f"refs/orch/pushed/{writer.branch}"
+    return _tracking_ref(writer.remote, writer.branch)
+
+
 def push_with_merge(writer: TraceWriter) -> None:
+    with _one_push_at_a_time(writer.git_dir):
+        _push_with_merge(writer)
+
+
+def _push_with_merge(writer: TraceWriter) -> None:
     from orchestrator.trace.writer import TracePushError
 
     assert writer.remote is not None
     remote, store, ref = writer.remote, writer.store, writer.ref
-    tracking = _tracking_ref(remote, writer.branch)
+    # A writer with a ref of its own on the remote (distributed runs) pushes there: nobody
+    # else moves it, so the push is not rejected and needs no merge.
+    target = writer.own_ref or ref
+    tracking = pushed_ref(writer)
     last_error = ""
     tip = store.read_ref(ref) or ""
     for attempt in range(writer.push_attempts):
         tip = store.read_ref(ref) or ""
         try:
-            run_git("push", "--quiet", remote, f"{ref}:{ref}", git_dir=writer.git_dir)
+            run_git("push", "--quiet", remote, f"{ref}:{target}", git_dir=writer.git_dir)
             run_git("update-ref", tracking, tip, git_dir=writer.git_dir)
             return
         except GitFailed as exc:
@@ -109,7 +143,7 @@ def push_with_merge(writer: TraceWriter) -> None:
                 "--quiet",
                 "--no-tags",
                 remote,
-                f"+{ref}:{tracking}",
+                f"+{target}:{tracking}",
                 git_dir=writer.git_dir,
             )
         except GitFailed as exc:

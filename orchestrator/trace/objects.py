@@ -73,12 +73,18 @@ def parse_tree(data: bytes) -> list[Entry]:
     ]
 
 
+_PACKED_KEPT = 256
+
+
 class ObjectStore:
     """Objects and refs of one repository, given its common git directory."""
 
     def __init__(self, git_dir: Path) -> None:
         self.git_dir = git_dir
         self.objects_dir = git_dir / "objects"
+        # Packed objects read one at a time, by id: an object never changes, and each read
+        # costs a git process (the tip commit and the top trees are read by several callers).
+        self._packed: dict[str, tuple[str, bytes]] = {}
 
     # objects ------------------------------------------------------------------------------
 
@@ -100,9 +106,14 @@ class ObjectStore:
         loose = self._read_loose(sha)
         if loose is not None:
             return loose
-        (found,) = self.read_many([sha])
+        found = self._packed.get(sha)
         if found is None:
-            raise TraceError(f"cannot read object {sha} in {self.git_dir}: it does not exist")
+            (found,) = self.read_many([sha])
+            if found is None:
+                raise TraceError(f"cannot read object {sha} in {self.git_dir}: it does not exist")
+            if len(self._packed) >= _PACKED_KEPT:
+                self._packed.clear()
+            self._packed[sha] = found
         return found
 
     def read_many(self, names: Sequence[str]) -> list[tuple[str, bytes] | None]:

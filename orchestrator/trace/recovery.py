@@ -32,6 +32,10 @@ from orchestrator.trace.writer import TraceWriter, encode_record
 __all__ = ["process_alive", "process_start_token", "recover_dead_runs"]
 
 log = logging.getLogger("orch")
+# A run whose orch process is gone is dead in these states (``waiting``: its process waited
+# for a person to confirm a manual step); ``pending`` runs wait for a server, not a process.
+_OWNED_STATES = frozenset({"running", "waiting"})
+_OPEN_STEP_STATES = frozenset({"running", "waiting"})
 
 
 def _now() -> str:
@@ -49,17 +53,24 @@ def _mark_failed(record: dict[str, Any], reason: str, *, progress_known: bool) -
         if not isinstance(step, dict):
             continue
         moves = [*(step.get("transitions") or [])]
-        if step.get("state") == "running":
+        if step.get("state") in _OPEN_STEP_STATES:
             running = running or step.get("name")
+            died = (
+                "orch died while this step waited for a person"
+                if step.get("state") == "waiting"
+                else "orch died during this step"
+            )
             step["state"] = "failed"
             step["ended_at"] = step.get("ended_at") or now
-            step["error"] = step.get("error") or "orch died during this step"
+            step["error"] = step.get("error") or died
             step["transitions"] = [*moves, {"state": "failed", "at": now}]
         elif step.get("state") == "pending" and progress_known:
             step["state"] = "skipped"
             step["skipped_because"] = "orch died before this step"
             step["transitions"] = [*moves, {"state": "skipped", "at": now}]
     record["steps"] = steps
+    if record.get("waiting") is not None:
+        record["waiting"] = None
     record["state"] = "failed"
     record["transitions"] = [*(record.get("transitions") or []), {"state": "failed", "at": now}]
     record["ended_at"] = now
@@ -74,7 +85,7 @@ def _mark_failed(record: dict[str, Any], reason: str, *, progress_known: bool) -
 
 def _running_step(record: Mapping[str, Any]) -> str | None:
     for step in record.get("steps") or []:
-        if isinstance(step, dict) and step.get("state") == "running":
+        if isinstance(step, dict) and step.get("state") in _OPEN_STEP_STATES:
             name = step.get("name")
             return str(name) if name is not None else None
     return None
@@ -89,7 +100,7 @@ def recover_dead_runs(
     stop: Callable[[str, str, str | None], None] | None = None,
     active: Container[str] | None = None,
 ) -> list[str]:
-    """Close every ``running`` run of this host whose orch process is gone.
+    """Close every ``running`` (or ``waiting``) run of this host whose orch process is gone.
 
     ``fresher(workflow, run id)`` may offer the run folder as the dead process last wrote it
     on this host (more current than its start commit: it names the step that was running, or
@@ -103,7 +114,7 @@ def recover_dead_runs(
     host = host or socket.gethostname()
     recovered: list[str] = []
     for run_id, (workflow, _, info) in sorted(reader.open_runs().items()):
-        if info.get("state") != "running" or info.get("host") != host:
+        if info.get("state") not in _OWNED_STATES or info.get("host") != host:
             continue
         pid = info.get("pid")
         if not isinstance(pid, int):
@@ -162,8 +173,9 @@ def _close(
         return True
     if stop is not None:
         stop(workflow, run_id, _running_step(record))
+    doing = "waited for a person" if state == "waiting" else "was running"
     reason = (
-        f"orch process {pid} on {host} died while the run was running; "
+        f"orch process {pid} on {host} died while the run {doing}; "
         "recorded as failed by a later orch command"
     )
     lost = fresher is not None and local is None

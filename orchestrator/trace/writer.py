@@ -94,6 +94,7 @@ class TraceWriter:
         remote: str | None = None,
         max_attempts: int = 50,
         push_attempts: int = 10,
+        own_ref: str | None = None,
     ) -> None:
         self.trace_repo = Path(trace_repo)
         self.git_dir = git_common_dir(self.trace_repo)
@@ -106,6 +107,9 @@ class TraceWriter:
         self.remote = remote
         self.max_attempts = max_attempts
         self.push_attempts = push_attempts
+        # Distributed runs: the ref of the remote this writer alone pushes to (see
+        # docs/distributed.md); None pushes the branch itself.
+        self.own_ref = own_ref
 
     def run_path(self, workflow_id: str, run_id: str) -> tuple[str, ...]:
         """Path of a run folder below the branch root, as components."""

@@ -6,28 +6,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from orchestrator import __version__
 from tests.conftest import git
 from tests.core.helpers import commit_documents, document, orch
+from tests.ports import unused_port
 
 KEY = "test-readwrite-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Server:
@@ -74,7 +69,7 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path / "dropbox-root", _free_port())
+    running = Server(tmp_path / "dropbox-root", unused_port())
     yield running
     running.stop()
 
@@ -136,32 +131,42 @@ def test_packages_are_deterministic_and_published_to_the_local_store(git_repo: P
         assert (infos["payload/sub/run.sh"].external_attr >> 16) & 0o777 == 0o755
         assert (infos["payload/a.txt"].external_attr >> 16) & 0o777 == 0o644
         manifest = json.loads(archive.read("manifest.json"))
-    for key in (
-        "artifact_id",
-        "system",
-        "type",
-        "version",
-        "producer",
-        "created_utc",
-        "description",
-        "files",
-        "payload_sha256",
-        "provenance",
-    ):
-        assert key in manifest
+    payload = {"a.txt": b"alpha\n", "sub/run.sh": b"#!/bin/sh\necho run\n"}
+    files = [
+        {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        for path, data in payload.items()
+    ]
+    sha256sum_lines = "".join(f"{f['sha256']}  {f['path']}\n" for f in files)
+    assert manifest == {
+        "artifact_id": f"orch-{first['run_id']}-01",
+        "system": "demo",
+        "type": "evidence-bundle",
+        "version": "alpha",
+        "producer": f"orch {__version__}",
+        "created_utc": manifest["created_utc"],  # a time: checked below
+        "description": "made from 2 files",
+        "files": files,
+        "payload_sha256": hashlib.sha256(sha256sum_lines.encode()).hexdigest(),
+        "baseline": None,
+        "patch": None,
+        "provenance": {
+            "workflow_id": "pack",
+            "run_id": first["run_id"],
+            "document": "intents/pack.md",
+            "document_revision": git(git_repo, "rev-parse", "HEAD").strip(),
+            "document_blob": git(git_repo, "rev-parse", "HEAD:intents/pack.md").strip(),
+            "inputs_digest": first["inputs_digest"],
+        },
+    }
+    created = datetime.fromisoformat(manifest["created_utc"])
     assert manifest["created_utc"].endswith("Z")
-    assert manifest["provenance"]["run_id"] == first["run_id"]
-    assert [f["path"] for f in manifest["files"]] == ["a.txt", "sub/run.sh"]
+    started, ended = (datetime.fromisoformat(first[key]) for key in ("started_at", "ended_at"))
+    assert started <= created <= ended
     listed = orch(git_repo, "dropbox", "list", "--json")
     assert listed.code == 0, listed.stderr
-    assert (
-        len(
-            json.loads(listed.stdout)["artifacts"]
-            if "artifacts" in listed.stdout[:20]
-            else json.loads(listed.stdout)
-        )
-        == 2
-    )
+    stored = {record["artifactId"]: record for record in json.loads(listed.stdout)}
+    assert sorted(stored) == sorted(a["publication"]["artifact_id"] for a in (a1, a2))
+    assert {record["fileName"] for record in stored.values()} == {"bundle-alpha.zip"}
     assert git(git_repo, "status", "--porcelain") == "?? out/\n"
     shown = orch(git_repo, "show", first["run_id"])
     assert a1["publication"]["artifact_id"] in shown.stdout
@@ -191,7 +196,7 @@ def test_unreachable_service_leaves_the_package_in_the_outbox(
     git_repo: Path, tmp_path: Path
 ) -> None:
     commit_documents(git_repo, {"intents/pack.md": document(FRONT, BODY)})
-    port = _free_port()
+    port = unused_port()
     env = {"ORCH_DROPBOX_URL": f"http://127.0.0.1:{port}", "ORCH_DROPBOX_KEY": KEY}
     code, record = _apply(git_repo, env=env)
     assert code == 3

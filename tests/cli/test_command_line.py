@@ -48,6 +48,11 @@ def test_one_help_tree_lists_every_command_in_order(tmp_path: Path) -> None:
         "publish",
         "schedule",
         "serve",
+        "confirm",
+        "cancel",
+        "rerun",
+        "worker",
+        "workers",
         "dropbox",
         "hooks",
     ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,15 +155,44 @@ def test_anchors_aliases_and_merge_keys() -> None:
     assert positions.of(("copy", "shell")) == (1, 21)
 
 
-def test_alias_bomb_is_refused_quickly() -> None:
+def refusal_and_events_read(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, int]:
+    """The one problem of ``text``, and how many parse events the loader read to find it.
+
+    Work counted in parse events, not seconds: the count is the same on any machine and load.
+    """
+    read = 0
+    events = frontmatter._events
+
+    def counted_events(text: str) -> tuple[Callable[[], Any], Callable[[], None]]:
+        next_event, close = events(text)
+
+        def counted() -> Any:
+            nonlocal read
+            read += 1
+            return next_event()
+
+        return counted, close
+
+    monkeypatch.setattr(frontmatter, "_events", counted_events)
+    (message,) = problems(text)
+    return message, read
+
+
+def test_alias_bomb_is_refused_at_the_alias_that_passes_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     for level in range(1, 10):
         previous = f"*a{level - 1}"
         lines.append(f"a{level}: &a{level} [{', '.join([previous] * 10)}]")
-    started = time.perf_counter()
-    (message,) = problems("\n".join(lines) + "\n")
-    assert time.perf_counter() - started < 0.5
-    assert f"aliases expand to more than {MAX_ALIAS_VALUES} values" in message
+    message, read = refusal_and_events_read("\n".join(lines) + "\n", monkeypatch)
+    # a0 is 11 values, a1 111, a2 1111: the 8th alias of a3 (line 4, column 45) brings the
+    # expansion past the limit (110 + 1110 + 8 * 1111), and nothing after it is read.
+    limit = f"aliases expand to more than {MAX_ALIAS_VALUES} values"
+    assert message == f"d.md:4:45: invalid YAML: {limit}"
+    # Stream, document and mapping start; 13 events for each of lines 1-3 (key, sequence
+    # start, 10 items, sequence end); line 4's key, sequence start and its first 8 aliases.
+    assert read == 3 + 3 * 13 + 2 + 8
 
 
 def test_unknown_alias() -> None:
@@ -171,20 +201,25 @@ def test_unknown_alias() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "where"),
     [
-        "k: " + "[" * 5000 + "]" * 5000 + "\n",
-        "k: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n",
-        "".join(" " * depth + f"k{depth}:\n" for depth in range(5000)),
-        "- " * 5000 + "x\n",
+        ("k: " + "[" * 5000 + "]" * 5000 + "\n", "1:67"),
+        ("k: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n", "1:256"),
+        ("".join(" " * depth + f"k{depth}:\n" for depth in range(5000)), "65:65"),
+        ("- " * 5000 + "x\n", "1:129"),
     ],
     ids=["flow-lists", "flow-maps", "block-maps", "block-lists"],
 )
-def test_deep_nesting_is_refused_quickly(text: str) -> None:
-    started = time.perf_counter()
-    (message,) = problems(text)
-    assert time.perf_counter() - started < 0.5
-    assert f"nested too deeply (more than {MAX_DEPTH} levels)" in message
+def test_deep_nesting_is_refused_at_the_first_level_too_many(
+    text: str, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message, read = refusal_and_events_read(text, monkeypatch)
+    assert (
+        message == f"d.md:{where}: invalid YAML: nested too deeply (more than {MAX_DEPTH} levels)"
+    )
+    # At most a key and a start event per level, plus the stream's and document's starts:
+    # bounded by the limit, not by the 5000 levels of the text.
+    assert read <= 2 * MAX_DEPTH + 3
 
 
 def test_nesting_up_to_the_limit_is_fine() -> None:

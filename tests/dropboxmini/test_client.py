@@ -134,18 +134,18 @@ def test_retries_are_bounded(flaky: str) -> None:
 
 
 def test_connection_refused_is_retried_then_unavailable(tmp_path: Path) -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
     waits: list[float] = []
     source = tmp_path / "f"
     source.write_bytes(b"x")
-    with (
-        DropBoxClient(f"http://127.0.0.1:{port}", RW, sleep=waits.append) as client,
-        pytest.raises(UnavailableError, match="ConnectError"),
-    ):
-        client.upload(source, UploadFields("generic", "p"))
+    # A port bound but not listening refuses every connection, and nobody else can take it.
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        with (
+            DropBoxClient(f"http://127.0.0.1:{port}", RW, sleep=waits.append) as client,
+            pytest.raises(UnavailableError, match="ConnectError"),
+        ):
+            client.upload(source, UploadFields("generic", "p"))
     assert len(waits) == 3
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,16 +11,11 @@ from pathlib import Path
 import httpx
 
 from tests.dropboxmini.conftest import zip_bytes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import unused_port
 
 
 def start(root: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
+    port = unused_port()
     proc = subprocess.Popen(
         [
             sys.executable,

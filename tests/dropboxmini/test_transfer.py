@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import platform
 import socket
@@ -11,46 +12,76 @@ import subprocess
 import sys
 import threading
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
 
-from orchestrator.dropboxmini import ArtifactRecord, DropBoxClient, UploadFields
+from orchestrator.dropboxmini import ArtifactRecord, DropBoxClient, DropBoxError, UploadFields
 from orchestrator.dropboxmini import client as client_module
-from orchestrator.dropboxmini.client import MultipartUpload, _body_chunks
+from orchestrator.dropboxmini.client import _body_chunks
 from orchestrator.dropboxmini.receive import WRITE_BATCH, receive_form
 from orchestrator.dropboxmini.store import PendingUpload, Store
 from tests.dropboxmini.conftest import RW, Live
 
+
+def no_sleep(_: float) -> None:
+    return None
+
+
 HOSTILE = 'we"ird\\name\x01\x1b\r\n\x7fé.bin'
 
 
-def test_upload_body_is_what_httpx_would_send(tmp_path: Path) -> None:
-    source = tmp_path / "f.bin"
-    source.write_bytes(b"a\r\n--b\r\n" * 1000)
-    fields = {"artifactType": "generic", "label": 'q"uo\\te\x00é', "tags": "a,b"}
-    body = MultipartUpload(fields, "file", HOSTILE, source, chunk_size=1000)
-    ours = b"".join(body.chunks())
-    with source.open("rb") as handle, httpx.Client() as http:
-        reference = http.build_request(
-            "POST",
-            "http://x/",
-            data=fields,
-            files={"file": (HOSTILE, handle, "application/octet-stream")},
-        )
-        theirs = b"".join(reference.stream)  # type: ignore[union-attr]
-    boundary = reference.headers["content-type"].split("boundary=")[1].encode()
-    assert ours == theirs.replace(boundary, body.boundary.encode())
-    assert body.content_length() == len(ours)
-    assert body.headers()["Content-Type"] == f"multipart/form-data; boundary={body.boundary}"
+class _RecordingHandler(BaseHTTPRequestHandler):
+    """Keeps every request body it receives and answers 503 twice, then 409."""
+
+    bodies: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).bodies.append((self.headers["Content-Type"], body))
+        status = 503 if len(type(self).bodies) <= 2 else 409
+        answer = json.dumps({"error": "conflict", "detail": "already stored"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        return None
 
 
-def test_upload_without_a_file_name_omits_it(tmp_path: Path) -> None:
+def test_every_upload_attempt_sends_the_whole_file_with_escaped_names(tmp_path: Path) -> None:
     source = tmp_path / "f.bin"
-    source.write_bytes(b"x")
-    body = b"".join(MultipartUpload({}, "file", "", source).chunks())
-    assert b'name="file"\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n' in body
+    content = b"a\r\n--b\r\n" * 1000
+    source.write_bytes(content)
+    _RecordingHandler.bodies = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RecordingHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fields = UploadFields("generic", "p", label='q"uo\\te', file_name=HOSTILE)
+    try:
+        with (
+            DropBoxClient(f"http://127.0.0.1:{server.server_address[1]}", RW, sleep=no_sleep) as c,
+            pytest.raises(DropBoxError, match=r"^already stored$") as raised,
+        ):
+            c.upload(source, fields)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert raised.value.status == 409
+    assert len(_RecordingHandler.bodies) == 3
+    for content_type, body in _RecordingHandler.bodies:
+        boundary = content_type.split("boundary=")[1].encode()
+        assert body.endswith(b"\r\n--" + boundary + b"--\r\n")
+        assert (
+            b'Content-Disposition: form-data; name="file"; '
+            b'filename="we%22ird\\\\name%01\x1b%0D%0A\x7f\xc3\xa9.bin"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n--" + boundary
+        ) in body
+        assert b'name="label"\r\n\r\nq"uo\\te\r\n' in body
 
 
 @pytest.fixture

@@ -118,14 +118,19 @@ def test_inside_an_orch_run_the_hook_does_nothing(git_repo: Path) -> None:
     assert len(trace_runs(git_repo, "demo")) == 1
 
 
-def test_detached_runs_return_at_once_and_land_in_the_trace(git_repo: Path) -> None:
+def test_detached_runs_return_at_once_and_land_in_the_trace(git_repo: Path, tmp_path: Path) -> None:
     installed(git_repo)
-    slow = "# Slow\n\n```bash {step=slow}\nsleep 2\necho done\n```\n"
+    # The step waits for a gate the test opens only after the commit returned: the commit
+    # cannot have waited for the run, however slow the machine.
+    gate = tmp_path / "gate"
+    wait = f"until [ -e '{gate}' ]; do sleep 0.05; done"
+    slow = f"# Slow\n\n```bash {{step=slow timeout=60s}}\n{wait}\n```\n"
     stage(git_repo, {"intents/slow.md": approved("slow", slow)})
     done = commit(git_repo, "-m", "slow", env={"ORCH_HOOKS_DETACH": "1"})
     assert done.returncode == 0, done.stderr
     assert "running intents/slow.md in the background" in done.stderr
     assert not [r for r in trace_runs(git_repo, "slow") if r["state"] == "completed"]
+    gate.touch()
     logs = list((git_repo / ".orch" / "hooks").glob("*.log"))
     assert len(logs) == 1
     deadline = time.monotonic() + 20

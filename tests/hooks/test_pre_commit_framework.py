@@ -24,8 +24,8 @@ CLASH = (
 )
 UNKNOWN_KEY = (
     "intents/x.md:4:1: unknown key 'colour' in the front matter (expected one of: id, title, "
-    "owner, status, publication, system, description, inputs, env, secrets, defaults, on, "
-    "artifacts)"
+    "owner, status, publication, system, description, inputs, env, secrets, runs_on, defaults, "
+    "on, artifacts)"
 )
 BLOCKED = (
     "orch: commit blocked: 1 problem(s) in staged intent documents; fix them and stage again "

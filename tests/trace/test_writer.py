@@ -244,29 +244,53 @@ def test_unwritable_object_database_is_a_trace_error(tmp_path: Path) -> None:
     objects = evidence / "objects"
     objects.rename(tmp_path / "objects-moved")
     objects.write_text("not a folder\n")
-    with pytest.raises(TraceError):
+    with pytest.raises(TraceError) as refused:
         start_and_end(TraceWriter(evidence), "beta", run_id(2))
+    assert str(refused.value) == (
+        f"not a directory while writing the trace's object database ({objects})"
+    )
     objects.unlink()
     (tmp_path / "objects-moved").rename(objects)
     assert git(evidence, "rev-parse", "orch-trace").strip() == before
 
 
 @pytest.mark.parametrize(
-    ("workflow", "rid", "files"),
+    ("workflow", "rid", "files", "message"),
     [
-        ("../escape", RID, {"run.json": b"{}"}),
-        ("deploy", "a/b", {"run.json": b"{}"}),
-        ("deploy", RID, {"../x": b""}),
-        ("deploy", RID, {".git/config": b""}),
-        ("deploy", RID, {}),
-        ("deploy", RID, {"run.json": b"not json"}),
+        (
+            "../escape",
+            RID,
+            {"run.json": b"{}"},
+            "invalid workflow id '../escape' for the run trace",
+        ),
+        ("deploy", "a/b", {"run.json": b"{}"}, "invalid run id 'a/b' for the run trace"),
+        (
+            "deploy",
+            RID,
+            {"../x": b""},
+            "invalid file path component in '../x' '..' for the run trace",
+        ),
+        (
+            "deploy",
+            RID,
+            {".git/config": b""},
+            "invalid file path component in '.git/config' '.git' for the run trace",
+        ),
+        ("deploy", RID, {}, "a run folder needs at least one file"),
+        (
+            "deploy",
+            RID,
+            {"run.json": b"not json"},
+            f"run.json of run {RID} is not valid JSON: Expecting value: line 1 column 1 (char 0)",
+        ),
     ],
 )
 def test_bad_names_and_folders_are_refused(
-    git_repo: Path, workflow: str, rid: str, files: dict[str, bytes]
+    git_repo: Path, workflow: str, rid: str, files: dict[str, bytes], message: str
 ) -> None:
-    with pytest.raises(TraceError):
+    with pytest.raises(TraceError) as refused:
         TraceWriter(git_repo).commit_run(workflow, rid, files, state="running")
+    assert str(refused.value) == message
     assert git(git_repo, "branch", "--list", "orch-trace") == ""
 
 

@@ -19,7 +19,7 @@ from orchestrator.api.workspace import locate
 from orchestrator.document.cache import DocumentCache
 from orchestrator.service.keys import Keys
 from orchestrator.service.queue import RunQueue
-from orchestrator.service.web import auth, pages, runview
+from orchestrator.service.web import actions, auth, pages, runview
 from orchestrator.service.web.headers import SecurityHeaders
 from orchestrator.service.web.render import STATIC, page
 from orchestrator.service.web.site import Site, WebError, login_location, session_of
@@ -39,7 +39,7 @@ def install(
     app.state.web = site
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (auth.router, pages.router, runview.router):
+    for router in (auth.router, pages.router, runview.router, actions.router):
         app.include_router(router)
 
     @app.exception_handler(WebError)

@@ -28,7 +28,7 @@ from orchestrator.trace.batch import read_objects
 from orchestrator.trace.layout import RUN_RECORD, RUNS, parse_record, progress_rank, tip_root
 from orchestrator.trace.objects import parse_tree
 
-OPEN_STATES = frozenset({"pending", "running"})
+OPEN_STATES = frozenset({"pending", "running", "waiting"})
 # From this many unread run folders on, their objects are read with one git process.
 BATCH_FROM = 50
 

@@ -92,7 +92,7 @@ def timeline(record: Mapping[str, Any], now: datetime) -> Timeline:
     finish = moment(record.get("ended_at"))
     if finish is None:
         known = [t for t in ends if t]
-        running = record.get("state") in ("pending", "running")
+        running = record.get("state") in ("pending", "running", "waiting")
         finish = now if running else max(known, default=begin)
     span = 0.0 if begin is None or finish is None else (finish - begin).total_seconds()
     span = max(span, 0.001) if begin is not None and finish is not None else 0.0
@@ -100,7 +100,7 @@ def timeline(record: Mapping[str, Any], now: datetime) -> Timeline:
     for step, start, end in zip(steps, starts, ends, strict=True):
         state = str(step.get("state") or "pending")
         attempts = int(step.get("attempts") or 0)
-        if start is None or begin is None:
+        if start is None or begin is None or step.get("taken_over_from"):
             bars.append(
                 StepBar(
                     name=str(step.get("name")),
@@ -114,7 +114,7 @@ def timeline(record: Mapping[str, Any], now: datetime) -> Timeline:
                 )
             )
             continue
-        stop = end or (now if state == "running" else start)
+        stop = end or (now if state in ("running", "waiting") else start)
         x = _scale((start - begin).total_seconds(), span)
         width = max(_scale((stop - start).total_seconds(), span), MIN_BAR)
         bars.append(
@@ -133,6 +133,8 @@ def timeline(record: Mapping[str, Any], now: datetime) -> Timeline:
 
 
 def _not_run(step: Mapping[str, Any]) -> str:
+    if step.get("taken_over_from"):
+        return f"taken over from run {step.get('taken_over_from')} ({step.get('state')})"
     if step.get("state") == "skipped":
         return f"skipped: {step.get('skipped_because') or 'not run'}"
     return "not started"

@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 
 from orchestrator.dropboxmini import DropBoxError, Store
+from orchestrator.errors import TraceError
+from orchestrator.service import events
 from orchestrator.service.web import charts
 from orchestrator.service.web.catalog import OPEN_STATES, RunView
 from orchestrator.service.web.render import page
@@ -97,6 +99,18 @@ def run_live(request: Request, run_id: str, session: Viewer) -> Response:
     response = page(request, "run_live.html", session, **run_context(site, view, _now()))
     response.headers["X-Orch-Run-State"] = view.summary.state
     return response
+
+
+@router.get("/runs/{run_id}/events")
+async def run_events(request: Request, run_id: str, _: Viewer) -> Response:
+    """The run's events (as ``GET /api/runs/{id}/events``) for the page's script, which
+    appends log lines as they come and fetches the live part again when a state changes."""
+    site = site_of(request)
+    try:
+        watched = await events.open_watch(site.root, run_id, LOG_INLINE_BYTES)
+    except TraceError as exc:
+        raise WebError(404, str(exc)) from None
+    return events.event_stream(request, watched)
 
 
 @router.get("/runs/{run_id}/logs/{step}", response_class=PlainTextResponse)

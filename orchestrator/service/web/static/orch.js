@@ -20,9 +20,13 @@
     });
   }
 
+  function logOf(step) {
+    return document.querySelector('pre.log[data-log="' + CSS.escape(step) + '"]');
+  }
+
   // Adds text to a step's log (for a source of live log lines).
   function appendLog(step, text) {
-    var pre = document.querySelector('pre.log[data-log="' + CSS.escape(step) + '"]');
+    var pre = logOf(step);
     if (!pre) return;
     var atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
     pre.classList.remove("empty");
@@ -53,7 +57,7 @@
     });
   }
 
-  function follow(live) {
+  function poll(live) {
     var timer = window.setInterval(function () {
       refresh(live).then(function (state) {
         if (!state || !OPEN_STATES[state]) window.clearInterval(timer);
@@ -61,10 +65,64 @@
     }, POLL_MS);
   }
 
+  // A log event carries the byte range of the step's log it holds; each <pre> knows how many
+  // bytes it shows (data-size). Text already shown is skipped; a gap means the page missed
+  // some: false, and the caller fetches the live part again.
+  function addLog(event) {
+    var pre = logOf(event.step);
+    if (!pre) return false;
+    var have = parseInt(pre.getAttribute("data-size") || "0", 10);
+    if (event.end <= have) return true;
+    if (event.offset > have) return false;
+    var text = event.text;
+    if (event.offset < have) {
+      var bytes = new TextEncoder().encode(text).slice(have - event.offset);
+      text = new TextDecoder().decode(bytes);
+    }
+    appendLog(event.step, text);
+    pre.setAttribute("data-size", String(event.end));
+    return true;
+  }
+
+  // Server-sent events: log lines are appended as they come; a change of state fetches the
+  // live part again (the page reloads once the run ended). Without them: polling.
+  function stream(live) {
+    var source = new EventSource(live.getAttribute("data-events-url"));
+    var ended = false;
+    var due = null;
+    function soon() {
+      if (due !== null) return;
+      due = window.setTimeout(function () {
+        due = null;
+        refresh(live).then(null, function () { /* the next event tries again */ });
+      }, 100);
+    }
+    source.addEventListener("log", function (message) {
+      if (!addLog(JSON.parse(message.data))) soon();
+    });
+    source.addEventListener("step", soon);
+    source.addEventListener("state", soon);
+    source.addEventListener("end", function () {
+      ended = true;
+      source.close();
+      soon();
+    });
+    source.onerror = function () {
+      if (ended) return;
+      source.close();
+      poll(live);
+    };
+  }
+
+  function follow(live) {
+    if (window.EventSource && live.getAttribute("data-events-url")) stream(live);
+    else poll(live);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var live = document.getElementById("live");
     if (live && live.getAttribute("data-follow")) follow(live);
   });
 
-  window.orch = { refresh: refresh, appendLog: appendLog, follow: follow };
+  window.orch = { refresh: refresh, appendLog: appendLog, addLog: addLog, follow: follow };
 })();

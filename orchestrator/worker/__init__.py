@@ -1,0 +1,9 @@
+"""``orch worker``: a Celery worker that runs the runs other hosts send to the broker.
+
+A front end beside ``cli`` and ``service``: ``runtime`` starts the worker (its clones, its
+heartbeat and watchdog threads, then Celery's own worker loop), ``app`` is the Celery
+application with orch's one task (``celery -A orchestrator.worker.app inspect ...`` works
+against it), ``execute`` runs one message, ``lease`` keeps a running run's lock,
+``watchdog`` finds lost workers and ``lost`` records their runs ``failed``.
+Celery is imported only here and in ``orchestrator.broker``.
+"""
