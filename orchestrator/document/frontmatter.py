@@ -19,6 +19,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from orchestrator.errors import Diagnostic
 
+from . import yamlwords
 from .yaml12 import (
     MAX_ALIAS_VALUES,
     MAX_DEPTH,
@@ -104,14 +105,25 @@ def split(text: str, path: str) -> Split:
     return Split(front_matter=front_matter, body=body, body_offset=closing_line - 1)
 
 
-def load(front_matter: str, path: str) -> tuple[Any, Positions]:
-    """Load the YAML front matter; returns plain data and positions."""
+def load(front_matter: str, path: str, *, show_values: bool = True) -> tuple[Any, Positions]:
+    """Load the YAML front matter; returns plain data and positions. ``show_values=False``:
+    messages never repeat a value of the text (for inputs files, which hold secrets)."""
+    worded = yamlwords.directive(front_matter)
+    if worded is not None:
+        raise FrontMatterError([_worded(worded, path)])
     builder = EventBuilder(path)
     next_event, close = _events(front_matter)
     try:
         data = builder.build(next_event)
     except YAMLError as exc:
-        raise FrontMatterError([_syntax_diagnostic(exc, front_matter, path)]) from None
+        raise FrontMatterError([_syntax_diagnostic(exc, front_matter, path, show_values)]) from None
+    except FrontMatterError as exc:
+        raise FrontMatterError(
+            [_reworded(d, front_matter, show_values) for d in exc.diagnostics]
+        ) from None
+    except AssertionError as exc:  # the parser's own checks of odd input: still a YAML error
+        message = f"invalid YAML: {_one_line(exc) or 'the parser refused it'}"
+        raise FrontMatterError([Diagnostic(path, 1, 1, message, code="yaml")]) from None
     finally:
         close()
     if builder.problems:
@@ -119,7 +131,17 @@ def load(front_matter: str, path: str) -> tuple[Any, Positions]:
     return data, builder.positions
 
 
-def _syntax_diagnostic(exc: YAMLError, text: str, path: str) -> Diagnostic:
+def _worded(worded: yamlwords.Worded, path: str) -> Diagnostic:
+    return Diagnostic(path, worded.line, worded.col, worded.message, code="yaml")
+
+
+def _reworded(diagnostic: Diagnostic, text: str, show_values: bool) -> Diagnostic:
+    """A value starting with ``{{`` read as a mapping by YAML: say it needs quotes."""
+    worded = yamlwords.template_value(text, diagnostic.line, show_values=show_values)
+    return diagnostic if worded is None else _worded(worded, diagnostic.path)
+
+
+def _syntax_diagnostic(exc: YAMLError, text: str, path: str, show_values: bool) -> Diagnostic:
     """The diagnostic of a YAML syntax error, worded by ruamel.yaml's Python parser.
 
     libyaml words its errors differently ("did not find expected ..."); the Python parser,
@@ -133,6 +155,17 @@ def _syntax_diagnostic(exc: YAMLError, text: str, path: str) -> Diagnostic:
         except YAMLError as worded:
             exc = worded
     if isinstance(exc, MarkedYAMLError):
+        if exc.problem_mark is not None:
+            translated = yamlwords.translate(
+                exc.problem or "",
+                exc.context or "",
+                exc.problem_mark,
+                exc.context_mark,
+                text,
+                show_values=show_values,
+            )
+            if translated is not None:
+                return _worded(translated, path)
         return _yaml_diagnostic(exc, path)
     return Diagnostic(path, 1, 1, f"invalid YAML: {_one_line(exc)}", code="yaml")
 
