@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from types import TracebackType
 
 from rich.console import Console
@@ -12,17 +11,9 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.cli.steplines import MARKS, StepClock, describe, finished_line
 from orchestrator.model import Step, StepState
 from orchestrator.record import StepRecord
-
-_MARKS = {
-    StepState.PENDING: Text("·", style="dim"),
-    StepState.COMPLETED: Text("✓", style="green"),
-    StepState.FAILED: Text("✗", style="bold red"),
-    StepState.SKIPPED: Text("↷", style="yellow"),
-    StepState.WAITING: Text("?", style="bold yellow"),
-    StepState.CANCELLED: Text("⊘", style="magenta"),
-}
 
 
 class LiveDisplay:
@@ -36,8 +27,7 @@ class LiveDisplay:
         self._interactive = interactive
         self._rows: dict[str, StepRecord | None] = {step.name: None for step in steps}
         self._sections = {step.name: step.section for step in steps}
-        self._started: dict[str, float] = {}
-        self._elapsed: dict[str, float] = {}
+        self._clock = StepClock()
         self._live = Live(
             get_renderable=self._table,
             console=console,
@@ -66,16 +56,11 @@ class LiveDisplay:
             self._live.stop()
 
     def step_changed(self, step: StepRecord) -> None:
-        if step.state is StepState.RUNNING:
-            self._started[step.name] = time.monotonic()
-        elif step.name in self._started:
-            self._elapsed[step.name] = time.monotonic() - self._started.pop(step.name)
+        self._clock.changed(step)
         self._rows[step.name] = step
         if not self._console.is_terminal and step.state is not StepState.RUNNING:
-            line = Text.assemble(
-                _MARKS.get(step.state, Text("")), " ", self._describe(step.name, step)
-            )
-            self._console.print(line)
+            line = finished_line(step, self._sections[step.name], self._clock)
+            self._console.print(Text.assemble(*line))
 
     def waiting(self, message: str) -> None:
         """Another run of the workflow holds its lock: say so, then this run waits."""
@@ -89,35 +74,25 @@ class LiveDisplay:
             return None
         if self._console.is_terminal:
             self._live.stop()
-        self._console.print(f"[bold]Manual step[/bold] '{step.name}' ({step.section}):")
-        self._console.print(Text(instruction.rstrip("\n")), style="cyan")
-        answer = Confirm.ask("Done? Confirm to continue", console=self._console, default=False)
+        answer = ask_to_confirm(self._console, step, instruction)
         if self._console.is_terminal:
             self._live.start()
         return answer
-
-    def _describe(self, name: str, step: StepRecord | None) -> Text:
-        text = Text(name, style="bold")
-        text.append(f"  {self._sections[name]}", style="dim")
-        if step is not None and step.state is StepState.SKIPPED and step.skipped_because:
-            text.append(f"  skipped: {step.skipped_because}", style="yellow")
-        seconds = self._elapsed.get(name)
-        if name in self._started:
-            seconds = time.monotonic() - self._started[name]
-        if seconds is not None:
-            text.append(f"  {seconds:.1f}s", style="dim")
-        if step is not None and step.attempts > 1:
-            text.append(f"  {step.attempts} attempts", style="dim")
-        if step is not None and step.state is StepState.FAILED:
-            text.append(f"  failed: {step.error or 'no reason recorded'}", style="red")
-            if step.continued_on_error:
-                text.append(" (continue_on_error: the run goes on)", style="dim")
-        return text
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 1))
         for name, step in self._rows.items():
             state = step.state if step is not None else StepState.PENDING
-            mark = Spinner("dots", style="cyan") if state is StepState.RUNNING else _MARKS[state]
-            table.add_row(mark, self._describe(name, step))
+            mark = (
+                Spinner("dots", style="cyan") if state is StepState.RUNNING else Text(*MARKS[state])
+            )
+            seconds = self._clock.seconds(name)
+            table.add_row(mark, Text.assemble(*describe(name, self._sections[name], step, seconds)))
         return table
+
+
+def ask_to_confirm(console: Console, step: Step, instruction: str) -> bool:
+    """Ask the person at the terminal whether the manual ``step`` is done."""
+    console.print(f"[bold]Manual step[/bold] '{step.name}' ({step.section}):")
+    console.print(Text(instruction.rstrip("\n")), style="cyan")
+    return Confirm.ask("Done? Confirm to continue", console=console, default=False)
