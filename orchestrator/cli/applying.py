@@ -2,7 +2,7 @@
 
 The one implementation behind both ways in (``cli.fastpath`` and the Typer command in
 ``cli.commands``). It imports neither Typer nor rich: where stderr is no terminal its lines
-are plain writes (``cli.output``), and rich's live table is imported only for a terminal.
+are plain writes (``cli.output``); rich comes in for a terminal (``cli.display``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orchestrator import api
+from orchestrator.cli.display import LiveDisplay
 from orchestrator.cli.errors import (
     EXIT_COMPLETED,
     EXIT_FAILED,
@@ -22,12 +22,8 @@ from orchestrator.cli.errors import (
     EXIT_PUBLICATION_PENDING,
 )
 from orchestrator.cli.output import Output
-from orchestrator.cli.steplines import StepLines
 from orchestrator.model import RunState, Step
 from orchestrator.record import RunRecord, to_json
-
-if TYPE_CHECKING:
-    from orchestrator.cli.display import LiveDisplay
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ def apply_here(arguments: ApplyArguments, err: Output) -> int:
     steps: list[Step] = list(prepared.document.steps)
     interrupted: api.RunInterrupted | None = None
     verbose = arguments.verbose
-    with _display(err, steps, verbose=verbose, interactive=interactive) as display:
+    with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
         try:
             record = api.run_prepared(prepared, display, display.waiting)
         except api.RunInterrupted as exc:
@@ -82,16 +78,6 @@ def apply_here(arguments: ApplyArguments, err: Output) -> int:
         )
         return EXIT_INTERRUPTED
     return exit_code(record)
-
-
-def _display(
-    err: Output, steps: list[Step], *, verbose: bool, interactive: bool
-) -> StepLines | LiveDisplay:
-    if err.plain:
-        return StepLines(err, steps, verbose=verbose, interactive=interactive)
-    from orchestrator.cli.display import LiveDisplay  # rich's live table
-
-    return LiveDisplay(err.console, steps, verbose=verbose, interactive=interactive)
 
 
 def exit_code(record: RunRecord) -> int:

@@ -94,6 +94,14 @@ def _click_takes_path(value: str) -> bool:
     return os.access(value, os.R_OK)
 
 
+def load() -> None:
+    """Load the modules a run needs (``orchestrator.api`` loads them on first use)."""
+    from orchestrator import api
+
+    for name in ("prepare", "run_prepared", "run_folder"):
+        getattr(api, name)
+
+
 def run(arguments: ApplyArguments) -> NoReturn:
     """Run the command and exit with its code, ending as Typer's ``main`` would."""
     try:
