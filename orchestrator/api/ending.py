@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,6 +123,8 @@ class KeepsRunFolderCurrent:
         self._observer = observer
         self._book = book
         self._steps: dict[str, StepRecord] = {}
+        # Hears each step that starts running, once its start is in the journal.
+        self.on_step_running: Callable[[StepRecord], None] | None = None
 
     def latest(self, record: RunRecord) -> RunRecord:
         """``record`` with every step as last reported (for a run cut short)."""
@@ -146,6 +149,8 @@ class KeepsRunFolderCurrent:
     def step_changed(self, step: StepRecord) -> None:
         self._steps[step.name] = step
         self._book.note_step(step)
+        if step.state is StepState.RUNNING and self.on_step_running is not None:
+            self.on_step_running(step)
         self._observer.step_changed(step)
 
     def step_output(self, step: str, line: str) -> None:

@@ -71,13 +71,32 @@ def apply_here(arguments: ApplyArguments, err: Output) -> int:
     summarise(err, record, api.run_folder(prepared, record.run_id), verbose=verbose)
     if interrupted is not None:
         during = f"during step '{interrupted.step}'" if interrupted.step else "between steps"
+        later = after_ctrl_c(record, display.ran_after_ctrl_c)
         err.print(
             ("interrupted by Ctrl-C", "bold red"),
-            f" {during}: its processes were stopped, later steps skipped; "
+            f" {during}: its processes were stopped, {later}; "
             f"run {record.run_id} is recorded as failed",
         )
         return EXIT_INTERRUPTED
     return exit_code(record)
+
+
+def after_ctrl_c(record: RunRecord, ran: list[str]) -> str:
+    """What became of the steps after the one Ctrl-C stopped: skipped, except those whose
+    ``if`` runs them all the same (``always()``, ``cancelled()``)."""
+    if not ran:
+        return "later steps skipped"
+    states = {step.name: step for step in record.steps}
+    done = []
+    for name in ran:
+        step = states[name]
+        if step.state.value == "failed":
+            how = "stopped by a second Ctrl-C" if step.error == "interrupted" else "failed"
+        else:
+            how = step.state.value
+        done.append(f"'{name}' ({how})")
+    steps = "step" if len(done) == 1 else "steps"
+    return f"{steps} {', '.join(done)} ran all the same, the other later steps were skipped"
 
 
 def exit_code(record: RunRecord) -> int:

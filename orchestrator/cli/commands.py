@@ -132,6 +132,8 @@ def plan(
     result = api.plan(_request(document, inputs, inputs_file, allow_draft))
     if as_json:
         out.print_json(data=[_planned_json(p) for p in result.steps])
+        for line in _would_need(result):
+            err.print(line, highlight=False, markup=False)
         return
     from rich.syntax import Syntax  # imported here: only plan highlights code
 
@@ -150,8 +152,25 @@ def plan(
             out.print(Syntax(planned.diff or "(no change)\n", "diff", theme="ansi_dark"))
         elif planned.body is not None:
             out.print(Syntax(planned.body, step.language or "text", theme="ansi_dark"))
+    for line in _would_need(result):
+        out.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
     if any(p.error for p in result.steps):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _would_need(result: "api.Plan") -> list[str]:
+    """What a run would need that the plan was made without."""
+    lines = []
+    if result.missing_secrets:
+        names = ", ".join(result.missing_secrets)
+        them = "it" if len(result.missing_secrets) == 1 else "them"
+        lines.append(f"would need {names} to run: export {them} in the environment that runs orch")
+    for name in result.missing_secret_inputs:
+        lines.append(
+            f"would need the secret input '{name}' to run: give it with -i {name}=VALUE "
+            "or --inputs FILE"
+        )
+    return lines
 
 
 def _planned_json(planned: "api.PlannedStep") -> dict[str, Any]:
