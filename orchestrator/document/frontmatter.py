@@ -1,4 +1,4 @@
-"""Front matter: split with python-frontmatter, read as YAML 1.2 with source positions.
+"""Front matter: cut at its ``---`` lines, read as YAML 1.2 with source positions.
 
 The YAML is parsed into events by libyaml (ruamel.yaml's C parser; ruamel.yaml's pure
 Python parser when the C extension is missing); ``yaml12`` builds the values from them.
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import ruamel.yaml.main
-from frontmatter.default_handlers import BaseHandler
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -44,17 +43,12 @@ class Split:
     body_offset: int
 
 
-class _Handler(BaseHandler):
-    """python-frontmatter handler: exactly ``---`` lines, first line of the file."""
-
-    FM_BOUNDARY = re.compile(r"^---[ \t]*$", re.MULTILINE)
-    START_DELIMITER = END_DELIMITER = "---"
-
-    def load(self, fm: str, **kwargs: object) -> Any:
-        return load(fm, "<front matter>")[0]
-
-
-_HANDLER = _Handler()
+# A line of exactly ``---`` (trailing blanks allowed). The document must start with one; the
+# next one closes the front matter. This is python-frontmatter's split (``detect`` is a match
+# at the start, ``split`` a split at the first two such lines) with orch's own boundary; the
+# library is not imported for it: it imports PyYAML, which orch does not use, and that was a
+# tenth of the start-up of ``orch apply`` (docs/performance.md, "Start-up").
+_BOUNDARY = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 
 def parser_name() -> str:
@@ -76,7 +70,7 @@ def _events(text: str) -> tuple[Callable[[], Any], Callable[[], None]]:
 
 def split(text: str, path: str) -> Split:
     """Cut ``text`` (newlines already normalised) at its ``---`` lines."""
-    if not _HANDLER.detect(text):
+    if not _BOUNDARY.match(text):
         raise FrontMatterError(
             [
                 Diagnostic(
@@ -90,7 +84,7 @@ def split(text: str, path: str) -> Split:
             ]
         )
     try:
-        front_matter, body = _HANDLER.split(text)
+        _, front_matter, body = _BOUNDARY.split(text, 2)
     except ValueError:
         raise FrontMatterError(
             [
