@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,31 @@ def test_a_usage_error_is_reported_alike_both_ways(git_repo: Path) -> None:
         == typer_way.stderr
         == ("intents/twice.md:1:1: --confirm :fire:: the document has no manual step ':fire:'\n")
     )
+
+
+def _with_stdout_closed(repo: Path, *args: str) -> tuple[int, str]:
+    """``orch ARGS`` whose stdout reader went away before anything was written."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            ["orch", *args], cwd=repo, stdout=write, stderr=subprocess.PIPE, check=False
+        )
+    finally:
+        os.close(write)
+    return done.returncode, done.stderr.decode()
+
+
+def test_a_closed_stdout_ends_the_command_alike_both_ways(git_repo: Path) -> None:
+    """The run completes, but its record cannot be written: exit 1 and no traceback, as
+    Click ends a command whose reader went away."""
+    fine = document(
+        "id: fine\ntitle: Fine\nstatus: approved\n", "# Fine\n\n```sh {step=ok}\ntrue\n```\n"
+    )
+    commit_documents(git_repo, {"intents/fine.md": fine})
+    fast = _with_stdout_closed(git_repo, "apply", "intents/fine.md", "--json")
+    typer_way = _with_stdout_closed(git_repo, "apply", "--json", "--", "intents/fine.md")
+    assert (fast[0], _same_run(fast[1])) == (typer_way[0], _same_run(typer_way[1]))
+    assert (fast[0], _same_run(fast[1])) == (1, "✓ ok  Fine  Ns\n")
+    completed = orch(git_repo, "runs", "--state", "completed", "--json").json()
+    assert [run["workflow"]["id"] for run in completed] == ["fine", "fine"]
