@@ -57,13 +57,13 @@ def check_staged(
 ) -> list[Diagnostic]:
     """Every problem of the intent documents the commit being made adds or changes, as staged;
     ``id`` clashes are checked against every intent document of the index."""
-    env = repository.index_environment(environ, root)
-    staged = {p for p in repository.staged_paths(root, env) if is_intent_path(p, patterns)}
+    index = repository.index_file(environ, root)
+    staged = {p for p in repository.staged_paths(root, index) if is_intent_path(p, patterns)}
     if not staged:
         return []
     entries = {
         path: blob
-        for path, blob in repository.index_entries(root, env).items()
+        for path, blob in repository.index_entries(root, index).items()
         if is_intent_path(path, patterns)
     }
     parsed = parse_blobs(entries, repository.read_blobs(root, entries.values()))
