@@ -11,14 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchestrator.api.answers import Answered, cancel, confirm
-    from orchestrator.api.apply import (
-        Prepared,
-        RunInterrupted,
-        RunRequest,
-        apply,
-        prepare,
-        run_prepared,
-    )
+    from orchestrator.api.apply import RunInterrupted, apply, prepare, run_prepared
     from orchestrator.api.history import (
         Shown,
         StepLog,
@@ -34,6 +27,7 @@ if TYPE_CHECKING:
     from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued
     from orchestrator.api.recording import log_tail, run_folder
     from orchestrator.api.rerunning import enqueue_again, prepared_again
+    from orchestrator.api.run_request import Prepared, RunRequest
     from orchestrator.api.scheduling import SchedulePass, schedule_forever, schedule_once
     from orchestrator.api.watching import RunEvent, RunWatch, watch
     from orchestrator.runner import PlannedStep
@@ -44,11 +38,11 @@ _HOMES = {
     "Listed": "orchestrator.api.inspect",
     "Plan": "orchestrator.api.inspect",
     "PlannedStep": "orchestrator.runner",
-    "Prepared": "orchestrator.api.apply",
+    "Prepared": "orchestrator.api.run_request",
     "Queued": "orchestrator.api.queueing",
     "RunEvent": "orchestrator.api.watching",
     "RunInterrupted": "orchestrator.api.apply",
-    "RunRequest": "orchestrator.api.apply",
+    "RunRequest": "orchestrator.api.run_request",
     "RunWatch": "orchestrator.api.watching",
     "SchedulePass": "orchestrator.api.scheduling",
     "Shown": "orchestrator.api.history",

@@ -18,7 +18,6 @@ refused before it is recorded.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import threading
@@ -29,9 +28,6 @@ from typing import Any
 
 from orchestrator.api.apply import (
     GitFacts,
-    Prepared,
-    RunRequest,
-    masked_inputs,
     new_record,
     new_run_id,
     prepare,
@@ -39,12 +35,13 @@ from orchestrator.api.apply import (
 )
 from orchestrator.api.queueing import Queued, fail_pending, pending_runs, record_pending
 from orchestrator.api.recording import trace_writer
+from orchestrator.api.run_request import Prepared, RunRequest
 from orchestrator.api.workspace import Place, locate
 from orchestrator.broker import routing
 from orchestrator.broker.connection import BrokerUnavailable
-from orchestrator.broker.ledger import Ledger
+from orchestrator.broker.ledger import Ledger, ledger_for
 from orchestrator.broker.message import RunMessage
-from orchestrator.errors import Diagnostic, InputError, OrchError, TraceError, UsageError
+from orchestrator.errors import OrchError, TraceError, UsageError
 from orchestrator.model import Document, Trigger
 from orchestrator.record import RunRecord, timestamp, utc_now
 from orchestrator.trace import repo, shared
@@ -93,11 +90,6 @@ def require_broker(place: Place) -> str:
     return url
 
 
-@functools.lru_cache(maxsize=8)
-def ledger_for(url: str) -> Ledger:
-    return Ledger(url)
-
-
 # Celery applications by broker URL (typed Any: Celery ships no type hints).
 _apps: dict[str, Any] = {}
 _apps_lock = threading.Lock()
@@ -118,44 +110,6 @@ def check_broker(place: Place) -> str:
     url = require_broker(place)
     ledger_for(url).ping()
     return url
-
-
-def refuse_secret_inputs(prepared: Prepared) -> None:
-    """Secrets never go through the broker: refuse a run that supplies a secret input, or
-    an input that holds the value of a secret."""
-    doc = prepared.document
-    problems = []
-    masked = masked_inputs(prepared)
-    for name, value in prepared.inputs.items():
-        decl = doc.input(name)
-        line = decl.line if decl is not None else doc.line_of("inputs")
-        if name in prepared.secret_inputs:
-            default = decl.default if decl is not None and decl.has_default else None
-            if value is not None and value != default:
-                problems.append(
-                    _problem(
-                        prepared,
-                        line,
-                        f"input '{name}' is secret, and secrets never travel through the broker:"
-                        " give the workers the value in their environment (secrets:) instead",
-                    )
-                )
-        elif masked.get(name) != value:
-            problems.append(
-                _problem(
-                    prepared,
-                    line,
-                    f"input '{name}' holds the value of a secret, and secrets never travel "
-                    "through the broker",
-                )
-            )
-    if problems:
-        raise InputError(problems)
-
-
-def _problem(prepared: Prepared, line: int, message: str) -> Diagnostic:
-    source = "<request>" if prepared.request.trigger is Trigger.API else str(prepared.document.path)
-    return Diagnostic(source, 1 if source == "<request>" else line, 1, message)
 
 
 def sendable_inputs(prepared: Prepared) -> dict[str, Any]:

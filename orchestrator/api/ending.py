@@ -9,16 +9,13 @@ import dataclasses
 import logging
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orchestrator import runner
 from orchestrator.api import recording
+from orchestrator.api.run_request import Prepared
 from orchestrator.errors import describe_os_error
 from orchestrator.model import RunState, Step, StepState
 from orchestrator.record import RunError, RunRecord, StepRecord, utc_now
-
-if TYPE_CHECKING:
-    from orchestrator.api.apply import Prepared
 
 log = logging.getLogger("orch")
 

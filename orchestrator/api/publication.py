@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator import __version__, artifacts
+from orchestrator.api.run_request import Prepared
 from orchestrator.config import Settings
 from orchestrator.record import RunRecord
-
-if TYPE_CHECKING:
-    from orchestrator.api.apply import Prepared
 
 
 def generate_and_publish(

@@ -25,9 +25,11 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator import report
+from orchestrator.api.run_request import Prepared
+from orchestrator.api.workspace import Place
 from orchestrator.errors import TraceError, describe_os_error
 from orchestrator.process import process_start_token
 from orchestrator.record import RunRecord, StepRecord, to_json, to_json_step
@@ -38,10 +40,6 @@ from orchestrator.trace import (
     encode_record,
     own_trace_repository,
 )
-
-if TYPE_CHECKING:
-    from orchestrator.api.apply import Prepared
-    from orchestrator.api.workspace import Place
 
 log = logging.getLogger("orch")
 

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.dispatch import ledger_for
 from orchestrator.api.recording import trace_writer
 from orchestrator.api.workspace import Place, locate
 from orchestrator.broker import fleet
 from orchestrator.broker.connection import BrokerUnavailable, redacted
-from orchestrator.broker.ledger import Ledger
+from orchestrator.broker.ledger import Ledger, ledger_for
 from orchestrator.broker.message import RunMessage
 from orchestrator.errors import TraceError, UsageError
 from orchestrator.trace import shared

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import document, runner
-from orchestrator.api.apply import RunRequest, prepare, run_prepared
+from orchestrator.api.apply import prepare, run_prepared
 from orchestrator.api.recording import trace_reader, trace_writer
+from orchestrator.api.run_request import RunRequest
 from orchestrator.api.workspace import Place, locate
+from orchestrator.api.worktrees import temporary_worktree
 from orchestrator.errors import Diagnostic, DocumentError, OrchError, UsageError
 from orchestrator.model import Document, DocumentStatus, RunState, Trigger
 from orchestrator.record import RunRecord
@@ -247,21 +248,18 @@ def run_due(
 
 
 def _run_due_here(place: Place, commit: str, due: Due, notify: Notice | None) -> RunRecord:
-    with tempfile.TemporaryDirectory(prefix="orch-schedule-") as folder:
-        tree = repo.worktree_add(place.root, commit, Path(folder) / "tree")
-        try:
-            prepared = prepare(
-                RunRequest(
-                    path=tree / due.path,
-                    workdir=tree,
-                    trigger=Trigger.SCHEDULE,
-                    cron_time=due.cron_time,
-                    actor=ACTOR,
-                )
+    with temporary_worktree(place.root, commit) as tree:
+        prepared = prepare(
+            RunRequest(
+                path=tree.path / due.path,
+                workdir=tree.path,
+                worktree=tree,
+                trigger=Trigger.SCHEDULE,
+                cron_time=due.cron_time,
+                actor=ACTOR,
             )
-            return run_prepared(prepared, runner.SilentObserver(), notify)
-        finally:
-            repo.worktree_remove(place.root, tree)
+        )
+        return run_prepared(prepared, runner.SilentObserver(), notify)
 
 
 def _send_due(place: Place, commit: str, due: Due) -> RunRecord:

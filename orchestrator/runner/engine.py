@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from orchestrator import templating
 from orchestrator.errors import Diagnostic, DocumentError, TemplateError, describe_os_error
@@ -35,37 +35,10 @@ from orchestrator.runner.interruption import (
     interrupted_run,
 )
 from orchestrator.runner.livelog import LiveLog
+from orchestrator.runner.observer import Observer
 from orchestrator.runner.outcome import Outcome
 from orchestrator.runner.output import DEFAULT_LOG_CAP_BYTES, write_log
 from orchestrator.runner.steering import CANCEL, Steering, pause_for, stop_for
-
-
-class Observer(Protocol):
-    """Who watches a run: the CLI's live display, or nobody."""
-
-    @property
-    def verbose(self) -> bool: ...
-
-    def step_changed(self, step: StepRecord) -> None: ...
-
-    def step_output(self, step: str, line: str) -> None: ...
-
-    def confirm(self, step: Step, instruction: str) -> bool | None:
-        """Ask a person to confirm a manual step; None when nobody can be asked."""
-        ...
-
-
-class SilentObserver:
-    verbose = False
-
-    def step_changed(self, step: StepRecord) -> None:
-        pass
-
-    def step_output(self, step: str, line: str) -> None:
-        pass
-
-    def confirm(self, step: Step, instruction: str) -> bool | None:
-        return None
 
 
 @dataclass(frozen=True)
