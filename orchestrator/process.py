@@ -30,7 +30,7 @@ import textwrap
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,17 +210,21 @@ def run(
     """
     started = time.monotonic()
     with tempfile.TemporaryFile(prefix="orch-output-") as capture:
-        process = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=capture,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        follower = _follower(capture.fileno(), masker, on_output, on_text)
+        follower: OutputFollower | None = None
+        with _ctrl_c_deferred() as pending:
+            process = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=capture,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
+            if pending:
+                raise KeyboardInterrupt
+            follower = _follower(capture.fileno(), masker, on_output, on_text)
             if on_start is not None:
                 on_start(process.pid)
             ended = _wait_for_exit(process, timeout, stop)
@@ -329,6 +333,27 @@ def _follower(
             listener(text)
 
     return OutputFollower(fd, masker.mask, masker.forms, hear)
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[list[int]]:
+    """Hold back Ctrl-C while a process starts: the child may already run when ``Popen`` is
+    interrupted, and then nobody would stop it. The list it gives holds the signal when one
+    came; the caller raises ``KeyboardInterrupt`` once it can stop the process. (Only the
+    main thread receives Ctrl-C; elsewhere nothing changes.)"""
+    pending: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:  # ignored, or somebody else's handler
+        yield pending
+        return
+    signal.signal(signal.SIGINT, lambda number, frame: pending.append(number))
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 # How often a running process's ``stop`` is asked whether to end it.

@@ -133,6 +133,9 @@ class Answered:
     by: str
     state: str
     record: Mapping[str, Any]
+    # A cancel taken by a run that still runs cleanup steps (``always()``, ``cancelled()``):
+    # those steps, which a second cancel stops.
+    cleanup: tuple[str, ...] = ()
 
 
 def person(place: Place) -> str:
@@ -179,13 +182,15 @@ def _answer(where: Path, run: str, action: str, step: str | None, actor: str | N
             f"run {run_id} has not taken the answer within {PICKUP_SECONDS:g}s (is its "
             f"process, pid {pid}, stopped?); the answer stays in {path} for it to take"
         )
-    final = _outcome(place, run_id, action, step)
+    final = _outcome(place, run_id, answer)
     if action == CONFIRM and not _answered(final, step):
         raise NotAnswerable(
             f"run {run_id} no longer waited at step '{step}' when the answer arrived "
             f"(it is {final.get('state')})"
         )
-    return Answered(run_id, workflow, action, step, answer.by, str(final.get("state")), final)
+    state = str(final.get("state"))
+    cleanup = () if state in TERMINAL_STATES or action != CANCEL else _cleanup_steps(final)
+    return Answered(run_id, workflow, action, step, answer.by, state, final, cleanup)
 
 
 def current_record(place: Place, run: str) -> tuple[str, str, dict[str, Any]]:
@@ -241,19 +246,40 @@ def _gone(path: Path, seconds: float) -> bool:
     return True
 
 
-def _outcome(place: Place, run_id: str, action: str, step: str | None) -> dict[str, Any]:
-    """The run's record once it shows what the answer did (or the newest, after a while)."""
+def _outcome(place: Place, run_id: str, answer: Answer) -> dict[str, Any]:
+    """The run's record once it shows what the answer did (or the newest, after a while): a
+    cancel ended the run, or it runs cleanup steps now, cancelled by this answer."""
     deadline = time.monotonic() + OUTCOME_SECONDS
     while True:
         record = current_record(place, run_id)[2]
         state = str(record.get("state"))
-        if action == CANCEL and state in TERMINAL_STATES:
+        if answer.action == CANCEL and (state in TERMINAL_STATES or _cancelled_by(record, answer)):
             return record
-        if action == CONFIRM and (state != "waiting" or _answered(record, step)):
+        if answer.action == CONFIRM and (state != "waiting" or _answered(record, answer.step)):
             return record
         if time.monotonic() > deadline:
             return record
         time.sleep(_POLL_SECONDS)
+
+
+def _cancelled_by(record: Mapping[str, Any], answer: Answer) -> bool:
+    """Whether the run in progress records ``answer`` as the cancel it took (it does once a
+    cleanup step runs after it)."""
+    cancelled = record.get("cancelled")
+    return (
+        isinstance(cancelled, dict)
+        and cancelled.get("by") == answer.by
+        and cancelled.get("at") == timestamp(answer.at)
+    )
+
+
+def _cleanup_steps(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """The steps a cancelled run still runs (or waits at): its cleanup."""
+    return tuple(
+        str(entry.get("name"))
+        for entry in record.get("steps") or []
+        if isinstance(entry, dict) and entry.get("state") in ("running", "waiting")
+    )
 
 
 def _answered(record: Mapping[str, Any], step: str | None) -> bool:

@@ -63,8 +63,11 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def prepare(request: RunRequest) -> Prepared:
-    """Receive and validate: raises ``DocumentError``/``InputError`` before anything runs."""
+def prepare(request: RunRequest, *, plan: bool = False) -> Prepared:
+    """Receive and validate: raises ``DocumentError``/``InputError`` before anything runs.
+
+    ``plan``: for ``orch plan``, which runs nothing: secrets that are not set and secret
+    inputs that are not given are no error (see ``validate_request``)."""
     environ = dict(os.environ if request.environ is None else request.environ)
     place = locate(request.path, environ)
     doc = document.load(request.path)
@@ -75,7 +78,7 @@ def prepare(request: RunRequest) -> Prepared:
     if request.inputs_file:
         limit = place.settings.max_request_bytes
         file_values = document.load_inputs_file(request.inputs_file, limit)
-    return validate_request(request, place, doc, relative_path, environ, file_values)
+    return validate_request(request, place, doc, relative_path, environ, file_values, plan=plan)
 
 
 def validate_request(
@@ -85,14 +88,21 @@ def validate_request(
     relative_path: str,
     environ: Mapping[str, str],
     file_values: Mapping[str, Any] | None = None,
+    *,
+    plan: bool = False,
 ) -> Prepared:
-    """Validate a request for a document already located and parsed (see ``prepare``)."""
+    """Validate a request for a document already located and parsed (see ``prepare``).
+
+    ``plan``: a secret that is not set, or a required secret input that is not given, is
+    listed in ``missing_secrets`` / ``missing_secret_inputs`` instead of refused, and the
+    placeholder ``<secret NAME>`` stands in for its value (neither ever enters a template,
+    so the plan renders as the run would)."""
     check_status(doc, request)
     check_manual_steps(doc, request)
     unattended = request.trigger is not Trigger.MANUAL and doc.triggers is not None
     settings = place.settings
     inputs = document.resolve_inputs(
-        doc,
+        _secret_inputs_optional(doc) if plan else doc,
         cli_pairs=request.cli_inputs,
         file_values=file_values,
         extra=doc.triggers.inputs if unattended and doc.triggers else None,
@@ -103,8 +113,15 @@ def validate_request(
         ),
         hidden=[environ[name] for name in doc.secrets if environ.get(name)],
     )
+    missing_inputs = tuple(
+        decl.name
+        for decl in doc.inputs
+        if decl.secret and decl.required and decl.name not in inputs
+    )
+    for name in missing_inputs:
+        inputs[name] = f"<secret {name}>"
     missing = [name for name in doc.secrets if not environ.get(name) and not request.for_broker]
-    if missing:
+    if missing and not plan:
         raise DocumentError(
             Diagnostic(
                 str(doc.path),
@@ -115,9 +132,10 @@ def validate_request(
             for name in missing
         )
     secret_inputs = frozenset(decl.name for decl in doc.inputs if decl.secret)
-    secret_values = [environ[name] for name in doc.secrets]
+    secret_values = [environ[name] for name in doc.secrets if environ.get(name)]
+    environ = {**environ, **{name: f"<secret {name}>" for name in missing}}
     for name in secret_inputs:
-        if inputs.get(name) is not None:
+        if inputs.get(name) is not None and name not in missing_inputs:
             secret_values += document.secret_texts(inputs[name])
     return Prepared(
         request=request,
@@ -129,7 +147,17 @@ def validate_request(
         environ=dict(environ),
         workdir=(request.workdir or place.root).resolve(),
         secret_inputs=secret_inputs,
+        missing_secrets=tuple(missing),
+        missing_secret_inputs=missing_inputs,
     )
+
+
+def _secret_inputs_optional(doc: Document) -> Document:
+    """``doc`` with its secret inputs not required (a plan runs without them)."""
+    inputs = tuple(
+        dataclasses.replace(decl, required=False) if decl.secret else decl for decl in doc.inputs
+    )
+    return dataclasses.replace(doc, inputs=inputs)
 
 
 def check_status(doc: Document, request: RunRequest) -> None:
@@ -409,6 +437,7 @@ def _execute(
     from orchestrator.api.steering import RunControl
 
     control = RunControl(book, watcher, record, prepared.masker)
+    watcher.on_step_running = control.step_running
     execution = dataclasses.replace(execution, steering=control)
     try:
         record = control.merged(runner.execute(execution, record, env, watcher))

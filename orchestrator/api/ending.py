@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator import runner
@@ -118,6 +119,8 @@ class KeepsRunFolderCurrent:
         self._observer = observer
         self._book = book
         self._steps: dict[str, StepRecord] = {}
+        # Hears each step that starts running, once its start is in the journal.
+        self.on_step_running: Callable[[StepRecord], None] | None = None
 
     def latest(self, record: RunRecord) -> RunRecord:
         """``record`` with every step as last reported (for a run cut short)."""
@@ -142,6 +145,8 @@ class KeepsRunFolderCurrent:
     def step_changed(self, step: StepRecord) -> None:
         self._steps[step.name] = step
         self._book.note_step(step)
+        if step.state is StepState.RUNNING and self.on_step_running is not None:
+            self.on_step_running(step)
         self._observer.step_changed(step)
 
     def step_output(self, step: str, line: str) -> None:

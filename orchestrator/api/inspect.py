@@ -44,18 +44,30 @@ def validate(paths: Sequence[Path]) -> list[Diagnostic]:
 
 @dataclass(frozen=True)
 class Plan:
+    """``missing_secrets``, ``missing_secret_inputs``: what a run would need that is not
+    there (the plan was made without them)."""
+
     document: Document
     run_id: str
     steps: list[runner.PlannedStep]
+    missing_secrets: tuple[str, ...] = ()
+    missing_secret_inputs: tuple[str, ...] = ()
 
 
 def plan(request: RunRequest) -> Plan:
-    """What ``apply`` would do, rendered, executing nothing."""
-    prepared = prepare(request)
+    """What ``apply`` would do, rendered, executing nothing. Secrets that are not set and
+    secret inputs that are not given do not stop it: the plan lists them."""
+    prepared = prepare(request, plan=True)
     run_id = new_run_id()
     record = new_record(prepared, run_id)
     execution = execution_for(prepared, record, run_folder(prepared, run_id))
-    return Plan(document=prepared.document, run_id=run_id, steps=runner.plan(execution))
+    return Plan(
+        document=prepared.document,
+        run_id=run_id,
+        steps=runner.plan(execution),
+        missing_secrets=prepared.missing_secrets,
+        missing_secret_inputs=prepared.missing_secret_inputs,
+    )
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,7 @@ class Prepared:
     environ: Mapping[str, str]
     workdir: Path
     secret_inputs: frozenset[str] = field(default_factory=frozenset)
+    # Only when planning: secrets not set, and secret inputs not given (placeholders stand
+    # in for their values).
+    missing_secrets: tuple[str, ...] = ()
+    missing_secret_inputs: tuple[str, ...] = ()

@@ -20,7 +20,15 @@ from orchestrator.api.recording import RunBook
 from orchestrator.errors import TraceError
 from orchestrator.model import RunState, Step, StepState
 from orchestrator.process import Masker
-from orchestrator.record import Answer, RunRecord, Transition, WaitingFor, timestamp, utc_now
+from orchestrator.record import (
+    Answer,
+    RunRecord,
+    StepRecord,
+    Transition,
+    WaitingFor,
+    timestamp,
+    utc_now,
+)
 from orchestrator.runner.steering import CANCEL, CONFIRM, Waited
 
 log = logging.getLogger("orch")
@@ -46,9 +54,25 @@ class RunControl:
         self._cancel: Answer | None = None
 
     def cancel_requested(self) -> Answer | None:
-        if self._cancel is None:
-            self._take(None)
+        # Looked for even after a cancel: a second one stops the cleanup steps it let run.
+        self._take(None)
         return self._cancel
+
+    def step_running(self, step: StepRecord) -> None:
+        """A step starts. After a wait that ended without a confirmation (a cancel, a
+        timeout), or after a cancel, it is a cleanup step (``always()``, ``cancelled()``,
+        ``failure()``): the run is recorded running again, and cancelled by whom, so that
+        people see the cleanup and may stop it with a second cancel."""
+        record = self.record
+        if record.state is RunState.WAITING:
+            record = record.moved_to(RunState.RUNNING)
+        if self._cancel is not None and record.cancelled is None:
+            record = dataclasses.replace(record, cancelled=self._cancel)
+        if record is not self.record:
+            self.record = record
+            self._save()
+            run, workflow = record.run_id, record.workflow.id
+            log.info("run %s of %s: step '%s' runs all the same", run, workflow, step.name)
 
     def wait_for_answer(self, step: Step, instruction: str) -> Waited:
         now = utc_now()

@@ -131,6 +131,8 @@ def plan(
     result = api.plan(_request(document, inputs, inputs_file, allow_draft))
     if as_json:
         out.print_json(data=[_planned_json(p) for p in result.steps])
+        for line in _would_need(result):
+            err.print(line, highlight=False, markup=False)
         return
     from rich.syntax import Syntax  # imported here: only plan highlights code
 
@@ -149,8 +151,25 @@ def plan(
             out.print(Syntax(planned.diff or "(no change)\n", "diff", theme="ansi_dark"))
         elif planned.body is not None:
             out.print(Syntax(planned.body, step.language or "text", theme="ansi_dark"))
+    for line in _would_need(result):
+        out.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
     if any(p.error for p in result.steps):
         raise typer.Exit(EXIT_FAILED)
+
+
+def _would_need(result: "api.Plan") -> list[str]:
+    """What a run would need that the plan was made without."""
+    lines = []
+    if result.missing_secrets:
+        names = ", ".join(result.missing_secrets)
+        them = "it" if len(result.missing_secrets) == 1 else "them"
+        lines.append(f"would need {names} to run: export {them} in the environment that runs orch")
+    for name in result.missing_secret_inputs:
+        lines.append(
+            f"would need the secret input '{name}' to run: give it with -i {name}=VALUE "
+            "or --inputs FILE"
+        )
+    return lines
 
 
 def _planned_json(planned: "api.PlannedStep") -> dict[str, Any]:
@@ -234,13 +253,32 @@ def apply(
     _summarise(record, api.run_folder(prepared, record.run_id), verbose=verbose)
     if interrupted is not None:
         during = f"during step '{interrupted.step}'" if interrupted.step else "between steps"
+        later = _after_ctrl_c(record, display.ran_after_ctrl_c)
         err.print(
             f"[bold red]interrupted by Ctrl-C[/bold red] {escape(during)}: its processes were "
-            f"stopped, later steps skipped; run {record.run_id} is recorded as failed",
+            f"stopped, {escape(later)}; run {record.run_id} is recorded as failed",
             highlight=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED)
     raise typer.Exit(exit_code(record))
+
+
+def _after_ctrl_c(record: RunRecord, ran: list[str]) -> str:
+    """What became of the steps after the one Ctrl-C stopped: skipped, except those whose
+    ``if`` runs them all the same (``always()``, ``cancelled()``)."""
+    if not ran:
+        return "later steps skipped"
+    states = {step.name: step for step in record.steps}
+    done = []
+    for name in ran:
+        step = states[name]
+        if step.state.value == "failed":
+            how = "stopped by a second Ctrl-C" if step.error == "interrupted" else "failed"
+        else:
+            how = step.state.value
+        done.append(f"'{name}' ({how})")
+    steps = "step" if len(done) == 1 else "steps"
+    return f"{steps} {', '.join(done)} ran all the same, the other later steps were skipped"
 
 
 def exit_code(record: RunRecord) -> int:

@@ -15,6 +15,9 @@ from rich.text import Text
 from orchestrator.model import Step, StepState
 from orchestrator.record import StepRecord
 
+# The error the run record gives the step Ctrl-C cut short (docs/running.md, "Ctrl-C").
+INTERRUPTED = "interrupted"
+
 _MARKS = {
     StepState.PENDING: Text("·", style="dim"),
     StepState.COMPLETED: Text("✓", style="green"),
@@ -36,6 +39,10 @@ class LiveDisplay:
         self._interactive = interactive
         self._rows: dict[str, StepRecord | None] = {step.name: None for step in steps}
         self._sections = {step.name: step.section for step in steps}
+        self._conditions = {step.name: step.condition for step in steps}
+        # What stopped the run first ("Ctrl-C", "cancel"); cleanup steps run after it.
+        self._stopped_by: str | None = None
+        self.ran_after_ctrl_c: list[str] = []
         self._started: dict[str, float] = {}
         self._elapsed: dict[str, float] = {}
         self._live = Live(
@@ -66,8 +73,27 @@ class LiveDisplay:
             self._live.stop()
 
     def step_changed(self, step: StepRecord) -> None:
+        if self._stopped_by is None:
+            if step.state is StepState.FAILED and step.error == INTERRUPTED:
+                self._stopped_by = "Ctrl-C"
+            elif step.state is StepState.CANCELLED:
+                self._stopped_by = "cancel"
         if step.state is StepState.RUNNING:
             self._started[step.name] = time.monotonic()
+            if self._stopped_by is not None and step.name not in self.ran_after_ctrl_c:
+                self.ran_after_ctrl_c.append(step.name)
+                again = (
+                    "press Ctrl-C again to stop it"
+                    if self._stopped_by == "Ctrl-C"
+                    else "cancel the run again (or press Ctrl-C) to stop it"
+                )
+                self._console.print(
+                    Text(
+                        f"{self._stopped_by}: step '{step.name}' runs all the same "
+                        f"(if: {self._conditions[step.name]}); {again}",
+                        style="yellow",
+                    )
+                )
         elif step.name in self._started:
             self._elapsed[step.name] = time.monotonic() - self._started.pop(step.name)
         self._rows[step.name] = step

@@ -135,6 +135,8 @@ def show(
         reason = failure_reason(step)
         if reason is not None:
             out.print(Text(f"  └ {reason}", style="red"))
+        elif step.get("state") == "skipped" and step.get("skipped_because"):
+            out.print(Text(f"  └ skipped: {step['skipped_because']}", style="yellow"))
     out.print("[bold]Evidence chain[/bold]")
     out.print(
         f"  document  {escape(str(document.get('path')))} at commit {document.get('commit')} "

@@ -53,12 +53,24 @@ def confirm(
 
 
 def cancel(run: RunArgument, where: Where = Path()) -> None:
-    """Cancel a queued, running or waiting run: its running step's processes are stopped."""
+    """Cancel a queued, running or waiting run: its running step's processes are stopped,
+    its cleanup steps (if: always(), cancelled()) still run; cancel again to stop those."""
     answered = api.cancel(where, run)
     if answered.state == RunState.PENDING.value:
         out.print(
             f"run {answered.run_id} is queued: it is recorded cancelled when it would start, "
             "and nothing of it runs",
+            highlight=False,
+        )
+        return
+    if answered.cleanup:
+        names = ", ".join(f"'{escape(name)}'" for name in answered.cleanup)
+        one = len(answered.cleanup) == 1
+        running = f"step {names} runs" if one else f"steps {names} run"
+        out.print(
+            f"run {answered.run_id} is cancelled (by {escape(answered.by)}); its cleanup "
+            f"{running} all the same: orch cancel {answered.run_id} again stops "
+            f"{'it' if one else 'them'}",
             highlight=False,
         )
         return

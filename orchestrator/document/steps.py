@@ -21,7 +21,7 @@ from orchestrator.errors import Diagnostic, TemplateError
 from orchestrator.model import Defaults, Step, StepKind
 from orchestrator.templating import Where
 
-from . import frontmatter
+from . import conditions, frontmatter
 from .templates import check_condition_syntax, check_template_syntax
 
 # Only the block structure is needed (fences, headings and their raw text): the inline rules,
@@ -122,6 +122,7 @@ def parse_steps(
             continue
         seen[name] = fence.line
         if step is not None:
+            problems.extend(conditions.never_true(step, steps, path))
             steps.append(step)
     return steps, problems
 

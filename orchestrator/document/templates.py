@@ -11,20 +11,41 @@ from __future__ import annotations
 import functools
 import re
 
-from orchestrator.errors import TemplateError
-from orchestrator.templating import Where, check_expression, check_syntax
+from orchestrator.errors import Diagnostic, TemplateError
+from orchestrator.templating import (
+    Where,
+    check_expression,
+    check_syntax,
+    status_function_misuse,
+    status_functions_in_template,
+)
 
 
 def check_template_syntax(text: str, where: Where, *, body: bool) -> None:
-    """``check_syntax``, remembering the texts already known to be valid templates."""
+    """``check_syntax``, remembering the texts already known to be valid templates; a
+    status function (``always()`` and the like) in a template is an error too."""
     if not _valid_template(text, body):
         check_syntax(text, where, body=body)
+    for name, line in status_functions_in_template(text, body=body)[:1]:
+        message = (
+            f"{where.what}: {name}() is a status function: only a step's if can use it, "
+            f'like if="{name}()"'
+        )
+        raise TemplateError(Diagnostic(where.path, where.line + line - 1, 1, message, code=CODE))
 
 
 def check_condition_syntax(expression: str, where: Where) -> None:
-    """``check_expression``, remembering the expressions already known to be valid."""
+    """``check_expression``, remembering the expressions already known to be valid; a status
+    function called with arguments, or named without being called, is an error too."""
     if not _valid_expression(expression):
         check_expression(expression, where)
+    for problem in status_function_misuse(expression)[:1]:
+        raise TemplateError(
+            Diagnostic(where.path, where.line, 1, f"{where.what}: {problem}", code=CODE)
+        )
+
+
+CODE = "template"
 
 
 _NAME = (

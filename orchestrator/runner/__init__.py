@@ -2,6 +2,8 @@
 
 from orchestrator.runner.engine import (
     Execution,
+    Observer,
+    SilentObserver,
     context_after,
     execute,
     initial_steps,
@@ -10,7 +12,6 @@ from orchestrator.runner.engine import (
     source_digest,
 )
 from orchestrator.runner.interruption import RunInterrupted
-from orchestrator.runner.observer import Observer, SilentObserver
 from orchestrator.runner.plan import PlannedStep, plan
 from orchestrator.runner.rendering import problems_with_inputs
 from orchestrator.templating import Limits as RenderLimits

@@ -1,6 +1,12 @@
-"""A run stopped short, by Ctrl-C or by a person's cancel: the step it was in ends ``failed``
-("interrupted", its attempt counted) or ``cancelled`` ("cancelled by NAME"), every later step
-``skipped``, and the run carries why."""
+"""A run stopped short, by Ctrl-C or by a person's cancel.
+
+The first stop cuts the step it comes in short: ``failed`` ("interrupted", its attempt
+counted) for Ctrl-C, ``cancelled`` ("cancelled by NAME") for a cancel. It makes the run
+cancelled (``cancelled()`` is true): later steps are ``skipped`` except those whose ``if``
+calls ``always()`` or ``cancelled()``, which run (see ``sequence``). A second stop, of
+either kind, cuts the step it comes in short the same way and skips every step after it.
+The run carries the first stop's error.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ class Stop:
     note: str
     verb: str
     by: str
+    again: str  # how the record names this stop when it is the run's second one
     answer: Answer | None = None
 
 
@@ -37,6 +44,7 @@ CTRL_C = Stop(
     "[orch: interrupted by Ctrl-C; the step's processes were stopped]",
     "interrupted",
     "by the operator",
+    "a second Ctrl-C",
 )
 
 
@@ -48,13 +56,15 @@ def cancelled_by(answer: Answer) -> Stop:
         f"[orch: cancelled by {answer.by}; the step's processes were stopped]",
         "cancelled",
         f"by {answer.by}",
+        f"a second cancel, by {answer.by},",
         answer,
     )
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the run. ``record`` has the interrupted step ``failed`` and every later
-    step ``skipped``; ``restore`` gives Ctrl-C back once the caller has recorded the run."""
+    """Ctrl-C stopped the run. ``record`` has every step as it ended (the interrupted one
+    ``failed``, later ones ``skipped`` or run as cleanup); ``restore`` gives Ctrl-C back once
+    the caller has recorded the run."""
 
     def __init__(self, record: RunRecord, step: str | None, restore: Callable[[], None]) -> None:
         super().__init__()
@@ -90,6 +100,17 @@ class StepCancelled(Exception):
         self.how = how
 
 
+@dataclass(frozen=True)
+class Interruption:
+    """The run's first stop: during ``step`` (None: between steps). ``reason`` is what the
+    steps it holds back record; ``error`` the run's error."""
+
+    step: str | None
+    reason: str
+    error: RunError
+    how: Stop
+
+
 def cut_short(
     current: StepRecord, logs: list[str], exc: BaseException, how: Stop = CTRL_C
 ) -> StepRecord:
@@ -109,50 +130,70 @@ def cut_short(
     )
 
 
-def interrupted_run(
+def interruption_at(
+    record: RunRecord, index: int, cut: StepRecord | None, how: Stop, observer: Observer
+) -> tuple[RunRecord, Interruption]:
+    """The run as its first stop left it at step ``index``: that step cut short (``cut``, its
+    final record, or recorded here when the stop came before its process started) unless it
+    had ended already. Later steps are left to the caller: cleanup steps still run."""
+    record, name, at = _cut_at(record, index, cut, how, observer)
+    where = f"during step '{name}'" if name is not None else f"after step '{at}'"
+    error = RunError(step=name, message=f"{how.verb} {how.by} {where}")
+    return record, Interruption(name, f"the run was {how.verb} {where}", error, how)
+
+
+def cancelled_before(record: RunRecord, index: int, answer: Answer) -> Interruption:
+    """A cancel found between steps, before step ``index``: nothing is cut short."""
+    name = record.steps[index].name
+    error = RunError(step=None, message=f"cancelled by {answer.by} before step '{name}'")
+    reason = f"the run was cancelled before step '{name}'"
+    return Interruption(None, reason, error, cancelled_by(answer))
+
+
+def stopped_again(
     record: RunRecord,
     index: int,
-    interrupted: StepRecord | None,
+    cut: StepRecord | None,
+    how: Stop,
     observer: Observer,
-    how: Stop = CTRL_C,
-) -> tuple[RunRecord, str | None]:
-    """The run as Ctrl-C (or a cancel) left it: the step it was in ``failed`` (``cancelled``),
-    every later one ``skipped``."""
+    *,
+    before: bool = False,
+) -> RunRecord:
+    """A second stop, while cleanup steps ran after the first one: the step it came in cut
+    short as ``how`` says, every later step ``skipped`` (``before``: it came between steps,
+    before step ``index``, which is skipped too)."""
+    if before:
+        reason = f"{how.again} stopped the run before step '{record.steps[index].name}'"
+        return _skip_from(record, index, reason, observer)
+    record, name, at = _cut_at(record, index, cut, how, observer)
+    where = f"during step '{name}'" if name is not None else f"after step '{at}'"
+    return _skip_from(record, index + 1, f"{how.again} stopped the run {where}", observer)
+
+
+def _cut_at(
+    record: RunRecord, index: int, cut: StepRecord | None, how: Stop, observer: Observer
+) -> tuple[RunRecord, str | None, str]:
+    """Record step ``index`` as the stop left it; the name of the step it cut short (None when
+    that step had ended already) and the name of step ``index``."""
     at = record.steps[index]
-    if interrupted is None and at.state in (StepState.PENDING, StepState.RUNNING):
+    if cut is None and at.state in (StepState.PENDING, StepState.RUNNING):
         # Cut short before its process started (rendering, a retry's pause, a prompt).
         now = utc_now()
-        interrupted = dataclasses.replace(
-            at, started_at=at.started_at or now, ended_at=now, error=how.step_error
+        cut = dataclasses.replace(
+            at,
+            started_at=at.started_at or now,
+            ended_at=now,
+            error=how.step_error,
+            answer=how.answer,
         )
         if at.state is StepState.PENDING:
-            interrupted = interrupted.moved_to(StepState.RUNNING, now)
-        interrupted = interrupted.moved_to(how.step_state, now)
-    if interrupted is not None:
-        record = record.with_step(interrupted)
-        observer.step_changed(interrupted)
-        reason = f"the run was {how.verb} during step '{interrupted.name}'"
-    else:
-        reason = f"the run was {how.verb} after step '{at.name}'"
-    record = _skip_from(record, index + 1, reason, observer)
-    name = interrupted.name if interrupted is not None else None
-    message = (
-        f"{how.verb} {how.by} during step '{name}'"
-        if name is not None
-        else f"{how.verb} {how.by} after step '{at.name}'"
-    )
-    return dataclasses.replace(record, error=RunError(step=name, message=message)), name
-
-
-def cancelled_before(
-    record: RunRecord, index: int, observer: Observer, answer: Answer
-) -> RunRecord:
-    """The run as a cancel found between steps left it: step ``index`` and every later one
-    ``skipped``, nothing cut short."""
-    name = record.steps[index].name
-    record = _skip_from(record, index, f"the run was cancelled before step '{name}'", observer)
-    message = f"cancelled by {answer.by} before step '{name}'"
-    return dataclasses.replace(record, error=RunError(step=None, message=message), cancelled=answer)
+            cut = cut.moved_to(StepState.RUNNING, now)
+        cut = cut.moved_to(how.step_state, now)
+    if cut is None:
+        return record, None, at.name
+    record = record.with_step(cut)
+    observer.step_changed(cut)
+    return record, cut.name, at.name
 
 
 def _skip_from(record: RunRecord, index: int, reason: str, observer: Observer) -> RunRecord:

@@ -1,7 +1,8 @@
 """``orch plan``: every step rendered as it would run, executing nothing.
 
 Values that exist only at run time (earlier steps' outputs) render as placeholders, and an
-``if`` that depends on them is reported as decided at run time.
+``if`` that depends on them, or on whether an earlier step failed (``failure()``,
+``cancelled()``), is reported as decided at run time.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _plan_step(
             if "steps" in step.condition:
                 will_run = None
             else:
-                will_run = rendering.condition_holds(execution, step, template_context)
+                will_run = rendering.condition_verdict(execution, step, template_context)
         body = rendering.render_body(execution, step, template_context)
     except TemplateError as exc:
         return PlannedStep(step=step, will_run=will_run, body=None, error=str(exc))

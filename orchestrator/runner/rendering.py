@@ -17,6 +17,7 @@ from orchestrator import templating
 from orchestrator.errors import Diagnostic, TemplateError, TemplateRefused
 from orchestrator.model import Document, Step, StepKind
 from orchestrator.runner import context
+from orchestrator.runner.status import EVERY_STATUS, RunStatus
 
 _SHELLS = ("sh", "bash", "zsh", "shell")
 _PYTHONS = ("python", "python3")
@@ -81,12 +82,27 @@ def render_env(run: Renders) -> dict[str, str]:
     return rendered
 
 
-def condition_holds(run: Renders, step: Step, template_context: Mapping[str, Any]) -> bool:
+def condition_holds(
+    run: Renders,
+    step: Step,
+    template_context: Mapping[str, Any],
+    status: RunStatus = RunStatus(),  # noqa: B008 - frozen, shared safely
+) -> bool:
+    """Whether the step's ``if`` holds, its status functions answering for ``status``."""
     assert step.condition is not None
     where = run.where(step.line, f"step '{step.name}' if")
-    return bool(
-        templating.evaluate(step.condition, template_context, where, limits=run.render_limits)
-    )
+    in_context = {**template_context, **status.functions()}
+    return bool(templating.evaluate(step.condition, in_context, where, limits=run.render_limits))
+
+
+def condition_verdict(run: Renders, step: Step, template_context: Mapping[str, Any]) -> bool | None:
+    """The step's ``if`` before the run: true or false whatever the run's status will be
+    when the step comes, None when that status decides (``failure()``, ``cancelled()``)."""
+    statuses: tuple[RunStatus, ...] = EVERY_STATUS
+    if step.condition is None or not templating.status_functions_called(step.condition):
+        statuses = (RunStatus(),)
+    verdicts = {condition_holds(run, step, template_context, status) for status in statuses}
+    return verdicts.pop() if len(verdicts) == 1 else None
 
 
 def render_body(run: Renders, step: Step, template_context: Mapping[str, Any]) -> str:
@@ -123,7 +139,7 @@ def problems_before_run(run: Renders, env: Mapping[str, str]) -> list[Diagnostic
         independent = "steps" not in step.body and "steps" not in (step.condition or "")
         try:
             decided = step.condition is not None and "steps" not in step.condition
-            if decided and not condition_holds(run, step, template_context_):
+            if decided and condition_verdict(run, step, template_context_) is False:
                 continue
             render_body(run, step, template_context_)
         except TemplateRefused as exc:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from orchestrator.errors import describe_os_error
 from orchestrator.model import Step
-from orchestrator.process import Masker, run
+from orchestrator.process import Cancelled, Interrupted, Masker, run
 from orchestrator.runner.outcome import Outcome
 from orchestrator.runner.output import read_outputs
+from orchestrator.runner.places import places_for
 
 
 def run_script(
@@ -25,12 +27,18 @@ def run_script(
     on_start: Callable[[int], None] | None = None,
     on_text: Callable[[str], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    document: str | None = None,
 ) -> Outcome:
     """Run one attempt; ``scratch`` is the run's private folder for the script and outputs.
 
     ``on_text`` hears the masked output as it comes; ``stop`` ends the process early
-    (raising ``process.Cancelled``)."""
+    (raising ``process.Cancelled``). What the step prints names ``document`` (its path as
+    the record shows it) and its lines where the interpreter named the script's temporary
+    file (see ``places``): in the live output as in the final log."""
     script = scratch / f"{step.name}.{step.language or 'txt'}"
+    # The document's name is written into the output after masking: masked itself.
+    shown = masker.mask(document or "the document")
+    places = places_for(str(script), shown, step.name, step.body_line, step.body, body)
     try:
         script.write_text(body, encoding="utf-8")
     except OSError as exc:
@@ -47,14 +55,19 @@ def run_script(
             env=step_env,
             timeout=step.timeout_seconds,
             masker=masker,
-            on_output=on_output,
+            on_output=places.rewritten(on_output) if on_output is not None else None,
             on_start=on_start,
-            on_text=on_text,
+            on_text=places.rewritten(on_text) if on_text is not None else None,
             stop=stop,
         )
     except OSError as exc:
         message = f"could not start {step.command[0]!r}: {exc.strerror or exc}"
         return Outcome(ok=False, log=message + "\n", error=message)
+    except Interrupted as exc:
+        raise Interrupted(places.line(exc.output)) from None
+    except Cancelled as exc:
+        raise Cancelled(places.line(exc.output)) from None
+    finished = dataclasses.replace(finished, output=places.line(finished.output))
     try:
         outputs = read_outputs(output_file, masker)
     except OSError as exc:  # the step replaced $ORCH_OUTPUT with a folder, say

@@ -33,7 +33,8 @@ class Waited:
 
 class Steering(Protocol):
     def cancel_requested(self) -> Answer | None:
-        """The cancel a person gave for this run, if any (asked often: must be cheap)."""
+        """The newest cancel a person gave for this run, if any (asked often: must be cheap).
+        A second cancel, given while cleanup steps run after the first, replaces it."""
         ...
 
     def wait_for_answer(self, step: Step, instruction: str) -> Waited:
@@ -66,3 +67,23 @@ def stop_for(steering: Steering | None) -> Callable[[], bool] | None:
     if steering is None:
         return None
     return lambda: steering.cancel_requested() is not None
+
+
+def cancel_answer(steering: Steering | None) -> Answer | None:
+    return steering.cancel_requested() if steering is not None else None
+
+
+@dataclass(frozen=True)
+class AfterCancel:
+    """A run's steering once the runner acted on the cancel ``handled``: only a later cancel
+    counts (it stops the cleanup steps that run after the first)."""
+
+    steering: Steering
+    handled: Answer
+
+    def cancel_requested(self) -> Answer | None:
+        answer = self.steering.cancel_requested()
+        return None if answer is None or answer == self.handled else answer
+
+    def wait_for_answer(self, step: Step, instruction: str) -> Waited:
+        return self.steering.wait_for_answer(step, instruction)

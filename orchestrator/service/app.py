@@ -71,6 +71,8 @@ class Answered(BaseModel):
     by: str
     state: str
     detail: str | None = None
+    # After a cancel: the cleanup steps the run still runs (a second cancel stops them).
+    cleanup: list[str] = Field(default_factory=list)
 
 
 class AgainBody(BaseModel):
@@ -307,7 +309,12 @@ def _answered(answer: Callable[[], answers.Answered]) -> Answered:
     except answers.NotPickedUp as exc:
         raise ApiError(504, str(exc)) from None
     return Answered(
-        runId=done.run_id, answer=done.action, step=done.step, by=done.by, state=done.state
+        runId=done.run_id,
+        answer=done.action,
+        step=done.step,
+        by=done.by,
+        state=done.state,
+        cleanup=list(done.cleanup),
     )
 
 

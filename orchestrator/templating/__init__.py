@@ -11,12 +11,14 @@ bodies hold none, and importing and compiling are not free.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.templating.language import SHELL_SAFE_CHARACTERS, ScriptLanguage
 from orchestrator.templating.limits import DEFAULT_MAX_CHARS, DEFAULT_SECONDS, Limits
 from orchestrator.templating.marks import outside, plain, retag, value_text
+from orchestrator.templating.status import STATUS_FUNCTIONS, mentions_status
 from orchestrator.templating.where import Placeholder, Where
 
 _BODY_MARKERS = ("{{", "{%")
@@ -105,10 +107,62 @@ def quoting_filter_uses(source: str, *, body: bool = True) -> list[tuple[str, in
     return static.quoting_filter_uses(source, body=body)
 
 
+def status_functions_called(expression: str) -> frozenset[str]:
+    """The status functions (``always()``, ``success()``, ``failure()``, ``cancelled()``) an
+    ``if`` expression calls; the expression must parse."""
+    if not mentions_status(expression):
+        return frozenset()
+    return _status_functions_called(expression)
+
+
+@functools.lru_cache(maxsize=1024)
+def _status_functions_called(expression: str) -> frozenset[str]:
+    from orchestrator.templating import static
+
+    return static.status_functions_called(expression)
+
+
+def status_function_misuse(expression: str) -> list[str]:
+    """Status functions in an ``if`` expression called with arguments or not called at all;
+    the expression must parse."""
+    if not mentions_status(expression):
+        return []
+    from orchestrator.templating import static
+
+    return static.status_function_misuse(expression)
+
+
+def status_functions_in_template(source: str, *, body: bool = True) -> list[tuple[str, int]]:
+    """``(name, template line)`` of each status function a template uses (they belong in
+    ``if`` conditions only); the source must parse."""
+    if _plain(source, body=body) or not mentions_status(source):
+        return []
+    return list(_status_functions_in_template(source, body))
+
+
+@functools.lru_cache(maxsize=1024)
+def _status_functions_in_template(source: str, body: bool) -> tuple[tuple[str, int], ...]:
+    # Remembered: a body shared by many documents is read once.
+    from orchestrator.templating import static
+
+    return tuple(static.status_functions_in_template(source, body=body))
+
+
+def required_failures(expression: str) -> list[str]:
+    """The steps an ``if`` expression requires to have failed (``steps.NAME.state ==
+    'failed'``, alone or joined with ``and``); the expression must parse."""
+    if "failed" not in expression:
+        return []
+    from orchestrator.templating import static
+
+    return static.required_failures(expression)
+
+
 __all__ = [
     "DEFAULT_MAX_CHARS",
     "DEFAULT_SECONDS",
     "SHELL_SAFE_CHARACTERS",
+    "STATUS_FUNCTIONS",
     "Limits",
     "Placeholder",
     "ScriptLanguage",
@@ -121,6 +175,10 @@ __all__ = [
     "quoting_filter_uses",
     "raw_input_references",
     "render",
+    "required_failures",
     "retag",
+    "status_function_misuse",
+    "status_functions_called",
+    "status_functions_in_template",
     "value_text",
 ]

@@ -117,6 +117,7 @@ def test_why_a_step_failed_is_shown_live_in_show_and_in_logs(
         "healthy  Checks   failed          1           N.N",
         f"  └ {unhealthy_reason}",
         "never    Checks   skipped         0",
+        "  └ skipped: step 'healthy' failed before it",
     ]
     assert lines[2] == f"error in step healthy: {unhealthy_reason}"
 

@@ -28,8 +28,11 @@ status: approved
 NOTE = "[orch: interrupted by Ctrl-C; the step's processes were stopped]\n"
 
 
-def _interrupt_when(repo: Path, marker: str, *args: str) -> tuple[int, str, str]:
-    """Start ``orch apply`` as a person would, press Ctrl-C once ``marker`` exists."""
+def _interrupt_when(
+    repo: Path, marker: str, *args: str, ended: str | None = None
+) -> tuple[int, str, str]:
+    """Start ``orch apply`` as a person would, press Ctrl-C once ``marker`` exists (and, with
+    ``ended``, once the process whose pid that file holds has ended)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "apply", "intents/demo.md", *args],
         cwd=repo,
@@ -43,12 +46,28 @@ def _interrupt_when(repo: Path, marker: str, *args: str) -> tuple[int, str, str]
         while not (repo / marker).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert (repo / marker).exists(), "the step never started"
+        if ended is not None:
+            _wait_until_ended(repo / ended)
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
     return process.returncode, stdout, stderr
+
+
+def _wait_until_ended(pid_file: Path) -> None:
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 60
+    while process_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not process_alive(pid), "the step's process never ended"
+    time.sleep(0.3)  # orch reaps it and starts the pause before the next attempt
+
+
+def without_seconds(lines: list[str]) -> list[str]:
+    """Lines of the live display without the elapsed times, which vary."""
+    return [re.sub(r"  \d+\.\ds(?=  |$)", "", line) for line in lines]
 
 
 def _shown(repo: Path, run_id: str) -> dict[str, Any]:
@@ -123,12 +142,13 @@ def test_ctrl_c_during_a_retry_pause_counts_the_attempts_made(git_repo: Path) ->
 # Demo
 
 ```bash {step=flaky retries=3 retry_delay=5m}
+echo $$ > attempt.pid
 echo "try" >> tries.txt
 exit 1
 ```
 """
     commit_documents(git_repo, {"intents/demo.md": document(FRONT, body)})
-    code, stdout, stderr = _interrupt_when(git_repo, "tries.txt", "--json")
+    code, stdout, stderr = _interrupt_when(git_repo, "tries.txt", "--json", ended="attempt.pid")
     assert code == 130, stderr
     assert (git_repo / "tries.txt").read_text() == "try\n"
     (flaky,) = json.loads(stdout)["steps"]

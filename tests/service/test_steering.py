@@ -230,6 +230,7 @@ def test_answers_over_the_api(served: Served, tmp_path: Path) -> None:
             "by": "release-bot",
             "state": "cancelled",
             "detail": None,
+            "cleanup": [],
         }
         record = _record(client, run_id)
         assert record["error"]["message"] == "cancelled by release-bot during step 'approve'"

@@ -147,3 +147,40 @@ def test_a_stream_is_masked_wherever_it_is_cut(
         last = cut
     released += stream.feed(text[last:]) + stream.close()
     assert released == masker.mask(text)
+
+
+PLACES = """
+# Chatty
+
+```bash {step=talk}
+printf '%s: line %s: boom\\n' "$0" "$LINENO"
+printf 'token %s' "${API_TOKEN:0:9}"
+sleep 0.5
+printf '%s done\\n' "${API_TOKEN:9}"
+while [ ! -e "$ORCH_REPO_ROOT/gate" ]; do sleep 0.05; done
+```
+"""
+
+
+def test_the_live_log_names_the_document_and_stays_masked(git_repo: Path) -> None:
+    text = document(FRONT, PLACES)
+    commit_documents(git_repo, {"intents/chatty.md": text})
+    line = text.splitlines().index("printf '%s: line %s: boom\\n' \"$0\" \"$LINENO\"") + 1
+    applying = start(git_repo, "apply", "intents/chatty.md", env={"API_TOKEN": TOKEN})
+    run_id = run_in_state(git_repo, "running", "chatty")
+    live = git_repo / ".orch" / "runs" / "chatty" / run_id / "logs" / "01-talk.log"
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while "done" not in "".join(seen) and time.monotonic() < deadline:
+        if live.exists():
+            seen.add(live.read_text())
+        time.sleep(0.01)
+    wanted = f"intents/chatty.md: line {line}: boom\ntoken *** done\n"
+    # While the step runs: the document's place, never the temporary script's, and never
+    # a part of the secret printed in two pieces.
+    assert applying.poll() is None
+    assert live.read_text() == wanted
+    assert all(wanted.startswith(text) for text in seen), seen
+    (git_repo / "gate").write_text("open")
+    assert applying.wait(30) == 0
+    assert orch(git_repo, "logs", run_id, "talk").stdout == wanted
