@@ -59,7 +59,6 @@ class Masker:
         for secret in given:
             values.update(line for line in secret.splitlines() if len(line) >= MIN_LINE)
             values.update(encoded_forms(secret))
-        self._given = given
         self._values = sorted(values, key=len, reverse=True)
 
     def __bool__(self) -> bool:
@@ -84,9 +83,6 @@ class Masker:
         if isinstance(value, dict):
             return {key: self.mask_value(item) for key, item in value.items()}
         return value
-
-    def extended(self, secrets: Iterable[str]) -> Masker:
-        return Masker([*self._given, *secrets])
 
 
 MIN_LINE = 4

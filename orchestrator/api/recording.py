@@ -107,11 +107,9 @@ class RunBook:
 
     folder: Path
     writer: TraceWriter
-    last_commit: str | None = None
     created: bool = False
     journal_problem: str | None = None
     _journal: int | None = field(default=None, repr=False)
-    _run_id: str | None = None
 
     @classmethod
     def open(cls, prepared: Prepared, folder: Path, writer: TraceWriter | None = None) -> RunBook:
@@ -150,7 +148,7 @@ class RunBook:
         """Rewrite the run folder and commit it to the trace (``TraceError`` when either fails)."""
         files = self.write_local(record)
         try:
-            self.last_commit = self.writer.commit_run(
+            self.writer.commit_run(
                 record.workflow.id,
                 record.run_id,
                 files,
@@ -159,7 +157,6 @@ class RunBook:
             )
         except TracePushError as exc:
             # The run is recorded in the local trace; the next successful push carries it.
-            self.last_commit = exc.commit
             log.warning("the trace is committed but could not be pushed: %s", exc)
         return record
 
@@ -167,7 +164,6 @@ class RunBook:
         """Record a run that is about to run its first step. When that fails, nothing is left
         behind (no folder, no trace commit) and ``TraceError`` says why."""
         ACTIVE_RUNS.add(record.run_id)
-        self._run_id = record.run_id
         try:
             self._reserve()
             return self.save(record)
@@ -319,7 +315,3 @@ def log_tail(folder: Path, relative: str, lines: int = 20) -> str:
     if not path.is_file():
         return ""
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-
-
-def record_json(record: RunRecord) -> str:
-    return json.dumps(to_json(record), indent=2, ensure_ascii=False)

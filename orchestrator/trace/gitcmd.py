@@ -63,7 +63,6 @@ class GitFailed(TraceError):
     """A git command exited non-zero; ``stderr`` holds its message."""
 
     def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
-        self.args_run = tuple(args)
         self.returncode = returncode
         self.stderr = stderr
         super().__init__(f"git {' '.join(args)} failed ({returncode}): {stderr.strip()}")
