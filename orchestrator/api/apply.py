@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__, document, runner
-from orchestrator.api import ending, recording
+from orchestrator.api import ending, recording_runs
 from orchestrator.api.lock import WaitNotice, workflow_lock
 from orchestrator.api.recovering import recover
 from orchestrator.api.run_request import Prepared as Prepared  # named here as ever
 from orchestrator.api.run_request import RunRequest as RunRequest
 from orchestrator.api.workspace import (
-    Place,
+    DocumentHome,
     git_identity,
     locate,
     relative_to_root,
@@ -83,7 +83,7 @@ def prepare(request: RunRequest, *, plan: bool = False) -> Prepared:
 
 def validate_request(
     request: RunRequest,
-    place: Place,
+    place: DocumentHome,
     doc: Document,
     relative_path: str,
     environ: Mapping[str, str],
@@ -388,9 +388,9 @@ def run_prepared(
     recover(prepared.place)
     run_id = prepared.request.run_id or new_run_id()
     record = new_record(prepared, run_id)
-    execution = execution_for(prepared, record, recording.run_folder(prepared, run_id))
+    execution = execution_for(prepared, record, recording_runs.run_folder(prepared, run_id))
     env = runner.prepare(execution)
-    book = recording.RunBook.open(prepared, execution.run_folder)
+    book = recording_runs.RunRecorder.open(prepared, execution.run_folder)
     execution = dataclasses.replace(execution, on_process_start=book.note_process)
     with contextlib.ExitStack() as held:
         try:
@@ -400,7 +400,7 @@ def run_prepared(
         except OSError as exc:
             book.abandon()
             problem = describe_os_error(exc, "taking the workflow's lock")
-            raise TraceError(f"{problem}; {recording.DID_NOT_START}") from None
+            raise TraceError(f"{problem}; {recording_runs.DID_NOT_START}") from None
         except BaseException:  # Ctrl-C while waiting for another run of the workflow
             book.abandon()
             raise
@@ -411,7 +411,7 @@ def _execute(
     prepared: Prepared,
     execution: runner.Execution,
     env: dict[str, str],
-    book: recording.RunBook,
+    book: recording_runs.RunRecorder,
     record: RunRecord,
     observer: runner.Observer,
 ) -> RunRecord:

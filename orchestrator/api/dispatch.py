@@ -33,10 +33,10 @@ from orchestrator.api.apply import (
     prepare,
     validate_request,
 )
-from orchestrator.api.queueing import Queued, fail_pending, pending_runs, record_pending
-from orchestrator.api.recording import trace_writer
+from orchestrator.api.queued_runs import Queued, fail_pending, pending_runs, record_pending
+from orchestrator.api.recording_runs import trace_writer
 from orchestrator.api.run_request import Prepared, RunRequest
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.broker import routing
 from orchestrator.broker.connection import BrokerUnavailable
 from orchestrator.broker.ledger import Ledger, ledger_for
@@ -63,11 +63,11 @@ class Sent:
     record: RunRecord | None = None
 
 
-def broker_url(place: Place) -> str | None:
+def broker_url(place: DocumentHome) -> str | None:
     return place.settings.broker_url
 
 
-def require_broker(place: Place) -> str:
+def require_broker(place: DocumentHome) -> str:
     """The broker URL and a usable trace remote, or a UsageError saying what to set."""
     url = place.settings.broker_url
     if not url:
@@ -105,7 +105,7 @@ def celery_for(url: str) -> Any:
         return app
 
 
-def check_broker(place: Place) -> str:
+def check_broker(place: DocumentHome) -> str:
     """Fail now, with what to do, when the broker or the trace remote is not usable."""
     url = require_broker(place)
     ledger_for(url).ping()
@@ -117,7 +117,7 @@ def sendable_inputs(prepared: Prepared) -> dict[str, Any]:
     return {k: v for k, v in prepared.inputs.items() if k not in prepared.secret_inputs}
 
 
-def message_for(place: Place, queued: Queued) -> RunMessage:
+def message_for(place: DocumentHome, queued: Queued) -> RunMessage:
     settings = place.settings
     assert settings.trace_remote is not None
     placement = queued.placement or {}
@@ -152,7 +152,7 @@ def _remote_url(root: Path, remote: str) -> str:
     return known
 
 
-def send(place: Place, queued: Queued) -> Sent:
+def send(place: DocumentHome, queued: Queued) -> Sent:
     """Hand a run recorded ``pending`` to the workers (see the module's description).
 
     Raises ``NotSent`` after recording the run ``failed`` when the trace remote or the
@@ -186,7 +186,7 @@ def ring(
     ledger: Ledger,
     message: RunMessage,
     queue: str,
-    place: Place | None = None,
+    place: DocumentHome | None = None,
     queued: Queued | None = None,
 ) -> None:
     """Publish the run's message. When that fails right after registering, the run is taken
@@ -207,7 +207,7 @@ def ring(
         raise _not_sent(place, queued, str(exc)) from exc
 
 
-def _not_sent(place: Place, queued: Queued, reason: str) -> NotSent:
+def _not_sent(place: DocumentHome, queued: Queued, reason: str) -> NotSent:
     text = f"the run could not be sent to the workers: {reason}; submit it again"
     try:
         fail_pending(place, queued, text)
@@ -252,7 +252,7 @@ def queue_request(request: RunRequest) -> Sent:
 
 
 def submit_committed(
-    place: Place,
+    place: DocumentHome,
     commit: str,
     doc: Document,
     relative_path: str,
@@ -281,7 +281,7 @@ def submit_committed(
     return submit(prepared, commit, facts)
 
 
-def restore(place: Place) -> int:
+def restore(place: DocumentHome) -> int:
     """At ``orch serve``'s start: send the runs left ``pending`` that the broker does not
     know (a server that stopped between recording and sending); how many were sent."""
     from orchestrator.api.remote_view import refresh

@@ -18,7 +18,7 @@ from pathlib import Path
 from orchestrator import hooks, runner
 from orchestrator.api.apply import ACTIVE_RUN_VARIABLE, prepare, run_prepared
 from orchestrator.api.run_request import RunRequest
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.api.worktrees import temporary_worktree
 from orchestrator.errors import Diagnostic, OrchError, UsageError
 from orchestrator.hooks import BACKUP_SUFFIX, Change
@@ -124,7 +124,7 @@ def run_hook(
 
 def _after_change(
     name: str,
-    place: Place,
+    place: DocumentHome,
     commit: str | None,
     base: str | None,
     args: Sequence[str],
@@ -195,7 +195,7 @@ def _run_in_worktree(
 
 
 def _send(
-    place: Place, commit: str, path: str, doc: Document, actor: str, env: Mapping[str, str]
+    place: DocumentHome, commit: str, path: str, doc: Document, actor: str, env: Mapping[str, str]
 ) -> HookRun:
     """With a broker: record the run ``pending`` and send it to the workers."""
     from orchestrator.api import dispatch

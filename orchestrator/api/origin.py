@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator import runner
-from orchestrator.api.recording import trace_reader
-from orchestrator.api.workspace import Place
+from orchestrator.api.recording_runs import trace_reader
+from orchestrator.api.workspace import DocumentHome
 from orchestrator.document.inputs import environment_name
 from orchestrator.errors import TraceError, UsageError
 from orchestrator.model import Document, StepState
@@ -46,7 +46,7 @@ class Origin:
         return str(self.record.get("state"))
 
 
-def origin(place: Place, run: str) -> Origin:
+def origin(place: DocumentHome, run: str) -> Origin:
     reader = trace_reader(place)
     workflow, run_id = reader.find_run(run)
     record = reader.read_run(run_id)
@@ -55,7 +55,7 @@ def origin(place: Place, run: str) -> Origin:
     return Origin(workflow, run_id, record)
 
 
-def committed_text(place: Place, found: Origin) -> tuple[str, bytes]:
+def committed_text(place: DocumentHome, found: Origin) -> tuple[str, bytes]:
     """(commit, text) of the document as the run read it; refused when no commit holds
     exactly that text (it ran outside git, or with uncommitted changes)."""
     doc = found.record.get("document") or {}
@@ -157,7 +157,7 @@ def _ended_well(entry: Mapping[str, Any]) -> bool:
     return state == StepState.SKIPPED.value and because.startswith("if:")
 
 
-def resume_plan(place: Place, found: Origin, doc: Document, *, force: bool) -> ResumePlan:
+def resume_plan(place: DocumentHome, found: Origin, doc: Document, *, force: bool) -> ResumePlan:
     """The steps before the resume point, taken over from ``found``; refused when one changed
     since (its source digest differs, or cannot be compared), unless ``force``."""
     point = resume_point(found)

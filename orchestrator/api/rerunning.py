@@ -24,9 +24,9 @@ from orchestrator.api.origin import (
     resume_plan,
     resume_point,
 )
-from orchestrator.api.queueing import Queued, record_pending
+from orchestrator.api.queued_runs import Queued, record_pending
 from orchestrator.api.run_request import Prepared, RunRequest
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.api.worktrees import TemporaryWorktree, temporary_worktree
 from orchestrator.errors import UsageError
 from orchestrator.model import Trigger
@@ -95,7 +95,7 @@ def _check_again(found: Origin, resume: bool) -> None:
 
 @contextlib.contextmanager
 def _where_it_runs(
-    place: Place, found: Origin, current: bool, document_path: Path | None
+    place: DocumentHome, found: Origin, current: bool, document_path: Path | None
 ) -> Iterator[tuple[Path, TemporaryWorktree | None]]:
     if document_path is not None:
         yield document_path, None

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.workspace import Place
+from orchestrator.api.workspace import DocumentHome
 from orchestrator.api.worktrees import TemporaryWorktree
 from orchestrator.model import Document, Trigger
 from orchestrator.process import Masker
@@ -64,7 +64,7 @@ class Prepared:
     """A request that passed validation: nothing has run yet."""
 
     request: RunRequest
-    place: Place
+    place: DocumentHome
     document: Document
     relative_path: str
     inputs: Mapping[str, Any]

@@ -18,9 +18,9 @@ from typing import Any
 
 from orchestrator import document, runner
 from orchestrator.api.apply import prepare, run_prepared
-from orchestrator.api.recording import trace_reader, trace_writer
+from orchestrator.api.recording_runs import trace_reader, trace_writer
 from orchestrator.api.run_request import RunRequest
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.api.worktrees import temporary_worktree
 from orchestrator.errors import Diagnostic, DocumentError, OrchError, UsageError
 from orchestrator.model import Document, DocumentStatus, RunState, Trigger
@@ -141,7 +141,9 @@ def _schedule_diagnostic(relpath: str, doc: Document, problem: ScheduleProblem) 
     return Diagnostic(relpath, line, 1, f"on.schedule cannot be evaluated: {problem}")
 
 
-def committed_documents(place: Place, commit: str) -> tuple[list[Document], list[Diagnostic]]:
+def committed_documents(
+    place: DocumentHome, commit: str
+) -> tuple[list[Document], list[Diagnostic]]:
     """The intent documents as ``commit`` holds them, and the problems of those that cannot
     be read but ask for scheduled runs (``status: approved`` and a ``schedule`` key): such a
     document would otherwise never run, silently. Other invalid documents are left out."""
@@ -222,7 +224,7 @@ def schedule_once(
 
 
 def run_due(
-    place: Place, commit: str, due: Due, reader: TraceReader, notify: Notice | None = None
+    place: DocumentHome, commit: str, due: Due, reader: TraceReader, notify: Notice | None = None
 ) -> RunRecord | None:
     """Claim the due time and run it; None when another scheduler had claimed it."""
     cron_time = parse_iso(due.cron_time)
@@ -247,7 +249,7 @@ def run_due(
     return record
 
 
-def _run_due_here(place: Place, commit: str, due: Due, notify: Notice | None) -> RunRecord:
+def _run_due_here(place: DocumentHome, commit: str, due: Due, notify: Notice | None) -> RunRecord:
     with temporary_worktree(place.root, commit) as tree:
         prepared = prepare(
             RunRequest(
@@ -262,7 +264,7 @@ def _run_due_here(place: Place, commit: str, due: Due, notify: Notice | None) ->
         return run_prepared(prepared, runner.SilentObserver(), notify)
 
 
-def _send_due(place: Place, commit: str, due: Due) -> RunRecord:
+def _send_due(place: DocumentHome, commit: str, due: Due) -> RunRecord:
     """With a broker: record the due run ``pending`` and send it to the workers."""
     from orchestrator.api import dispatch
 
@@ -277,7 +279,7 @@ def _send_due(place: Place, commit: str, due: Due) -> RunRecord:
     return sent.record
 
 
-def _claim_on_remote(place: Place, due: Due, cron_time: datetime) -> bool:
+def _claim_on_remote(place: DocumentHome, due: Due, cron_time: datetime) -> bool:
     """Take the cron time among every host pushing to the trace remote.
 
     When the remote cannot be asked, the local claim is given back and the error raised:

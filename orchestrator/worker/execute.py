@@ -17,8 +17,8 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.api.dispatch import ring
-from orchestrator.api.queueing import Queued, fail_pending, run_queued
-from orchestrator.api.recording import trace_reader
+from orchestrator.api.queued_runs import Queued, fail_pending, run_queued
+from orchestrator.api.recording_runs import trace_reader
 from orchestrator.api.workspace import locate
 from orchestrator.broker import routing
 from orchestrator.broker.connection import BrokerUnavailable

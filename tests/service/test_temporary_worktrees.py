@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.api import ending, queueing
-from orchestrator.api.recording import DID_NOT_START
+from orchestrator.api import ending, queued_runs
+from orchestrator.api.recording_runs import DID_NOT_START
 from orchestrator.api.worktrees import temporary_worktree
 from orchestrator.errors import TraceError
 from tests.conftest import git
@@ -53,8 +53,8 @@ def test_the_worktree_is_gone_when_the_runs_end_is_recorded(
         return real_record_end(*args)
 
     monkeypatch.setattr(ending, "record_end", record_end)
-    queued = queueing.enqueue(repo, "plain", {}, actor="ci")
-    assert queueing.run_queued(repo, queued) == "completed"
+    queued = queued_runs.enqueue(repo, "plain", {}, actor="ci")
+    assert queued_runs.run_queued(repo, queued) == "completed"
     assert seen == [([str(repo)], [])]
     assert trace_record(repo, "plain", queued.run_id)["workspace"]["kind"] == "worktree"
     assert worktrees(repo) == [str(repo)]
@@ -63,10 +63,10 @@ def test_the_worktree_is_gone_when_the_runs_end_is_recorded(
 def test_a_queued_run_whose_lock_cannot_be_taken_ends_failed_not_pending(
     repo: Path, scratch: Path
 ) -> None:
-    queued = queueing.enqueue(repo, "plain", {}, actor="ci")
+    queued = queued_runs.enqueue(repo, "plain", {}, actor="ci")
     # The workflow's lock file is a folder: the lock cannot be taken, so the run cannot start.
     (repo / ".orch" / "locks" / "plain.lock").mkdir(parents=True)
-    assert queueing.run_queued(repo, queued) == "failed"
+    assert queued_runs.run_queued(repo, queued) == "failed"
     stored = trace_record(repo, "plain", queued.run_id)
     assert stored["state"] == "failed"
     assert [t["state"] for t in stored["transitions"]] == ["pending", "failed"]
@@ -78,7 +78,7 @@ def test_a_queued_run_whose_lock_cannot_be_taken_ends_failed_not_pending(
     assert stored["steps"] == []
     assert worktrees(repo) == [str(repo)]
     assert list(scratch.iterdir()) == []
-    assert queueing.pending_runs(repo) == []
+    assert queued_runs.pending_runs(repo) == []
 
 
 def test_a_commit_that_cannot_be_checked_out_raises_and_leaves_nothing(

@@ -1,4 +1,5 @@
-"""Record results: the run folder (``run.json``, ``report.md``, ``logs/``) and its trace commits.
+"""Writing a run as it goes: its run folder (``run.json``, ``report.md``, ``logs/``) and its
+trace commits (reading recorded runs is ``reading_runs``).
 
 The folder is written under ``.orch/runs/`` first (so a run that cannot reach git still leaves
 its evidence on disk) and every save commits exactly that folder to the trace.
@@ -29,7 +30,7 @@ from typing import Any
 
 from orchestrator import report
 from orchestrator.api.run_request import Prepared
-from orchestrator.api.workspace import Place
+from orchestrator.api.workspace import DocumentHome
 from orchestrator.errors import TraceError, describe_os_error
 from orchestrator.process import process_start_token
 from orchestrator.record import RunRecord, StepRecord, to_json, to_json_step
@@ -62,7 +63,7 @@ def run_folder(prepared: Prepared, run_id: str) -> Path:
     return prepared.place.settings.state_dir / "runs" / prepared.document.id / run_id
 
 
-def trace_repository(place: Place) -> Path:
+def trace_repository(place: DocumentHome) -> Path:
     settings = place.settings
     if settings.trace_repository is not None:
         return settings.trace_repository
@@ -70,7 +71,7 @@ def trace_repository(place: Place) -> Path:
 
 
 @functools.lru_cache(maxsize=32)
-def trace_writer(place: Place) -> TraceWriter:
+def trace_writer(place: DocumentHome) -> TraceWriter:
     settings = place.settings
     repository = trace_repository(place)
     own_ref = None
@@ -89,7 +90,7 @@ def trace_writer(place: Place) -> TraceWriter:
 
 
 @functools.lru_cache(maxsize=32)
-def trace_reader(place: Place) -> TraceReader:
+def trace_reader(place: DocumentHome) -> TraceReader:
     settings = place.settings
     return TraceReader(trace_repository(place), settings.trace_branch, prefix=settings.trace_prefix)
 
@@ -102,7 +103,7 @@ def author_of(actor: str) -> tuple[str, str] | None:
 
 
 @dataclass
-class RunBook:
+class RunRecorder:
     """The run folder of one run; every ``save`` rewrites it and commits it to the trace."""
 
     folder: Path
@@ -112,7 +113,9 @@ class RunBook:
     _journal: int | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, prepared: Prepared, folder: Path, writer: TraceWriter | None = None) -> RunBook:
+    def open(
+        cls, prepared: Prepared, folder: Path, writer: TraceWriter | None = None
+    ) -> RunRecorder:
         created = not folder.exists()
         try:
             ignore_state_dir(prepared.place.settings.state_dir)

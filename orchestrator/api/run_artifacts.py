@@ -1,4 +1,5 @@
-"""The generate-artifacts and publish-artifacts stages of a run, seen from the api."""
+"""The artifacts stage of a run, as it ends: generate its packages and publish them (what
+cannot be published waits in the outbox, which ``outbox_delivery`` delivers later)."""
 
 from __future__ import annotations
 

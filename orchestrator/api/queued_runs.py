@@ -32,14 +32,14 @@ from orchestrator.api.apply import (
 )
 from orchestrator.api.inspect import list_documents
 from orchestrator.api.origin import origin, resume_plan
-from orchestrator.api.recording import (
-    RunBook,
+from orchestrator.api.recording_runs import (
+    RunRecorder,
     run_folder,
     trace_reader,
     trace_writer,
 )
 from orchestrator.api.run_request import Prepared, RunRequest
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.api.worktrees import TemporaryWorktree, temporary_worktree
 from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import (
@@ -123,7 +123,7 @@ def _declaration(decl: InputDecl) -> dict[str, Any]:
     return shown
 
 
-def find_workflow(place: Place, workflow_id: str) -> Path:
+def find_workflow(place: DocumentHome, workflow_id: str) -> Path:
     for item in list_documents([place.root]):
         if item.document is not None and item.document.id == workflow_id:
             return item.path
@@ -161,7 +161,7 @@ def enqueue(
 
 def api_request(
     path: Path,
-    place: Place,
+    place: DocumentHome,
     inputs: Mapping[str, Any],
     *,
     actor: str,
@@ -208,7 +208,7 @@ def record_pending(
     if request.for_broker:
         refuse_secret_inputs(prepared)
     record = new_record(prepared, request.run_id, facts)
-    RunBook.open(prepared, run_folder(prepared, request.run_id), writer).save(record)
+    RunRecorder.open(prepared, run_folder(prepared, request.run_id), writer).save(record)
     log.info(
         "run %s of %s queued (%s by %s)",
         request.run_id,
@@ -355,7 +355,7 @@ def run_queued(
         raise
 
 
-def cancel_if_asked(place: Place, queued: Queued) -> str | None:
+def cancel_if_asked(place: DocumentHome, queued: Queued) -> str | None:
     """Record a queued run ``cancelled`` when a person cancelled it before it started (its
     new state), else None."""
     from orchestrator.api.answers import take_answer  # only queued runs need it here
@@ -370,7 +370,7 @@ def cancel_if_asked(place: Place, queued: Queued) -> str | None:
 
 def _run_in(
     tree: TemporaryWorktree,
-    place: Place,
+    place: DocumentHome,
     queued: Queued,
     environ: Mapping[str, str] | None,
     observer: runner.Observer,
@@ -417,7 +417,7 @@ def _run_in(
 
 
 def _resuming(
-    place: Place, request: RunRequest, doc: Document, run: str, force: bool
+    place: DocumentHome, request: RunRequest, doc: Document, run: str, force: bool
 ) -> RunRequest:
     """``request`` resuming ``run``: the steps before where it stopped taken over."""
     plan = resume_plan(place, origin(place, run), doc, force=force)
@@ -431,7 +431,7 @@ def _secret_inputs(doc: Document) -> frozenset[str]:
 
 
 def fail_pending(
-    place: Place, queued: Queued, reason: str, *, cancelled: Answer | None = None
+    place: DocumentHome, queued: Queued, reason: str, *, cancelled: Answer | None = None
 ) -> str:
     """Record a run that never started as ``failed`` with ``reason`` (``cancelled``, when a
     person cancelled it); returns the state it has now."""
