@@ -17,6 +17,8 @@ from markdown_it import MarkdownIt
 from markdown_it.common.utils import unescapeAll
 from markdown_it.token import Token
 
+from orchestrator.durations import MAX_DURATION_TEXT, too_long
+from orchestrator.durations import parse_duration as parse_duration  # the document api name
 from orchestrator.errors import Diagnostic, TemplateError
 from orchestrator.model import Defaults, Step, StepKind
 from orchestrator.templating import Where
@@ -51,41 +53,8 @@ HEALTH_KEYS = ("url", "expect", "timeout", "interval", "headers")
 
 _STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _INFO = re.compile(r"^(?P<lang>[^\s{}]*)[^{}]*?(?:\{(?P<attrs>.*)\})?\s*$", re.DOTALL)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _MODE = re.compile(r"^0?[0-7]{3}$")
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-# The longest timeout, retry delay or health interval a document may ask for: longer waits
-# are mistakes (and beyond what the system's timers take).
-MAX_DURATION_SECONDS = 7 * 24 * 3600.0
-MAX_DURATION_TEXT = "168h (7 days)"
 MAX_RETRIES = 100
-
-
-def too_long(seconds: float) -> bool:
-    """True for a duration over ``MAX_DURATION_SECONDS`` (or not a finite number)."""
-    return not seconds <= MAX_DURATION_SECONDS
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``30s``, ``10m``, ``1h``, ``1h30m``, ``500ms`` or a plain number."""
-    text = text.strip()
-    if _NUMBER.match(text):
-        return float(text)
-    seconds = 0.0
-    position = 0
-    order = list(_UNITS)
-    last = -1
-    for match in _DURATION_PART.finditer(text):
-        unit_rank = order.index(match.group(2))
-        if match.start() != position or unit_rank <= last:
-            raise ValueError(text)
-        seconds += float(match.group(1)) * _UNITS[match.group(2)]
-        position = match.end()
-        last = unit_rank
-    if position == 0 or position != len(text):
-        raise ValueError(text)
-    return seconds
 
 
 @dataclass(frozen=True)
