@@ -62,6 +62,7 @@ def demo() -> None:
     ):
         run(*command, cwd=scratch)
     run(orch, "validate", cwd=scratch)
+    show_a_caught_mistake(orch, scratch)
     run(orch, "plan", "intents/service-config.md", "-i", "environment=production", cwd=scratch)
     code = run(
         orch, "apply", "intents/build-and-test.md", "-i", "version=1.2.3", cwd=scratch, check=False
@@ -79,6 +80,22 @@ def demo() -> None:
         run(orch, "show", run_id, cwd=scratch, check=False)
     print(f"\nThe trace is the branch orch-trace of {scratch}: try git -C {scratch} log orch-trace")
     sys.exit(code)
+
+
+def show_a_caught_mistake(orch: Path, scratch: Path) -> None:
+    """Validate a copy of an example with one step name misspelled: orch names the line and
+    the step meant, before anything runs. The demo fails if the mistake goes unnoticed."""
+    typo = scratch / "typo" / "build-and-test.md"
+    typo.parent.mkdir()
+    original = (scratch / "intents" / "build-and-test.md").read_text(encoding="utf-8")
+    mistaken = original.replace("steps.package.outputs.size", "steps.pakage.outputs.size")
+    assert mistaken != original, "the example no longer uses steps.package.outputs.size"
+    typo.write_text(mistaken, encoding="utf-8")
+    print("\nA deliberate mistake: a copy of the example that misspells the step 'package'\n")
+    if run(orch, "validate", typo.relative_to(scratch), cwd=scratch, check=False) != 1:
+        sys.exit("orch validate did not catch the misspelled step name")
+    print("\norch validate caught it before anything ran; on with the real example\n", flush=True)
+    shutil.rmtree(typo.parent)
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,123 +1,238 @@
-"""Start-up of the ``orch`` command line: what a person waits for before anything happens.
+"""Start-up of the ``orch`` command line, and a one-step ``orch apply`` from start to end.
 
-Wall and CPU time (user and system, git processes included), each the least of ``--repeat``
-runs (on a shared machine noise only adds time; the CPU time is the steadier of the two when
-other processes compete for the cores):
+Each round runs every command once, in an order that rotates from round to round (on a
+shared machine a busy moment then hits each command alike); the table gives the median and
+the least wall time and CPU time (user and system of the process and of the processes it
+waits for: git, the step's shell) over the rounds:
 
-- ``python -c pass``: the floor every Python command line pays;
-- ``import orchestrator.cli``: what the command line imports before it parses arguments, and
-  how many modules that process imports in all (``python -X importtime``);
-- ``orch --version``, ``orch --help``, ``orch dropbox --help``, ``orch hooks --help``;
-- ``orch apply`` of a one-step document (start-up, run and trace commit together).
+- ``bash -c 'echo hi'`` and ``python -c pass``: what any command costs here, the floor of
+  any Python command line;
+- ``orch apply`` of a one-step document (``true``) in a scratch git repository, stderr to a
+  file: validation, the run, both trace commits and the report;
+- ``orch --version`` and ``orch --help`` (the Typer app).
 
-With ``--baseline DIR`` (another checkout of orch, for example ``git worktree add`` of an
-older commit, with its bytecode compiled) every command runs alternately from that checkout
-and from this one, so both see the same machine, and both columns are printed.
+With ``--baseline DIR`` (orch's package from another commit, for example
+``git archive <commit> orchestrator | tar -x -C DIR``) the orch commands also run from
+there, in the same rounds, and both columns are printed. Every tree's bytecode is compiled
+first: where ``PYTHONDONTWRITEBYTECODE`` is set, a tree without it would compile every
+module on every start.
 
-Run: ``.venv/bin/python benchmarks/bench_startup.py [--repeat 15] [--baseline DIR]``.
+Then, for each tree: how many modules one ``orch apply`` imports, how many git processes
+it starts (a ``git`` on ``PATH`` that counts, then runs the real one), and for this tree
+the import time per top-level package (``python -X importtime``; the least and the median
+over ``--importtime-runs`` runs of each package's own time, its imports excluded).
+
+Coverage: ``tasks.py test`` measures processes started by the tests through a ``.pth``
+file coverage installs in the venv, active when ``COVERAGE_PROCESS_START`` or
+``COVERAGE_PROCESS_CONFIG`` is set (every child of a measured process has the latter).
+Both are removed from every command's environment here, so the hook does nothing; the
+script says whether the file is present.
+
+Run: ``.venv/bin/python benchmarks/bench_startup.py [--rounds 21] [--baseline DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import platform
+import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ORCH = [sys.executable, "-m", "orchestrator"]
 DOCUMENT = "---\nid: one\ntitle: One\nstatus: approved\n---\n\n# One\n\n```sh {step=s}\ntrue\n```\n"
+COVERAGE_VARIABLES = ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")
+# Lists the modules of the process at its end, then runs orch as ``python -m orchestrator``.
+LIST_MODULES = (
+    "import atexit, os, runpy, sys\n"
+    "atexit.register(lambda: open(os.environ['MODULES_TO'], 'w').write('\\n'.join(sys.modules)))\n"
+    "sys.argv = ['orch', *sys.argv[1:]]\n"
+    "runpy.run_module('orchestrator', run_name='__main__', alter_sys=True)\n"
+)
+COUNTING_GIT = '#!/bin/sh\necho x >> "$GIT_COUNT_TO"\nexec {git} "$@"\n'
 
 
-def _cpu() -> float:
+def _environment(tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in COVERAGE_VARIABLES}
+    env["PYTHONPATH"] = str(tree)
+    return env
+
+
+def _children_cpu() -> float:
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
 
 
-def _once(command: list[str], cwd: Path, tree: Path) -> tuple[float, float]:
-    """(wall, CPU) of one run of ``command`` with orch imported from ``tree``."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    started, cpu = time.perf_counter(), _cpu()
-    subprocess.run(
-        command,
-        cwd=cwd,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - started, _cpu() - cpu
-
-
-def _modules(cwd: Path, tree: Path) -> int:
-    """How many modules a process that imports ``orchestrator.cli`` imports in all."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import orchestrator.cli"],
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(tree)},
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return sum(1 for line in done.stderr.splitlines() if line.startswith("import time:")) - 1
+def _once(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run of ``command``; stdout and stderr go to files."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started, cpu = time.perf_counter(), _children_cpu()
+        done = subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=err, check=False)
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            err.seek(0)
+            sys.exit(f"{' '.join(command)} failed: {err.read().decode(errors='replace')}")
+    return wall, _children_cpu() - cpu
 
 
 def _git(repo: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
 
+def _scratch_repository(where: Path) -> Path:
+    repo = where / "repo"
+    (repo / "intents").mkdir(parents=True)
+    (repo / "intents/one.md").write_text(DOCUMENT)
+    _git(repo, "init", "-q")
+    _git(repo, "add", ".")
+    _git(repo, "-c", "user.name=b", "-c", "user.email=b@localhost", "commit", "-qm", "b")
+    return repo
+
+
+def _modules_imported(repo: Path, tree: Path, scratch: Path) -> list[str]:
+    listed = scratch / "modules.txt"
+    env = {**_environment(tree), "MODULES_TO": str(listed)}
+    command = [sys.executable, "-c", LIST_MODULES, "apply", "intents/one.md"]
+    subprocess.run(command, cwd=repo, env=env, check=True, capture_output=True)
+    return listed.read_text().split("\n")
+
+
+def _git_processes(repo: Path, tree: Path, scratch: Path) -> int:
+    shim = scratch / "bin"
+    shim.mkdir(exist_ok=True)
+    real = shutil.which("git")
+    (shim / "git").write_text(COUNTING_GIT.format(git=real))
+    (shim / "git").chmod(0o755)
+    counted = scratch / "git-count.txt"
+    counted.write_text("")
+    env = {
+        **_environment(tree),
+        "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
+        "GIT_COUNT_TO": str(counted),
+    }
+    command = [sys.executable, "-m", "orchestrator", "apply", "intents/one.md"]
+    subprocess.run(command, cwd=repo, env=env, check=True, capture_output=True)
+    return len(counted.read_text().split())
+
+
+def _import_times(repo: Path, tree: Path, runs: int) -> dict[str, list[float]]:
+    """Milliseconds of import time per top-level package, one entry per run."""
+    per_run = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "orchestrator", "apply", "intents/one.md"],
+            cwd=repo,
+            env=_environment(tree),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        spent: collections.Counter[str] = collections.Counter()
+        for line in done.stderr.splitlines():
+            match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)", line)
+            if match:
+                spent[match[2].split(".")[0]] += int(match[1]) / 1000
+        per_run.append(spent)
+    names = set().union(*per_run)
+    return {name: [spent.get(name, 0.0) for spent in per_run] for name in names}
+
+
+def _coverage_hook() -> str:
+    site = Path(sysconfig.get_paths()["purelib"])
+    hooks = sorted(path.name for path in site.glob("*.pth") if "coverage" in path.name)
+    state = ", inactive here" if hooks else ""
+    return f"coverage's .pth hook: {', '.join(hooks) or 'none'}{state}"
+
+
+def _cell(samples: list[tuple[float, float]]) -> str:
+    walls, cpus = [s[0] * 1000 for s in samples], [s[1] * 1000 for s in samples]
+    return (
+        f"{statistics.median(walls):5.0f} ({min(walls):4.0f}) / "
+        f"{statistics.median(cpus):4.0f} ({min(cpus):4.0f})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=15)
-    parser.add_argument("--baseline", type=Path, help="another checkout of orch to compare")
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--importtime-runs", type=int, default=9)
+    parser.add_argument("--baseline", type=Path, help="orch's package from another commit")
     options = parser.parse_args()
     trees = {"this tree": ROOT}
     if options.baseline is not None:
         trees = {"baseline": options.baseline.resolve(), **trees}
+    for tree in trees.values():
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(tree / "orchestrator")], check=True
+        )
+    orch = [sys.executable, "-m", "orchestrator"]
+    commands: dict[tuple[str, str], tuple[list[str], dict[str, str]]] = {
+        ("bash -c 'echo hi'", ""): (["bash", "-c", "echo hi"], _environment(ROOT)),
+        ("python -c pass", ""): ([sys.executable, "-c", "pass"], _environment(ROOT)),
+    }
+    for label, args in (
+        ("orch apply, 1 step", ["apply", "intents/one.md"]),
+        ("orch --version", ["--version"]),
+        ("orch --help", ["--help"]),
+    ):
+        for name, tree in trees.items():
+            commands[(label, name)] = ([*orch, *args], _environment(tree))
     scratch = Path(tempfile.mkdtemp(prefix="orch-bench-startup-"))
     try:
-        repo = scratch / "repo"
-        (repo / "intents").mkdir(parents=True)
-        (repo / "intents/one.md").write_text(DOCUMENT)
-        _git(repo, "init", "-q")
-        _git(repo, "add", ".")
-        _git(repo, "-c", "user.name=b", "-c", "user.email=b@localhost", "commit", "-qm", "b")
-        cases = {
-            "python -c pass": [sys.executable, "-c", "pass"],
-            "import orchestrator.cli": [sys.executable, "-c", "import orchestrator.cli"],
-            "orch --version": [*ORCH, "--version"],
-            "orch --help": [*ORCH, "--help"],
-            "orch dropbox --help": [*ORCH, "dropbox", "--help"],
-            "orch hooks --help": [*ORCH, "hooks", "--help"],
-            "orch apply, 1 step": [*ORCH, "apply", "intents/one.md"],
-        }
-        samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
-        for _ in range(options.repeat):
-            for label, command in cases.items():
-                for name, tree in trees.items():
-                    samples.setdefault((label, name), []).append(_once(command, repo, tree))
+        repo = _scratch_repository(scratch)
+        load_before = os.getloadavg()
+        samples: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in commands}
+        keys = list(commands)
+        for round_number in range(options.rounds):
+            shift = round_number % len(keys)
+            for key in keys[shift:] + keys[:shift]:
+                command, env = commands[key]
+                samples[key].append(_once(command, repo, env))
+        load_after = os.getloadavg()
         print(
-            f"machine: {os.cpu_count()} cores, {platform.machine()}, "
-            f"Python {platform.python_version()}, load {os.getloadavg()[0]:.2f}; "
-            f"least of {options.repeat} runs, wall / CPU"
+            f"machine: {os.cpu_count()} cores, {platform.machine()}, Linux "
+            f"{platform.release()}, Python {platform.python_version()}; load average "
+            f"(1, 5, 15 min) {' '.join(f'{x:.2f}' for x in load_before)} before, "
+            f"{' '.join(f'{x:.2f}' for x in load_after)} after"
         )
-        print(f"{'':26}" + "".join(f"{name:>22}" for name in trees))
-        modules = "".join(f"{_modules(repo, tree):>22}" for tree in trees.values())
-        print(f"{'modules imported:':26}{modules}")
-        for label in cases:
-            cells = []
-            for name in trees:
-                wall = min(s[0] for s in samples[(label, name)]) * 1000
-                cpu = min(s[1] for s in samples[(label, name)]) * 1000
-                cells.append(f"{wall:7.1f} / {cpu:5.1f} ms")
-            print(f"{label + ':':26}" + "".join(f"{cell:>22}" for cell in cells))
+        print(f"{options.rounds} rounds; {_coverage_hook()}")
+        print("median (least) wall / CPU, ms")
+        names = list(trees)
+        print(f"{'':22}" + "".join(f"{name:>32}" for name in names))
+        for label in dict.fromkeys(label for label, _ in commands):
+            cells = [samples[(label, name)] for name in names if (label, name) in samples]
+            if (label, "") in samples:
+                cells = [samples[(label, "")]]
+            print(f"{label + ':':22}" + "".join(f"{_cell(cell):>32}" for cell in cells))
+        print()
+        for name, tree in trees.items():
+            modules = _modules_imported(repo, tree, scratch)
+            own = sum(1 for module in modules if module.split(".")[0] == "orchestrator")
+            print(
+                f"{name}: orch apply imports {len(modules)} modules ({own} of orch), "
+                f"starts {_git_processes(repo, tree, scratch)} git processes"
+            )
+        times = _import_times(repo, ROOT, options.importtime_runs)
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        total = sorted(sum(run) for run in zip(*times.values(), strict=True))
+        print(
+            f"\nimport time of orch apply by top-level package ({options.importtime_runs} runs, "
+            f"ms, own time; median (least)); total median {statistics.median(total):.1f}"
+        )
+        shown = sorted(medians, key=lambda name: -medians[name])
+        for name in shown[:25]:
+            print(f"  {name:24} {medians[name]:6.1f} ({min(times[name]):5.1f})")
+        rest = [statistics.median(times[name]) for name in shown[25:]]
+        print(f"  {len(rest)} others {sum(rest):6.1f}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -7,7 +7,6 @@ Keys (credentials) never come from a file that could be committed: only from the
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -182,6 +181,10 @@ def load(root: Path, environ: Mapping[str, str], home: Path | None = None) -> Se
 def _read_file(root: Path) -> tuple[dict[str, Any], str]:
     orch_toml = root / "orch.toml"
     pyproject = root / "pyproject.toml"
+    if not orch_toml.is_file() and not pyproject.is_file():
+        return {}, ""
+    import tomllib  # imported here: only a repository with one of them needs the parser
+
     try:
         if orch_toml.is_file():
             return tomllib.loads(orch_toml.read_text(encoding="utf-8")), str(orch_toml)

@@ -35,6 +35,15 @@ CODES: dict[str, str] = {
     "template": "a Jinja template does not parse or cannot be rendered",
     "duplicate-id": "two intent documents share one id",
     "input": "a run-time input is unknown, missing or does not match its declaration",
+    "no-steps": "the document has no step: nothing would run",
+    "step-fence": "a code block looks like a step but is not written as one",
+    "health": "a health check body is not what a health step reads",
+    "unknown-name": "a template uses a name that its context does not have",
+    "unknown-filter": "a template uses a filter or a test that does not exist",
+    "step-order": "a template uses the results of its own step or of a later one",
+    "secret-input": "a template uses a secret input, which templates never see",
+    "maybe-undefined": "a template uses a name that may not exist when it is rendered",
+    "jinja-comment": "a step body holds '{#', which is not a comment there",
 }
 
 

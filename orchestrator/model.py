@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator.errors import Diagnostic
+
 
 class DocumentStatus(enum.StrEnum):
     DRAFT = "draft"
@@ -182,6 +184,8 @@ class Document:
     runs_on: tuple[str, ...] = ()
     # Line of each top-level front-matter key, for errors found after parsing.
     key_lines: Mapping[str, int] = field(default_factory=dict)
+    # What ``orch validate`` warns about: things that may fail at run time.
+    warnings: tuple[Diagnostic, ...] = ()
 
     def input(self, name: str) -> InputDecl | None:
         return next((decl for decl in self.inputs if decl.name == name), None)

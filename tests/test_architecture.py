@@ -51,7 +51,6 @@ LIBRARY_HOMES = {
     "jinja2": {"templating", "web"},
     # document parses intent documents; web renders them as HTML.
     "markdown_it": {"document", "web"},
-    "frontmatter": {"document"},
     "git": {"trace"},
     "typer": {"cli"},
     "croniter": {"schedule"},

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,8 +25,10 @@ def artifacts(
 ) -> tuple[RunRecord, str | None]:
     """Generate and publish the artifacts; what the disk or the store refuses is a problem of
     the run (it fails with the reason), never a crash."""
-    # Imported here: packaging and publishing load the HTTP client, which a run without
-    # artifacts should not pay for at start-up.
+    # Imported here: packaging and publishing load the HTTP client and the local store
+    # (sqlite3), which a run without artifacts should not pay for at start-up.
+    import sqlite3
+
     from orchestrator.api import run_artifacts
 
     template_context = runner.context_after(execution, env, record)

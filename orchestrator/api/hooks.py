@@ -72,7 +72,8 @@ class HookOutcome:
 
     @property
     def failed(self) -> bool:
-        return bool(self.problems) or any(not run.ok for run in self.runs)
+        errors = any(problem.severity == "error" for problem in self.problems)
+        return errors or any(not run.ok for run in self.runs)
 
 
 def _root(where: Path) -> Path:
@@ -116,7 +117,10 @@ def run_hook(
         return HookOutcome(name, skipped=f"inside orch run {active}: hooks do nothing there")
     place = locate(_root(where), environ)
     if name == PRE_COMMIT:
-        found = hooks.check_staged(place.root, place.settings.intents, environ)
+        # git gives its pre-commit hook no arguments; the pre-commit framework gives the files
+        # it checks.
+        named = list(args) or None
+        found = hooks.check_staged(place.root, place.settings.intents, environ, named)
         return HookOutcome(name, problems=tuple(found))
     with _without_inherited_location():
         return _after_change(name, place, commit, base, args, environ, progress)

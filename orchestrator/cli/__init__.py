@@ -1,380 +1,43 @@
-"""The ``orch`` command line: the only place that prints for people or picks exit codes."""
+"""The ``orch`` command line: the only place that prints for people or picks exit codes.
 
-# The command modules do without ``from __future__ import annotations``: Typer reads every
-# command's annotations at each start, and evaluating them from strings cost most of that.
-import dataclasses
-import json
+``main`` starts every command. A plain ``orch apply DOCUMENT`` is parsed by ``fastpath``
+and run without Typer, Click or rich (see ``docs/performance.md``, "Start-up"); every other
+command line goes to the Typer app in ``commands``.
+"""
+
+import gc
+import os
 import sys
-from pathlib import Path
-from typing import Annotated, Any
-
-import typer
-from rich.console import Console
-from rich.markup import escape
-
-from orchestrator import __version__, api
-from orchestrator.cli import dropbox, history, hooks, schedule, serve, steer, tables, worker
-from orchestrator.cli.errors import (
-    EXIT_COMPLETED,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_PUBLICATION_PENDING,
-    report_error,
-    run_guarded,
-)
-from orchestrator.errors import DocumentError, UsageError
-from orchestrator.model import RunState, Step
-from orchestrator.record import RunRecord, to_json
-
-# -h next to --help in every command (Typer passes the root's settings to its groups).
-HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
-
-app = typer.Typer(
-    name="orch",
-    help="Run operational work written as Markdown intent documents.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings=HELP_OPTIONS,
-    # Click itself suggests a close command name; Typer's own suggestion would repeat it.
-    suggest_commands=False,
-)
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-InputOption = Annotated[
-    list[str] | None,
-    typer.Option("--input", "-i", metavar="NAME=VALUE", help="An input (repeatable)."),
-]
-InputsFileOption = Annotated[
-    Path | None, typer.Option("--inputs", metavar="FILE", help="Inputs from a YAML or JSON file.")
-]
-AllowDraftOption = Annotated[
-    bool, typer.Option("--allow-draft", help="Run a draft or in-review document by hand.")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-
-
-def _version(value: bool) -> None:
-    if value:
-        out.print(f"orch {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """orch: the Oryvin Orchestrator."""
-
-
-@app.command()
-def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Documents or folders.")] = None,
-    as_json: Annotated[
-        bool,
-        typer.Option(
-            "--json",
-            help="Print a JSON array of every diagnostic "
-            "(path, line, col, severity, code, message).",
-        ),
-    ] = False,
-) -> None:
-    """Check documents (default: every intent document of the repository)."""
-    problems = api.validate(paths or [])
-    errors = sum(1 for problem in problems if problem.severity == "error")
-    if as_json:
-        sys.stdout.write(json.dumps([p.to_json() for p in problems], indent=2) + "\n")
-    else:
-        for problem in problems:
-            out.print(str(problem), markup=False, highlight=False)
-        warnings = len(problems) - errors
-        if errors:
-            err.print(
-                f"{errors} problem(s) found" + (f", {warnings} warning(s)" if warnings else "")
-            )
-        elif warnings:
-            err.print(f"all documents are valid; {warnings} warning(s)")
-        else:
-            err.print("all documents are valid")
-    if errors:
-        raise typer.Exit(EXIT_FAILED)
-
-
-def _request(
-    document: Path,
-    inputs: list[str] | None,
-    inputs_file: Path | None,
-    allow_draft: bool,
-    confirm: list[str] | None = None,
-) -> "api.RunRequest":
-    return api.RunRequest(
-        path=document,
-        cli_inputs=tuple(inputs or ()),
-        inputs_file=inputs_file,
-        allow_draft=allow_draft,
-        confirmed=frozenset(confirm or ()),
-    )
-
-
-@app.command()
-def plan(
-    document: Annotated[Path, typer.Argument(help="The intent document.")],
-    inputs: InputOption = None,
-    inputs_file: InputsFileOption = None,
-    allow_draft: AllowDraftOption = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Show every step as it would run; execute nothing."""
-    result = api.plan(_request(document, inputs, inputs_file, allow_draft))
-    if as_json:
-        out.print_json(data=[_planned_json(p) for p in result.steps])
-        for line in _would_need(result):
-            err.print(line, highlight=False, markup=False)
-        return
-    from rich.syntax import Syntax  # imported here: only plan highlights code
-
-    out.print(f"[bold]{escape(result.document.title)}[/bold] ({result.document.id})")
-    for planned in result.steps:
-        step = planned.step
-        verdict = {True: "runs", False: "skipped (if is false)", None: "if decided at run time"}
-        out.rule(
-            f"{escape(step.name)} · {escape(step.section)} · {step.kind.value} · "
-            f"{verdict[planned.will_run]}",
-            align="left",
-        )
-        if planned.error:
-            out.print(f"[red]{escape(planned.error)}[/red]")
-        elif planned.diff is not None:
-            out.print(Syntax(planned.diff or "(no change)\n", "diff", theme="ansi_dark"))
-        elif planned.body is not None:
-            out.print(Syntax(planned.body, step.language or "text", theme="ansi_dark"))
-    for line in _would_need(result):
-        out.print(f"[yellow]{escape(line)}[/yellow]", highlight=False)
-    if any(p.error for p in result.steps):
-        raise typer.Exit(EXIT_FAILED)
-
-
-def _would_need(result: "api.Plan") -> list[str]:
-    """What a run would need that the plan was made without."""
-    lines = []
-    if result.missing_secrets:
-        names = ", ".join(result.missing_secrets)
-        them = "it" if len(result.missing_secrets) == 1 else "them"
-        lines.append(f"would need {names} to run: export {them} in the environment that runs orch")
-    for name in result.missing_secret_inputs:
-        lines.append(
-            f"would need the secret input '{name}' to run: give it with -i {name}=VALUE "
-            "or --inputs FILE"
-        )
-    return lines
-
-
-def _planned_json(planned: "api.PlannedStep") -> dict[str, Any]:
-    return {
-        "step": planned.step.name,
-        "section": planned.step.section,
-        "kind": planned.step.kind.value,
-        "line": planned.step.line,
-        "will_run": planned.will_run,
-        "body": planned.body,
-        "diff": planned.diff,
-        "error": planned.error,
-    }
-
-
-@app.command()
-def apply(
-    document: Annotated[
-        Path | None, typer.Argument(help="The intent document (with --resume: optional).")
-    ] = None,
-    inputs: InputOption = None,
-    inputs_file: InputsFileOption = None,
-    allow_draft: AllowDraftOption = False,
-    confirm: Annotated[
-        list[str] | None,
-        typer.Option("--confirm", metavar="STEP", help="Confirm a manual step in advance."),
-    ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show every step's output.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the run record on stdout.")
-    ] = False,
-    queue: Annotated[
-        bool, typer.Option("--queue", help="Send the run to the broker's workers instead.")
-    ] = False,
-    resume: Annotated[
-        str | None,
-        typer.Option("--resume", metavar="RUN", help="Start at the step where RUN stopped."),
-    ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="With --resume: even when earlier steps changed.")
-    ] = False,
-) -> None:
-    """Validate, execute, package, publish and record a document's run."""
-    from orchestrator.cli.display import LiveDisplay  # rich's live display: only apply needs it
-
-    if resume is not None:
-        steer.resume(
-            resume,
-            document,
-            inputs=inputs,
-            inputs_file=inputs_file,
-            allow_draft=allow_draft,
-            confirm=confirm,
-            force=force,
-            verbose=verbose,
-            as_json=as_json,
-        )
-        return
-    if document is None:
-        raise UsageError("orch apply needs the intent document to run (or --resume RUN)")
-    request = _request(document, inputs, inputs_file, allow_draft, confirm)
-    if queue:
-        worker.queue_apply(request)
-        return
-    interactive = sys.stdin.isatty()
-    prepared = api.prepare(dataclasses.replace(request, interactive=interactive))
-    steps: list[Step] = list(prepared.document.steps)
-    interrupted: api.RunInterrupted | None = None
-    with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
-        try:
-            record = api.run_prepared(prepared, display, display.waiting)
-        except api.RunInterrupted as exc:
-            interrupted, record = exc, exc.record
-        except KeyboardInterrupt:  # while waiting for another run, before any step
-            err.print("orch: interrupted by Ctrl-C before the run started: nothing ran")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-    if as_json:
-        sys.stdout.write(json.dumps(to_json(record), indent=2, ensure_ascii=False) + "\n")
-    _summarise(record, api.run_folder(prepared, record.run_id), verbose=verbose)
-    if interrupted is not None:
-        during = f"during step '{interrupted.step}'" if interrupted.step else "between steps"
-        later = _after_ctrl_c(record, display.ran_after_ctrl_c)
-        err.print(
-            f"[bold red]interrupted by Ctrl-C[/bold red] {escape(during)}: its processes were "
-            f"stopped, {escape(later)}; run {record.run_id} is recorded as failed",
-            highlight=False,
-        )
-        raise typer.Exit(EXIT_INTERRUPTED)
-    raise typer.Exit(exit_code(record))
-
-
-def _after_ctrl_c(record: RunRecord, ran: list[str]) -> str:
-    """What became of the steps after the one Ctrl-C stopped: skipped, except those whose
-    ``if`` runs them all the same (``always()``, ``cancelled()``)."""
-    if not ran:
-        return "later steps skipped"
-    states = {step.name: step for step in record.steps}
-    done = []
-    for name in ran:
-        step = states[name]
-        if step.state.value == "failed":
-            how = "stopped by a second Ctrl-C" if step.error == "interrupted" else "failed"
-        else:
-            how = step.state.value
-        done.append(f"'{name}' ({how})")
-    steps = "step" if len(done) == 1 else "steps"
-    return f"{steps} {', '.join(done)} ran all the same, the other later steps were skipped"
-
-
-def exit_code(record: RunRecord) -> int:
-    if record.state is not RunState.COMPLETED:
-        return EXIT_FAILED
-    return EXIT_PUBLICATION_PENDING if record.publication_pending else EXIT_COMPLETED
-
-
-def _summarise(record: RunRecord, folder: Path, *, verbose: bool) -> None:
-    for step in record.steps:
-        if step.state.value == "failed" and not verbose and step.log:
-            err.print(f"[red]── output of {escape(step.name)} (last lines) ──[/red]")
-            err.print(api.log_tail(folder, step.log), markup=False, highlight=False)
-    for artifact in record.artifacts:
-        publication = artifact.publication
-        if publication.state == "published":
-            err.print(
-                f"artifact {escape(artifact.file_name)} published as {publication.artifact_id}"
-                f" (payload sha256 {artifact.payload_sha256[:16]}…)",
-                highlight=False,
-            )
-        else:
-            err.print(
-                f"[yellow]artifact {escape(artifact.file_name)} waits to be published[/yellow]:"
-                f" {escape(publication.error or '')}; deliver it later with `orch publish`"
-            )
-    if record.error is not None:
-        where = f"step '{record.error.step}': " if record.error.step else ""
-        err.print(
-            f"[bold red]{record.state.value}[/bold red] {escape(where + record.error.message)}"
-        )
-    else:
-        err.print(f"[bold green]{record.state.value}[/bold green] run {record.run_id}")
-    err.print(f"run folder: {folder}", highlight=False)
-
-
-@app.command(name="list")
-def list_command(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Documents or folders.")] = None,
-    as_json: JsonOption = False,
-) -> None:
-    """The intent documents: id, title, status, triggers, next scheduled time."""
-    listed = api.list_documents(paths or [])
-    rows = [api.summary(item) for item in listed]
-    if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
-        return
-    if not rows:
-        out.print("no intent documents found")
-        return
-    out.print(tables.render(DOCUMENT_COLUMNS, [_document_row(row) for row in rows], out.width))
-
-
-# `orch list` columns; when the terminal is narrow, they are dropped from the last rank up.
-DOCUMENT_COLUMNS = (
-    tables.Column("id", rank=0, shrink=True, min_width=20),
-    tables.Column("title", rank=3, shrink=True, min_width=20),
-    tables.Column("status", rank=1),
-    tables.Column("triggers", rank=5, shrink=True, min_width=16),
-    tables.Column("next run", rank=4),
-    tables.Column("path", rank=2, shrink=True, min_width=28),
-)
-
-
-def _document_row(row: dict[str, Any]) -> list[tables.Cell]:
-    # An invalid document's problems stand in for its title; its path has a column already.
-    problems = "; ".join(p.removeprefix(f"{row['path']}:") for p in row["problems"])
-    return [
-        tables.Cell(row["id"] or "invalid", "" if row["id"] else "red"),
-        tables.Cell(row["title"] or problems),
-        tables.Cell(row["status"] or ""),
-        tables.Cell(", ".join(row["triggers"])),
-        tables.Cell(row["next_run"] or ""),
-        tables.Cell(row["path"]),
-    ]
-
-
-app.command()(history.runs)
-app.command()(history.show)
-app.command()(history.logs)
-app.command()(history.publish)
-app.command()(schedule.schedule)
-app.command()(serve.serve)
-app.command()(steer.confirm)
-app.command()(steer.cancel)
-app.command()(steer.rerun)
-app.command()(worker.worker)
-app.command()(worker.workers)
-app.add_typer(dropbox.app, name="dropbox")
-app.add_typer(hooks.app, name="hooks")
 
 
 def main() -> None:
-    # Typer handles usage errors itself (exit 2) and exits through SystemExit; what reaches
-    # run_guarded is orch's own errors and bugs.
-    sys.exit(run_guarded(lambda: app(args=sys.argv[1:], prog_name="orch")))
+    # Loading modules creates a few hundred thousand objects and frees almost none: the
+    # collections it would trigger find nothing to free and cost a short command a tenth
+    # of its time. The collector starts once the command's modules are loaded, and never
+    # again walks what loading made (``gc.freeze``); at the end there is nothing left to
+    # collect that the process's exit does not free anyway.
+    gc.disable()
+    from orchestrator.cli import fastpath
+    from orchestrator.cli.errors import run_guarded
+
+    try:
+        args = sys.argv[1:]
+        arguments = fastpath.parse(args, os.environ)
+        if arguments is not None:
+            fastpath.load()
+            loaded()
+            sys.exit(run_guarded(lambda: fastpath.run(arguments)))
+        from orchestrator.cli.commands import app
+
+        loaded()
+        # Typer handles usage errors itself (exit 2) and exits through SystemExit; what
+        # reaches run_guarded is orch's own errors and bugs.
+        sys.exit(run_guarded(lambda: app(args=args, prog_name="orch")))
+    finally:
+        gc.freeze()
 
 
-__all__ = ["DocumentError", "app", "main", "report_error"]
+def loaded() -> None:
+    """The command's modules are loaded: from here on, collect garbage as usual."""
+    gc.freeze()
+    gc.enable()

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
-
+from orchestrator.cli.output import Output
 from orchestrator.errors import DocumentError, OrchError
 
 EXIT_COMPLETED = 0
@@ -56,12 +55,12 @@ def expected_failure(exc: BaseException) -> tuple[str, int] | None:
     return None
 
 
-def report_error(console: Console, error: OrchError) -> None:
+def report_error(output: Output, error: OrchError) -> None:
     if isinstance(error, DocumentError):
         for diagnostic in error.diagnostics:
-            console.print(str(diagnostic), markup=False, highlight=False)
+            output.print(str(diagnostic))
         return
-    console.print(f"orch: {error}", markup=False, highlight=False)
+    output.print(f"orch: {error}")
 
 
 def _save_traceback() -> Path:
@@ -75,38 +74,38 @@ def _save_traceback() -> Path:
 class _Warnings(logging.Handler):
     """Shows the core's warnings (things that went wrong without failing the command)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, output: Output) -> None:
         super().__init__(logging.WARNING)
-        self._console = console
+        self._output = output
 
     def emit(self, record: logging.LogRecord) -> None:
-        self._console.print(f"orch: warning: {record.getMessage()}", markup=False)
+        self._output.print(f"orch: warning: {record.getMessage()}", highlight=True)
 
 
 def run_guarded(entry: Callable[[], object]) -> int:
     """Run the command; turn orch's errors into messages and exit codes, and bugs into a
     short note plus a saved traceback. Normal exits pass through as ``SystemExit``."""
-    console = Console(stderr=True, soft_wrap=True)
-    logging.getLogger("orch").addHandler(_Warnings(console))
+    output = Output()
+    logging.getLogger("orch").addHandler(_Warnings(output))
     try:
         entry()
     except OrchError as exc:
-        report_error(console, exc)
+        report_error(output, exc)
         return EXIT_NOTHING_RAN
     except KeyboardInterrupt:
-        console.print("orch: interrupted by Ctrl-C")
+        output.print("orch: interrupted by Ctrl-C", highlight=True)
         return EXIT_INTERRUPTED
     except Exception as exc:  # the last resort: never a raw traceback for a person
         expected = expected_failure(exc)
         if expected is not None:
             message, code = expected
-            console.print(f"orch: {message}", markup=False, highlight=False)
+            output.print(f"orch: {message}")
             return code
         saved = _save_traceback()
-        console.print(
+        output.print(
             f"orch: internal error ({type(exc).__name__}: {exc}). "
             f"This is a bug in orch; the traceback was saved to {saved}",
-            markup=False,
+            highlight=True,
         )
         return EXIT_INTERNAL
     return EXIT_COMPLETED

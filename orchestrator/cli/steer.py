@@ -163,10 +163,11 @@ def resume(
 
 def _run(prepared: api.Prepared, *, verbose: bool, as_json: bool, interactive: bool) -> None:
     from orchestrator.cli.display import LiveDisplay
+    from orchestrator.cli.output import Output
 
     steps = list(prepared.document.steps)
     interrupted: api.RunInterrupted | None = None
-    with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
+    with LiveDisplay(Output(), steps, verbose=verbose, interactive=interactive) as display:
         try:
             record = api.run_prepared(prepared, display, display.waiting)
         except api.RunInterrupted as exc:

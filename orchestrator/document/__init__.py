@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from orchestrator.durations import parse_duration
 from orchestrator.errors import Diagnostic, DocumentError, UsageError
 from orchestrator.globs import GlobError, path_filter, walk
 from orchestrator.model import Document
 
 from .build import build
+from .health import parse_health
 from .inputs import (
     InputLimits,
     InputTooLarge,
@@ -24,7 +26,6 @@ from .inputs import (
 )
 from .inputs_file import load_inputs_file
 from .schema import schema_path
-from .steps import parse_duration, parse_health
 
 __all__ = [
     "InputLimits",
@@ -112,6 +113,7 @@ def validate_paths(paths: Iterable[Path]) -> list[Diagnostic]:
         except DocumentError as exc:
             problems.extend(exc.diagnostics)
             continue
+        problems.extend(doc.warnings)
         if doc.id in ids:
             problems.append(
                 Diagnostic(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestrator.durations import parse_duration
 from orchestrator.errors import Diagnostic, DocumentError, TemplateError
 from orchestrator.globs import pattern_problem
 from orchestrator.model import (
@@ -23,16 +23,12 @@ from orchestrator.model import (
 )
 from orchestrator.templating import Where
 
-from . import frontmatter, schema, steps, templates
+from . import bodies, frontmatter, references, schema, steps, templates
 from .frontmatter import Positions
 from .injection import quoting_problems
 from .inputs import environment_name, value_problems
 
 DECL_KEYS = ("required", "default", "description", "secret")
-_REGION = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
-_INPUT_REF = re.compile(
-    r"(?<![\w.])inputs\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['\"])([^'\"\n]*)\2\s*\])"
-)
 _ARTIFACT_TEXT = ("name", "project", "baseline", "patch", "label", "description", "tags")
 
 
@@ -69,16 +65,27 @@ def build(text: str, path: Path) -> Document:
     defaults = ctx.defaults()
     inputs = ctx.inputs()
     title = data.get("title") if isinstance(data.get("title"), str) else None
+    every_name: list[tuple[str, int]] = []
     found_steps, step_problems = steps.parse_steps(
-        split.body, split.body_offset, shown, title or path.stem, defaults
+        split.body, split.body_offset, shown, title or path.stem, defaults, every_name
     )
     problems.extend(step_problems)
+    if not every_name and not step_problems:
+        problems.append(_no_steps(shown, split.body_offset + 1))
+    problems.extend(bodies.problems(found_steps, shown))
     env = ctx.env()
     triggers = ctx.triggers(inputs)
     artifacts = ctx.artifacts()
-    if front_matter_ok and ("inputs",) not in bad:
-        ctx.check_references(inputs, found_steps, env)
-    if problems:
+    if front_matter_ok and ("inputs",) not in bad and ("env",) not in bad:
+        by_name = {step.name: step for step in found_steps}
+        every = [
+            references.StepName(name, line, by_name.get(name))
+            for name, line in dict(reversed(every_name)).items()
+        ]
+        every.sort(key=lambda step: step.line)
+        ctx.check_references(inputs, found_steps, env, every, text.split("\n"))
+    warnings = tuple(sorted(p for p in problems if p.severity == "warning"))
+    if len(warnings) < len(problems):
         raise DocumentError(problems)
     return Document(
         path=path,
@@ -99,6 +106,18 @@ def build(text: str, path: Path) -> Document:
         artifacts=tuple(artifacts),
         runs_on=tuple(sorted(set(data.get("runs_on", ())))),
         key_lines={str(key[0]): pos[0] for key, pos in positions.keys.items() if len(key) == 1},
+        warnings=warnings,
+    )
+
+
+def _no_steps(path: str, line: int) -> Diagnostic:
+    return Diagnostic(
+        path,
+        line,
+        1,
+        "the document has no step, so a run would do nothing: a step is a fenced code block "
+        "with step=NAME in braces after its language, like ```bash {step=build}",
+        code="no-steps",
     )
 
 
@@ -141,9 +160,7 @@ class _Context:
         if "timeout" in given:
             value = given["timeout"]
             try:
-                timeout = (
-                    float(value) if not isinstance(value, str) else steps.parse_duration(value)
-                )
+                timeout = float(value) if not isinstance(value, str) else parse_duration(value)
             except ValueError:
                 self.error(
                     ("defaults", "timeout"),
@@ -332,66 +349,44 @@ class _Context:
         return result
 
     def check_references(
-        self, inputs: list[InputDecl], found: list[Step], env: dict[str, str]
+        self,
+        inputs: list[InputDecl],
+        found: list[Step],
+        env: dict[str, str],
+        every: list[references.StepName],
+        lines: list[str],
     ) -> None:
-        """Undeclared and secret inputs in any template; raw inputs pasted into scripts."""
+        """Every name the templates use, against the context each will have; raw inputs
+        pasted into scripts."""
         declared = {d.name: d for d in inputs}
-        seen: set[tuple[int, str]] = set()
-
-        def report(line: int, col: int, message: str) -> None:
-            if (line, message) not in seen:
-                seen.add((line, message))
-                self.problems.append(Diagnostic(self.path, line, col, message))
-
-        def refs(text: str, first_line: int, col: int, what: str, *, whole: bool) -> None:
-            for name, offset in input_references(text, expression=whole):
-                decl = declared.get(name)
-                line = first_line + offset
-                if name in self.broken_inputs:
-                    continue
-                if decl is None:
-                    known = ", ".join(declared) or "no inputs"
-                    report(line, col, f"{what} uses undeclared input '{name}' (declared: {known})")
-                elif decl.secret:
-                    report(
-                        line,
-                        col,
-                        f"{what} uses secret input '{name}' in a template: secret inputs reach "
-                        f"steps only as ${environment_name(name)}",
-                    )
-
+        context = references.Context(
+            inputs=declared,
+            env=tuple(env),
+            steps=every,
+            broken_inputs=frozenset(self.broken_inputs),
+            lines=lines,
+        )
+        sites: list[references.Site] = []
         for name in env:
             line, col = self.positions.of(("env", name))
-            refs(env[name], line, col, f"env {name}", whole=False)
+            sites.append(references.Site(f"env {name}", env[name], line, col, "env"))
         for index, item in enumerate(self.section("artifacts") or []):
             if not self.valid("artifacts", index):
                 continue
-            for key, value in item.items():
-                for text in value if isinstance(value, list) else [value]:
-                    if isinstance(text, str):
-                        line, col = self.positions.of(("artifacts", index, key))
-                        refs(text, line, col, f"artifact {key}", whole=False)
+            for key in _ARTIFACT_TEXT:
+                value = item.get(key)
+                if isinstance(value, str):
+                    line, col = self.positions.of(("artifacts", index, key))
+                    sites.append(references.Site(f"artifact {key}", value, line, col, "artifact"))
+        sites.extend(references.step_sites(found, every))
+        self.problems.extend(references.check(self.path, context, sites))
+        seen: set[tuple[int, str]] = set()
         for step in found:
-            label = f"step '{step.name}'"
-            if step.condition is not None:
-                refs(step.condition, step.line, 1, f"{label} if", whole=True)
-            if not step.render:
-                continue
-            refs(step.body, step.body_line, 1, label, whole=False)
-            if step.kind is StepKind.SCRIPT:
+            if step.render and step.kind is StepKind.SCRIPT:
                 for line, message in quoting_problems(step, declared):
-                    report(line, 1, message)
-
-
-def input_references(text: str, *, expression: bool = False) -> Iterator[tuple[str, int]]:
-    """``(input name, line offset)`` of every ``inputs.NAME`` in a template's tags."""
-    regions = (
-        [(0, text)] if expression else [(m.start(), m.group()) for m in _REGION.finditer(text)]
-    )
-    for start, region in regions:
-        for match in _INPUT_REF.finditer(region):
-            name = match.group(1) or match.group(3)
-            yield name, text.count("\n", 0, start + match.start())
+                    if (line, message) not in seen:
+                        seen.add((line, message))
+                        self.problems.append(Diagnostic(self.path, line, 1, message))
 
 
 def _strings(value: Any) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Front matter: split with python-frontmatter, read as YAML 1.2 with source positions.
+"""Front matter: cut at its ``---`` lines, read as YAML 1.2 with source positions.
 
 The YAML is parsed into events by libyaml (ruamel.yaml's C parser; ruamel.yaml's pure
 Python parser when the C extension is missing); ``yaml12`` builds the values from them.
@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import ruamel.yaml.main
-from frontmatter.default_handlers import BaseHandler
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from orchestrator.errors import Diagnostic
 
+from . import yamlwords
 from .yaml12 import (
     MAX_ALIAS_VALUES,
     MAX_DEPTH,
@@ -43,17 +43,12 @@ class Split:
     body_offset: int
 
 
-class _Handler(BaseHandler):
-    """python-frontmatter handler: exactly ``---`` lines, first line of the file."""
-
-    FM_BOUNDARY = re.compile(r"^---[ \t]*$", re.MULTILINE)
-    START_DELIMITER = END_DELIMITER = "---"
-
-    def load(self, fm: str, **kwargs: object) -> Any:
-        return load(fm, "<front matter>")[0]
-
-
-_HANDLER = _Handler()
+# A line of exactly ``---`` (trailing blanks allowed). The document must start with one; the
+# next one closes the front matter. This is python-frontmatter's split (``detect`` is a match
+# at the start, ``split`` a split at the first two such lines) with orch's own boundary; the
+# library is not imported for it: it imports PyYAML, which orch does not use, and that was a
+# tenth of the start-up of ``orch apply`` (docs/performance.md, "Start-up").
+_BOUNDARY = re.compile(r"^---[ \t]*$", re.MULTILINE)
 
 
 def parser_name() -> str:
@@ -75,7 +70,7 @@ def _events(text: str) -> tuple[Callable[[], Any], Callable[[], None]]:
 
 def split(text: str, path: str) -> Split:
     """Cut ``text`` (newlines already normalised) at its ``---`` lines."""
-    if not _HANDLER.detect(text):
+    if not _BOUNDARY.match(text):
         raise FrontMatterError(
             [
                 Diagnostic(
@@ -89,7 +84,7 @@ def split(text: str, path: str) -> Split:
             ]
         )
     try:
-        front_matter, body = _HANDLER.split(text)
+        _, front_matter, body = _BOUNDARY.split(text, 2)
     except ValueError:
         raise FrontMatterError(
             [
@@ -104,14 +99,25 @@ def split(text: str, path: str) -> Split:
     return Split(front_matter=front_matter, body=body, body_offset=closing_line - 1)
 
 
-def load(front_matter: str, path: str) -> tuple[Any, Positions]:
-    """Load the YAML front matter; returns plain data and positions."""
+def load(front_matter: str, path: str, *, show_values: bool = True) -> tuple[Any, Positions]:
+    """Load the YAML front matter; returns plain data and positions. ``show_values=False``:
+    messages never repeat a value of the text (for inputs files, which hold secrets)."""
+    worded = yamlwords.directive(front_matter)
+    if worded is not None:
+        raise FrontMatterError([_worded(worded, path)])
     builder = EventBuilder(path)
     next_event, close = _events(front_matter)
     try:
         data = builder.build(next_event)
     except YAMLError as exc:
-        raise FrontMatterError([_syntax_diagnostic(exc, front_matter, path)]) from None
+        raise FrontMatterError([_syntax_diagnostic(exc, front_matter, path, show_values)]) from None
+    except FrontMatterError as exc:
+        raise FrontMatterError(
+            [_reworded(d, front_matter, show_values) for d in exc.diagnostics]
+        ) from None
+    except AssertionError as exc:  # the parser's own checks of odd input: still a YAML error
+        message = f"invalid YAML: {_one_line(exc) or 'the parser refused it'}"
+        raise FrontMatterError([Diagnostic(path, 1, 1, message, code="yaml")]) from None
     finally:
         close()
     if builder.problems:
@@ -119,7 +125,17 @@ def load(front_matter: str, path: str) -> tuple[Any, Positions]:
     return data, builder.positions
 
 
-def _syntax_diagnostic(exc: YAMLError, text: str, path: str) -> Diagnostic:
+def _worded(worded: yamlwords.Worded, path: str) -> Diagnostic:
+    return Diagnostic(path, worded.line, worded.col, worded.message, code="yaml")
+
+
+def _reworded(diagnostic: Diagnostic, text: str, show_values: bool) -> Diagnostic:
+    """A value starting with ``{{`` read as a mapping by YAML: say it needs quotes."""
+    worded = yamlwords.template_value(text, diagnostic.line, show_values=show_values)
+    return diagnostic if worded is None else _worded(worded, diagnostic.path)
+
+
+def _syntax_diagnostic(exc: YAMLError, text: str, path: str, show_values: bool) -> Diagnostic:
     """The diagnostic of a YAML syntax error, worded by ruamel.yaml's Python parser.
 
     libyaml words its errors differently ("did not find expected ..."); the Python parser,
@@ -133,6 +149,17 @@ def _syntax_diagnostic(exc: YAMLError, text: str, path: str) -> Diagnostic:
         except YAMLError as worded:
             exc = worded
     if isinstance(exc, MarkedYAMLError):
+        if exc.problem_mark is not None:
+            translated = yamlwords.translate(
+                exc.problem or "",
+                exc.context or "",
+                exc.problem_mark,
+                exc.context_mark,
+                text,
+                show_values=show_values,
+            )
+            if translated is not None:
+                return _worded(translated, path)
         return _yaml_diagnostic(exc, path)
     return Diagnostic(path, 1, 1, f"invalid YAML: {_one_line(exc)}", code="yaml")
 

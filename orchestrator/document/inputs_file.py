@@ -84,7 +84,7 @@ def _json_file(text: str, shown: str) -> tuple[dict[str, Any], dict[str, int]]:
 
 def _yaml_file(text: str, shown: str) -> tuple[dict[str, Any], dict[str, int]]:
     try:
-        data, positions = frontmatter.load(text, shown)
+        data, positions = frontmatter.load(text, shown, show_values=False)
     except FrontMatterError as exc:
         raise InputError(
             Diagnostic(d.path, d.line, d.col, _for_inputs_file(d.message)) for d in exc.diagnostics

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from orchestrator.errors import Diagnostic
 
 from .frontmatter import JsonPath, Positions
+from .suggest import did_you_mean
 
 if TYPE_CHECKING:
     import jsonschema
@@ -95,7 +96,10 @@ def _explain(error: jsonschema.ValidationError, positions: Positions) -> list[tu
             expected = ", ".join(known)
             message = f"unknown key '{key}'"
             message += f" in {_describe(where)}" if where else " in the front matter"
-            if expected:
+            hint = did_you_mean(str(key), known)
+            if hint:
+                message += f": {hint}"
+            elif expected:
                 message += f" (expected one of: {expected})"
             result.append((line, col, message))
         return result

@@ -11,19 +11,18 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from markdown_it import MarkdownIt
-from markdown_it.common.utils import unescapeAll
 from markdown_it.token import Token
 
-from orchestrator.durations import MAX_DURATION_TEXT, too_long
-from orchestrator.durations import parse_duration as parse_duration  # the document api name
+from orchestrator.durations import MAX_DURATION_TEXT, parse_duration, too_long
 from orchestrator.errors import Diagnostic, TemplateError
 from orchestrator.model import Defaults, Step, StepKind
 from orchestrator.templating import Where
 
-from . import conditions, frontmatter
+from . import conditions, fences
+from .health import health_problems, templated_health_problems
+from .suggest import did_you_mean
 from .templates import check_condition_syntax, check_template_syntax
 
 # Only the block structure is needed (fences, headings and their raw text): the inline rules,
@@ -49,10 +48,8 @@ SHELLS: Mapping[str, tuple[str, ...]] = {
     "zsh": ("zsh", "-e"),
 }
 PYTHONS = ("python", "python3")
-HEALTH_KEYS = ("url", "expect", "timeout", "interval", "headers")
 
 _STEP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_INFO = re.compile(r"^(?P<lang>[^\s{}]*)[^{}]*?(?:\{(?P<attrs>.*)\})?\s*$", re.DOTALL)
 _MODE = re.compile(r"^0?[0-7]{3}$")
 MAX_RETRIES = 100
 
@@ -67,9 +64,17 @@ class _Fence:
 
 
 def parse_steps(
-    body: str, body_offset: int, path: str, title: str, defaults: Defaults
+    body: str,
+    body_offset: int,
+    path: str,
+    title: str,
+    defaults: Defaults,
+    every_name: list[tuple[str, int]] | None = None,
 ) -> tuple[list[Step], list[Diagnostic]]:
-    """Every step of ``body`` (a Markdown text whose line 0 is file line ``body_offset + 1``)."""
+    """Every step of ``body`` (a Markdown text whose line 0 is file line ``body_offset + 1``).
+
+    ``every_name`` gets ``(name, fence line)`` of every fence written as a step, the invalid
+    ones included (so that references to them are not reported as unknown too)."""
     steps: list[Step] = []
     problems: list[Diagnostic] = []
     seen: dict[str, int] = {}
@@ -79,6 +84,8 @@ def parse_steps(
         if not names:
             continue
         name = names[0]
+        if every_name is not None:
+            every_name.append((name, fence.line))
         if name in seen:
             problems.append(
                 Diagnostic(
@@ -112,22 +119,6 @@ def _fences(body: str, body_offset: int, title: str) -> list[_Fence]:
     return fences
 
 
-def _info(info: str) -> tuple[str, str | None]:
-    """``(language, attribute text or None)`` of an info string.
-
-    The language is the first word, its backslash escapes and character references resolved,
-    as CommonMark reads it (``f&ouml;&ouml;`` is ``föö``); further words before the attribute
-    group are for other tools, as they are in any fence.
-    """
-    match = _INFO.match(info.strip())
-    if match is None:
-        brace = info.find("{")
-        words = info.split() if brace < 0 else info[:brace].split()
-        language = unescapeAll(words[0]) if words else ""
-        return language, None if brace < 0 else info[brace + 1 :].rstrip().removesuffix("}")
-    return unescapeAll(match.group("lang")), match.group("attrs")
-
-
 def _word_col(source: str, word: str, fallback: int, occurrence: int = 1) -> int:
     """1-based column of the ``occurrence``-th attribute ``word`` on the fence's line."""
     pattern = re.compile(r"(?<=[\s{])" + re.escape(word) + r"(?=[=\s}]|$)")
@@ -149,8 +140,21 @@ def _attributes(
             message = f"step attributes: {exc}"
             problems.append(Diagnostic(path, line, col, message, code="step-attribute"))
         return None
+    words, spaced = fences.join_spaced_equals(words)
     keys = [word.split("=", 1)[0] for word in words]
     if "step" not in keys:
+        misspelled = fences.misspelled_step(keys)
+        if misspelled is not None:
+            message = (
+                f"unknown attribute '{misspelled}': did you mean step=? Without step=NAME "
+                "this code block is documentation and never runs"
+            )
+            problems.append(
+                Diagnostic(
+                    path, line, _word_col(source, misspelled, col), message, code="step-fence"
+                )
+            )
+            return None
         stray = [key for key in keys if key in KNOWN_ATTRIBUTES]
         if stray:
             problems.append(
@@ -164,6 +168,13 @@ def _attributes(
                 )
             )
         return None
+    if spaced:
+        message = (
+            "spaces around '=' in the step attributes: write "
+            f"{{{fences.without_spaced_equals(text)}}}"
+        )
+        spaced_col = fences.column(source, "=", col)
+        problems.append(Diagnostic(path, line, spaced_col, message, code="step-fence"))
     attrs: dict[str, str] = {}
     for word in words:
         key, equals, value = word.partition("=")
@@ -174,8 +185,10 @@ def _attributes(
             )
             continue
         if key not in KNOWN_ATTRIBUTES:
-            known = ", ".join(KNOWN_ATTRIBUTES)
-            message = f"unknown step attribute '{key}' (known: {known})"
+            hint = did_you_mean(key, KNOWN_ATTRIBUTES, shown="{}=")
+            message = f"unknown step attribute '{key}'" + (
+                f": {hint}" if hint else f" (known: {', '.join(KNOWN_ATTRIBUTES)})"
+            )
             problems.append(
                 Diagnostic(path, line, _word_col(source, key, col), message, code="step-attribute")
             )
@@ -203,13 +216,16 @@ def _step(
 ) -> Step | None:
     """The step of ``fence``, None when it is not one or is invalid (``names`` gets its name)."""
     token, line, col = fence.token, fence.line, fence.col
-    language, attr_text = _info(token.info)
-    if attr_text is None:
+    info = fences.read_info(token.info)
+    language = info.language
+    if info.group is None:
+        _unbraced(info, fence, path, problems, names)
         return None
-    attrs = _attributes(attr_text, (path, line, col, fence.source), problems)
+    attrs = _attributes(info.group, (path, line, col, fence.source), problems)
     if attrs is None or "step" not in attrs:
         return None
     before = len(problems)
+    _group_shape(info, fence, path, problems)
 
     def error(message: str) -> None:
         problems.append(Diagnostic(path, line, col, message))
@@ -290,6 +306,8 @@ def _step(
             problems.append(exc.diagnostic)
     if kind is StepKind.HEALTH and (not flags["render"] or not _has_template(body)):
         problems.extend(health_problems(body, path, body_line, label))
+    elif kind is StepKind.HEALTH and len(problems) == before:
+        problems.extend(templated_health_problems(body, path, body_line, label))
     if len(problems) > before or kind is None:
         return None
     return Step(
@@ -313,6 +331,42 @@ def _step(
         render=flags["render"],
         command=command,
     )
+
+
+def _unbraced(
+    info: fences.Info, fence: _Fence, path: str, problems: list[Diagnostic], names: list[str]
+) -> None:
+    """``bash step=lint``: a step in all but the braces."""
+    word = fences.unbraced_step(info)
+    if word is None:
+        return
+    name = word.partition("=")[2]
+    if name:
+        names.append(name)
+    message = (
+        f"{word} is outside braces, so this code block is documentation and never runs: "
+        f"write {info.language or 'bash'} {{{info.after}}}"
+    )
+    at = fences.column(fence.source, word, fence.col)
+    problems.append(Diagnostic(path, fence.line, at, message, code="step-fence"))
+
+
+def _group_shape(info: fences.Info, fence: _Fence, path: str, problems: list[Diagnostic]) -> None:
+    """A step's group must be closed and end the info string."""
+    group = (info.group or "").strip()
+    if not info.closed:
+        message = f"the step attributes are not closed: write {{{group}}}"
+        problems.append(Diagnostic(path, fence.line, fence.col, message, code="step-fence"))
+    elif info.after:
+        fix = (
+            f"move it inside the braces: {{{group} {info.after}}}"
+            if "=" in info.after
+            else f"remove it: the info string is LANGUAGE {{ATTRIBUTES}}, like {info.language} "
+            f"{{{group}}}"
+        )
+        message = f"text after the step attributes ('{info.after}'): {fix}"
+        at = fences.column(fence.source, info.after, fence.col)
+        problems.append(Diagnostic(path, fence.line, at, message, code="step-fence"))
 
 
 def _at_col(diagnostic: Diagnostic, col: int) -> Diagnostic:
@@ -357,82 +411,3 @@ def _kind(
         "health or manual, or add interpreter=PROGRAM or file=PATH"
     )
     return None, ()
-
-
-def url_problem(url: str) -> str | None:
-    """Why ``url`` cannot be polled (not http or https, or malformed), or None."""
-    try:
-        parts = urlsplit(url.strip())
-        parts.port  # noqa: B018 - reading it checks it
-    except ValueError as exc:
-        return f"url {url!r} is not a usable address: {exc}"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"url {url!r} is not a usable address: give http:// or https:// and a host"
-    return None
-
-
-def health_problems(text: str, path: str, first_line: int, label: str) -> list[Diagnostic]:
-    """Problems of a health check body (YAML: url, expect, timeout, interval, headers)."""
-    _, problems = parse_health(text, path, first_line, label)
-    return problems
-
-
-def parse_health(
-    text: str, path: str, first_line: int, label: str = "health check"
-) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """Read a (rendered) health body; ``first_line`` is the file line of its first line.
-
-    Returns the spec with ``timeout``/``interval`` in seconds (None when absent).
-    """
-    padded = "\n" * max(first_line - 1, 0) + text
-    try:
-        data, positions = frontmatter.load(padded, path)
-    except frontmatter.FrontMatterError as exc:
-        return {}, [
-            Diagnostic(d.path, d.line, d.col, f"{label}: {d.message}") for d in exc.diagnostics
-        ]
-    problems: list[Diagnostic] = []
-
-    def error(where: tuple[str, ...], message: str) -> None:
-        line, col = positions.key(where) if where else (first_line, 1)
-        problems.append(Diagnostic(path, line, col, f"{label}: {message}"))
-
-    if not isinstance(data, dict):
-        error((), "a health check is a YAML mapping with url, expect, timeout, interval, headers")
-        return {}, problems
-    for key in data:
-        if key not in HEALTH_KEYS:
-            error((key,), f"unknown key '{key}' (expected one of: {', '.join(HEALTH_KEYS)})")
-    spec: dict[str, Any] = {"url": data.get("url"), "expect": data.get("expect", {})}
-    if not isinstance(spec["url"], str) or not spec["url"].strip():
-        error(("url",) if "url" in data else (), "url is required (the address to poll)")
-    elif (problem := url_problem(spec["url"])) is not None:
-        error(("url",), problem)
-    if not isinstance(spec["expect"], dict):
-        error(("expect",), "expect must be a mapping of JSON fields to expected values")
-    headers = data.get("headers", {})
-    if not isinstance(headers, dict) or not all(
-        isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in headers.values()
-    ):
-        error(("headers",), "headers must be a mapping of header names to strings")
-    else:
-        spec["headers"] = {str(k): str(v) for k, v in headers.items()}
-    for key in ("timeout", "interval"):
-        value = data.get(key)
-        spec[key] = None
-        if value is None:
-            continue
-        try:
-            spec[key] = (
-                float(value)
-                if isinstance(value, (int, float)) and not isinstance(value, bool)
-                else parse_duration(str(value))
-            )
-        except ValueError:
-            error((key,), f"bad {key} '{value}': use a duration like 30s, 2m")
-            continue
-        if too_long(spec[key]):
-            error((key,), f"{key} '{value}' is longer than the maximum of {MAX_DURATION_TEXT}")
-        elif spec[key] <= 0:
-            error((key,), f"{key} must be longer than zero")
-    return spec, problems

@@ -17,21 +17,14 @@ from orchestrator.templating import (
     check_expression,
     check_syntax,
     status_function_misuse,
-    status_functions_in_template,
 )
 
 
 def check_template_syntax(text: str, where: Where, *, body: bool) -> None:
-    """``check_syntax``, remembering the texts already known to be valid templates; a
-    status function (``always()`` and the like) in a template is an error too."""
+    """``check_syntax``, remembering the texts already known to be valid templates (a
+    status function outside ``if`` is reported with the other names, in ``references``)."""
     if not _valid_template(text, body):
         check_syntax(text, where, body=body)
-    for name, line in status_functions_in_template(text, body=body)[:1]:
-        message = (
-            f"{where.what}: {name}() is a status function: only a step's if can use it, "
-            f'like if="{name}()"'
-        )
-        raise TemplateError(Diagnostic(where.path, where.line + line - 1, 1, message, code=CODE))
 
 
 def check_condition_syntax(expression: str, where: Where) -> None:

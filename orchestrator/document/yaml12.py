@@ -194,10 +194,14 @@ class EventBuilder:
         self.value_log: list[tuple[JsonPath, tuple[int, int]]] = []
 
     def fail(self, mark: Any, message: str) -> FrontMatterError:
-        return FrontMatterError([Diagnostic(self.path, mark.line + 1, mark.column + 1, message)])
+        return FrontMatterError(
+            [Diagnostic(self.path, mark.line + 1, mark.column + 1, message, code="yaml")]
+        )
 
     def problem(self, mark: Any, message: str) -> None:
-        self.problems.append(Diagnostic(self.path, mark.line + 1, mark.column + 1, message))
+        self.problems.append(
+            Diagnostic(self.path, mark.line + 1, mark.column + 1, message, code="yaml")
+        )
 
     def build(self, next_event: Callable[[], Any]) -> Any:
         stack: list[_Node] = []
@@ -291,7 +295,9 @@ class EventBuilder:
 
     def duplicate(self, parent: _Node, name: str, mark: Any) -> None:
         first = self.positions.keys[(*parent.where, name)][0]
-        raise self.fail(mark, f"duplicate key '{name}' (first at line {first})")
+        raise self.fail(
+            mark, f"duplicate key '{name}' (first at line {first}): keep one of the two"
+        )
 
     def scalar(self, event: Any) -> Any:
         tag = event.tag
@@ -423,7 +429,11 @@ class EventBuilder:
     def alias(self, event: Any, stack: list[_Node]) -> None:
         anchor = self.anchors.get(event.anchor)
         if anchor is None:
-            raise self.fail(event.start_mark, f"invalid YAML: unknown alias '*{event.anchor}'")
+            raise self.fail(
+                event.start_mark,
+                f"invalid YAML: unknown alias '*{event.anchor}': a value starting with '*' "
+                f"names an anchor (&{event.anchor}); put the value in quotes if the '*' is text",
+            )
         self.expanded += anchor.size
         if self.expanded > MAX_ALIAS_VALUES:
             raise self.fail(

@@ -53,12 +53,20 @@ def documents_at(root: Path, commit: str, patterns: Sequence[str]) -> Parsed:
 
 
 def check_staged(
-    root: Path, patterns: Sequence[str], environ: Mapping[str, str]
+    root: Path,
+    patterns: Sequence[str],
+    environ: Mapping[str, str],
+    paths: Sequence[str] | None = None,
 ) -> list[Diagnostic]:
     """Every problem of the intent documents the commit being made adds or changes, as staged;
-    ``id`` clashes are checked against every intent document of the index."""
+    ``id`` clashes are checked against every intent document of the index.
+
+    ``paths`` (relative to ``root``): check these instead, as the index holds them; the
+    pre-commit framework names the files it checks (every file, for ``pre-commit run
+    --all-files``)."""
     index = repository.index_file(environ, root)
-    staged = {p for p in repository.staged_paths(root, index) if is_intent_path(p, patterns)}
+    named = repository.staged_paths(root, index) if paths is None else _relative(paths)
+    staged = {p for p in named if is_intent_path(p, patterns)}
     if not staged:
         return []
     entries = {
@@ -73,8 +81,13 @@ def check_staged(
         owners.setdefault(doc.id, []).append(path)
     for path in sorted(staged & parsed.documents.keys()):
         doc = parsed.documents[path]
+        problems.extend(doc.warnings)
         others = [other for other in owners[doc.id] if other != path]
         if others:
             message = f"id '{doc.id}' is already used by {others[0]}: ids must be unique"
             problems.append(Diagnostic(path, doc.line_of("id"), 1, message, code="duplicate-id"))
     return sorted(problems)
+
+
+def _relative(paths: Sequence[str]) -> list[str]:
+    return [Path(path).as_posix().removeprefix("./") for path in paths]

@@ -19,6 +19,15 @@ from orchestrator.templating.language import SHELL_SAFE_CHARACTERS, ScriptLangua
 from orchestrator.templating.limits import DEFAULT_MAX_CHARS, DEFAULT_SECONDS, Limits
 from orchestrator.templating.marks import outside, plain, retag, value_text
 from orchestrator.templating.status import STATUS_FUNCTIONS, mentions_status
+from orchestrator.templating.uses import (
+    COMMON_FILTERS,
+    NameUse,
+    NotSimple,
+    Segment,
+    Uses,
+    simple_expression_uses,
+    simple_template_uses,
+)
 from orchestrator.templating.where import Placeholder, Where
 
 _BODY_MARKERS = ("{{", "{%")
@@ -107,6 +116,57 @@ def quoting_filter_uses(source: str, *, body: bool = True) -> list[tuple[str, in
     return static.quoting_filter_uses(source, body=body)
 
 
+@functools.lru_cache(maxsize=4096)
+def template_uses(source: str, *, body: bool) -> Uses:
+    """The names (with their attribute chains), filters, tests and loads a valid template
+    takes from outside itself (see ``uses``)."""
+    if _plain(source, body=body):
+        return Uses()
+    try:
+        return simple_template_uses(source, body=body)
+    except NotSimple:
+        from orchestrator.templating import names
+
+        return names.template_uses(source, body=body)
+
+
+@functools.lru_cache(maxsize=4096)
+def expression_uses(expression: str) -> Uses:
+    """``template_uses`` for a valid expression (an ``if`` condition)."""
+    try:
+        return simple_expression_uses(expression)
+    except NotSimple:
+        from orchestrator.templating import names
+
+        return names.expression_uses(expression)
+
+
+def is_filter(name: str) -> bool:
+    """Whether templates have a filter ``name`` (Jinja's and orch's ``sh`` and ``py``)."""
+    if name in COMMON_FILTERS:
+        return True
+    from orchestrator.templating import names
+
+    return name in names.known_filters()
+
+
+def filter_names() -> frozenset[str]:
+    from orchestrator.templating import names
+
+    return names.known_filters()
+
+
+def test_names() -> frozenset[str]:
+    from orchestrator.templating import names
+
+    return names.known_tests()
+
+
+def global_names() -> frozenset[str]:
+    """Names every template has besides its context (``range``, ``namespace``, ...)."""
+    from orchestrator.templating import names
+
+    return names.known_globals()
 def status_functions_called(expression: str) -> frozenset[str]:
     """The status functions (``always()``, ``success()``, ``failure()``, ``cancelled()``) an
     ``if`` expression calls; the expression must parse."""
@@ -132,22 +192,6 @@ def status_function_misuse(expression: str) -> list[str]:
     return static.status_function_misuse(expression)
 
 
-def status_functions_in_template(source: str, *, body: bool = True) -> list[tuple[str, int]]:
-    """``(name, template line)`` of each status function a template uses (they belong in
-    ``if`` conditions only); the source must parse."""
-    if _plain(source, body=body) or not mentions_status(source):
-        return []
-    return list(_status_functions_in_template(source, body))
-
-
-@functools.lru_cache(maxsize=1024)
-def _status_functions_in_template(source: str, body: bool) -> tuple[tuple[str, int], ...]:
-    # Remembered: a body shared by many documents is read once.
-    from orchestrator.templating import static
-
-    return tuple(static.status_functions_in_template(source, body=body))
-
-
 def required_failures(expression: str) -> list[str]:
     """The steps an ``if`` expression requires to have failed (``steps.NAME.state ==
     'failed'``, alone or joined with ``and``); the expression must parse."""
@@ -164,12 +208,19 @@ __all__ = [
     "SHELL_SAFE_CHARACTERS",
     "STATUS_FUNCTIONS",
     "Limits",
+    "NameUse",
     "Placeholder",
     "ScriptLanguage",
+    "Segment",
+    "Uses",
     "Where",
     "check_expression",
     "check_syntax",
     "evaluate",
+    "expression_uses",
+    "filter_names",
+    "global_names",
+    "is_filter",
     "outside",
     "plain",
     "quoting_filter_uses",
@@ -179,6 +230,7 @@ __all__ = [
     "retag",
     "status_function_misuse",
     "status_functions_called",
-    "status_functions_in_template",
+    "template_uses",
+    "test_names",
     "value_text",
 ]

@@ -102,21 +102,6 @@ def status_function_misuse(expression: str) -> list[str]:
     return problems
 
 
-def status_functions_in_template(source: str, *, body: bool) -> list[tuple[str, int]]:
-    """``(name, template line)`` of each status function a template (a step body, an ``env``
-    value, an artifact field) uses, called or not, unless the template defines that name
-    itself. The source must parse."""
-    tree = (BODY_ENV if body else TEXT_ENV).parse(source)
-    defined = {node.name for node in tree.find_all(nodes.Name) if node.ctx in ("store", "param")}
-    defined.update(node.name for node in tree.find_all(nodes.Macro))
-    found = {
-        (node.name, node.lineno)
-        for node in tree.find_all(nodes.Name)
-        if node.ctx == "load" and node.name in STATUS_FUNCTIONS and node.name not in defined
-    }
-    return sorted(found, key=lambda item: (item[1], item[0]))
-
-
 def _including(tree: nodes.Node, kind: type[_N]) -> Iterator[_N]:
     """``tree`` itself when it is a ``kind``, then every ``kind`` below it."""
     if isinstance(tree, kind):

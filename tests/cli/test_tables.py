@@ -56,7 +56,7 @@ true
 DEPLOY = "---\nid: deploy\ntitle: Deploy\nstatus: draft\n---\n\n# D\n\n```sh {step=a}\ntrue\n```\n"
 LIST_120 = [
     "id                                        title                 status    triggers          path",
-    "invalid                                   3:1: inval…t line 2)                              intents/broken.md",
+    "invalid                                   2:5: inval…last item                              intents/broken.md",
     "deploy                                    Deploy                draft                       intents/deploy.md",
     "nightly-database-backup-and-verification  Back up ev… restores  approved  paths: d…ions/**  intents/platfo…rification.md",
 ]
@@ -75,7 +75,7 @@ def test_documents_fit_the_terminal(git_repo: Path, columns: str, lines: list[st
         {
             "intents/platform/databases/nightly-database-backup-and-verification.md": BACKUP,
             "intents/deploy.md": DEPLOY,
-            "intents/broken.md": "---\nid: [broken\n---\n\n# B\n",
+            "intents/broken.md": "---\nid: [broken\n---\n\n# B\n\n```sh {step=a}\ntrue\n```\n",
         },
     )
     ran = orch(git_repo, "list", env={"COLUMNS": columns})

@@ -29,7 +29,7 @@ echo "{{ inputs.x "
 SCHEMA = (
     "---\nid: schema\ntitle: Schema\nstatus: shipped\n---\n\n# S\n\n```sh {step=a}\ntrue\n```\n"
 )
-YAML = "---\nid: [broken\n---\n\n# B\n"
+YAML = "---\nid: [broken\n---\n\n# B\n\n```sh {step=a}\ntrue\n```\n"
 GOOD = "---\nid: good\ntitle: Good\nstatus: approved\n---\n\n# Good\n\n```sh {step=a}\ntrue\n```\n"
 TWIN = GOOD.replace("title: Good", "title: Twin")
 
@@ -57,7 +57,7 @@ def test_every_diagnostic_is_an_object_with_its_place_severity_and_code(git_repo
         ("intents/typo.md", 4, 1, "error", "unknown-key"),
         ("intents/typo.md", 9, 21, "error", "step-attribute"),
         ("intents/typo.md", 10, 1, "error", "template"),
-        ("intents/yaml.md", 3, 1, "error", "yaml"),
+        ("intents/yaml.md", 2, 5, "error", "yaml"),
     ]
     messages = [d["message"] for d in found]
     assert messages[0] == (
@@ -65,10 +65,12 @@ def test_every_diagnostic_is_an_object_with_its_place_severity_and_code(git_repo
         "['draft', 'in_review', 'approved', 'rejected', 'superseded']"
     )
     assert messages[1] == "id 'good' is already used by intents/good.md: ids must be unique"
-    assert messages[2].startswith("unknown key 'statsu' in the front matter")
-    assert messages[3].startswith("unknown step attribute 'tiemout'")
+    assert messages[2] == "unknown key 'statsu' in the front matter: did you mean 'status'?"
+    assert messages[3] == "unknown step attribute 'tiemout': did you mean timeout=?"
     assert messages[4] == "step 'build': template syntax error: unexpected char '\"' at 18"
-    assert messages[5].startswith("invalid YAML: expected ',' or ']'")
+    assert messages[5] == (
+        "invalid YAML: the '[' of this list is never closed: add ']' after its last item"
+    )
     # The same diagnostics as the text output, line for line.
     text = orch(git_repo, "validate").stdout.splitlines()
     assert text == [f"{d['path']}:{d['line']}:{d['col']}: {d['message']}" for d in found]

@@ -139,7 +139,8 @@ def test_validate_reports_every_problem_in_every_document(git_repo: Path) -> Non
 
 def test_list_shows_documents_and_their_triggers(git_repo: Path) -> None:
     front = FRONT + 'on:\n  paths: ["src/**"]\n'
-    commit_documents(git_repo, {"intents/demo.md": document(front, "# Demo\n")})
+    body = "# Demo\n\n```sh {step=a}\ntrue\n```\n"
+    commit_documents(git_repo, {"intents/demo.md": document(front, body)})
     ran = orch(git_repo, "list", "--json")
     assert ran.code == 0, ran.stderr
     (row,) = ran.json()

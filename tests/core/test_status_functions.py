@@ -252,8 +252,13 @@ echo stop
     ran = orch(git_repo, "validate", "intents/demo.md")
     assert ran.code == 1
     assert ran.stdout.splitlines() == [
-        "intents/demo.md:14:1: step 'stop': failure() is a status function: only a step's if "
-        'can use it, like if="failure()"',
+        "intents/demo.md:13:1: step 'stop' if: steps.verify.state == 'failed' is never "
+        "true here: when 'verify' fails, only steps whose if calls a status function run (an "
+        'if without one means success() and ...). Write if="failure() and '
+        'steps.verify.state == \'failed\'" to run it after a failure, or if="always()" to run '
+        "it in any case",
+        "intents/demo.md:14:9: step 'stop' uses failure(), which only if conditions have: "
+        "write it in the step's if attribute",
         "intents/demo.md:17:1: step 'stop-too' if: steps.verify.state == 'failed' is never "
         "true here: when 'verify' fails, only steps whose if calls a status function run (an "
         'if without one means success() and ...). Write if="failure() and '
@@ -262,7 +267,7 @@ echo stop
     ]
     applied = orch(git_repo, "apply", "intents/demo.md")
     assert applied.code == 2
-    assert "failure() is a status function" in applied.stderr
+    assert "step 'stop' uses failure(), which only if conditions have" in applied.stderr
     assert not (git_repo / ".orch" / "runs").exists()
 
 

@@ -1,7 +1,11 @@
 """Fixture-file cases: ``cases/NAME.md`` with the expected outcome in ``cases/NAME.expected``.
 
 The expected file holds either the diagnostics (``path:line:col: message``, one a line, in
-order) or, for a valid document, a JSON summary of what was parsed.
+order; warnings as ``path:line:col: warning: message``) or, for a valid document, a JSON
+summary of what was parsed, with its warnings (``"warnings"``) when it has any.
+
+Writing an ``.expected`` file is for a new case only (``python tests/document/casefiles.py``
+writes the missing ones): read what it says before committing it, it is the test.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ CASES = Path(__file__).parent / "cases"
 
 
 def summary(doc: Document) -> dict[str, Any]:
+    warnings = {"warnings": [str(d) for d in doc.warnings]} if doc.warnings else {}
     return {
+        **warnings,
         "id": doc.id,
         "title": doc.title,
         "status": str(doc.status),

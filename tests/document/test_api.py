@@ -30,7 +30,7 @@ def test_validate_paths_reports_duplicate_ids_at_second_file(
         tmp_path,
         {
             "intents/a.md": GOOD.format(id="same"),
-            "intents/sub/b.md": "---\ntitle: B\n\nid: same\n---\n",
+            "intents/sub/b.md": "---\ntitle: B\n\nid: same\n---\n\n```sh {step=b}\ntrue\n```\n",
             "intents/c.md": GOOD.format(id="other"),
             "intents/README.md": "# About these documents\n",
             "intents/notes.md": "# Notes without front matter\n",

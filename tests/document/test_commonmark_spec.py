@@ -31,9 +31,14 @@ from markdown_it.common.utils import unescapeAll
 from markdown_it.token import Token
 
 from orchestrator.document import parse
+from orchestrator.errors import DocumentError
 
 SPEC = Path(__file__).parent / "commonmark" / "spec.txt"
 FRONT_MATTER = "---\nid: spec\ntitle: CommonMark spec example\n---\n"
+NO_STEP = (
+    "the document has no step, so a run would do nothing: a step is a fenced code block with "
+    "step=NAME in braces after its language, like ```bash {step=build}"
+)
 # The example's first line is this line of the document.
 FIRST_BODY_LINE = FRONT_MATTER.count("\n") + 1
 
@@ -175,7 +180,14 @@ def test_the_spec_is_the_whole_commonmark_0_31_2_spec() -> None:
 )
 def test_steps_are_exactly_the_fences_commonmark_finds(example: Example) -> None:
     annotated, expected, _ = annotate(example)
-    document = parse(FRONT_MATTER + annotated, Path(f"example-{example.number}.md"))
+    path = Path(f"example-{example.number}.md")
+    if not expected:
+        # Only decoys: no fence is a step, and a document without steps is refused.
+        with pytest.raises(DocumentError) as refused:
+            parse(FRONT_MATTER + annotated, path)
+        assert [d.message for d in refused.value.diagnostics] == [NO_STEP]
+        return
+    document = parse(FRONT_MATTER + annotated, path)
     found = [Expected(s.name, s.language, s.body, s.line) for s in document.steps]
     assert found == expected, annotated
     assert all(step.attrs["file"] == step.name for step in document.steps)

@@ -99,9 +99,11 @@ def test_positions_are_one_based_and_file_relative() -> None:
 
 def test_duplicate_keys_name_both_lines() -> None:
     assert problems("a: 1\nb:\n  c: 1\n  c: 2\n") == [
-        "d.md:4:3: duplicate key 'c' (first at line 3)"
+        "d.md:4:3: duplicate key 'c' (first at line 3): keep one of the two"
     ]
-    assert problems("1: a\n'1': b\n") == ["d.md:2:1: duplicate key '1' (first at line 1)"]
+    assert problems("1: a\n'1': b\n") == [
+        "d.md:2:1: duplicate key '1' (first at line 1): keep one of the two"
+    ]
 
 
 def test_collection_keys_are_refused() -> None:
@@ -238,10 +240,14 @@ def test_one_document_only() -> None:
 
 def test_syntax_errors_have_file_positions() -> None:
     with pytest.raises(DocumentError) as caught:
-        parse("---\nid: x\ntitle: [a\n---\n", Path("d.md"))
+        parse("---\nid: x\ntitle: [a\n---\n\n```sh {step=a}\ntrue\n```\n", Path("d.md"))
     (diagnostic,) = caught.value.diagnostics
-    assert (diagnostic.line, diagnostic.col) == (4, 1)
-    assert "invalid YAML" in diagnostic.message
+    # At the bracket that is never closed, not where the parser gave up (line 4).
+    assert (diagnostic.line, diagnostic.col) == (3, 8)
+    assert diagnostic.message == (
+        "invalid YAML: the '[' of this list is never closed: add ']' after its last item"
+    )
+    assert diagnostic.code == "yaml"
 
 
 def test_the_c_parser_is_used_when_installed() -> None:

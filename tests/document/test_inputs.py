@@ -43,6 +43,10 @@ inputs:
     type: string
     secret: true
 ---
+
+```bash {step=use}
+true
+```
 """
 
 

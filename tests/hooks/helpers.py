@@ -20,7 +20,9 @@ def approved(workflow: str, body: str, extra: str = "") -> str:
     return document(front, body)
 
 
-def draft(workflow: str, body: str = "# Draft\n", extra: str = "") -> str:
+def draft(
+    workflow: str, body: str = "# Draft\n\n```sh {step=a}\ntrue\n```\n", extra: str = ""
+) -> str:
     return document(f"id: {workflow}\ntitle: {workflow} workflow\n{extra}", body)
 
 

@@ -29,10 +29,13 @@ def _parsed(texts: dict[str, str]) -> dict[str, Document]:
     return {path: document.parse(text, Path(path)) for path, text in texts.items()}
 
 
+STEP = "\n```sh {step=a}\ntrue\n```\n"
 DOCUMENTS = {
-    "intents/build.md": approved("build", "# Build\n", 'on:\n  paths: ["src/**"]\n'),
-    "intents/docs.md": approved("docs", "# Docs\n", 'on:\n  paths: ["docs/*.md", "mkdocs.yml"]\n'),
-    "intents/plain.md": approved("plain", "# Plain\n"),
+    "intents/build.md": approved("build", "# Build\n" + STEP, 'on:\n  paths: ["src/**"]\n'),
+    "intents/docs.md": approved(
+        "docs", "# Docs\n" + STEP, 'on:\n  paths: ["docs/*.md", "mkdocs.yml"]\n'
+    ),
+    "intents/plain.md": approved("plain", "# Plain\n" + STEP),
     "intents/later.md": draft("later", extra='on:\n  paths: ["src/**"]\n'),
     "intents/gone.md": draft("gone", extra='status: superseded\non:\n  paths: ["**"]\n'),
 }
@@ -80,7 +83,7 @@ def test_changed_documents_honour_exclusions() -> None:
     docs = _parsed(
         {
             "intents/build.md": approved(
-                "build", "# Build\n", 'on:\n  paths: ["src/**", "!src/**/*.md"]\n'
+                "build", "# Build\n" + STEP, 'on:\n  paths: ["src/**", "!src/**/*.md"]\n'
             ),
         }
     )
@@ -98,7 +101,7 @@ def test_changed_documents_honour_exclusions() -> None:
     ],
 )
 def test_on_paths_that_can_never_match_are_reported(paths: str, message: str) -> None:
-    text = approved("build", "# Build\n", f"on:\n  paths: {paths}\n")
+    text = approved("build", "# Build\n" + STEP, f"on:\n  paths: {paths}\n")
     with pytest.raises(DocumentError) as caught:
         document.parse(text, Path("intents/build.md"))
     assert message in str(caught.value)

@@ -334,6 +334,7 @@ def document_text(form: Form) -> str:
         "inputs:\n"
         "  x:\n"
         "    type: string\n"
+        "    required: true\n"
         "    pattern: '^[\\s\\S]*$'\n"
         "env:\n"
         '  XE: "{{ inputs.x }}"\n'
@@ -349,7 +350,7 @@ def document_text(form: Form) -> str:
 
 
 # The body of step ``use`` starts on this line of every document above.
-USE_LINE = 20
+USE_LINE = 21
 
 
 @dataclass(frozen=True)

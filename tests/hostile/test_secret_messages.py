@@ -76,7 +76,7 @@ def test_duplicate_secret_key_in_an_inputs_file(repo: Path, tmp_path: Path) -> N
     inputs = tmp_path / "inputs.yaml"
     inputs.write_text("tok: SEKRETDUP\ntok: SEKRETDUP2\n")
     ran = apply(repo, "--inputs", str(inputs))
-    refused(ran, f"{inputs}:2:1: duplicate key 'tok' (first at line 1)")
+    refused(ran, f"{inputs}:2:1: duplicate key 'tok' (first at line 1): keep one of the two")
     assert_absent(["SEKRETDUP", TOKEN], ran.stdout, ran.stderr, stored_bytes(repo))
 
 
@@ -84,7 +84,9 @@ def test_duplicate_key_inside_a_secret_value(repo: Path, tmp_path: Path) -> None
     inputs = tmp_path / "inputs.yaml"
     inputs.write_text("meta: {SEKRETKEY: 1, SEKRETKEY: 2}\n")
     ran = apply(repo, "--inputs", str(inputs))
-    refused(ran, f"{inputs}:1:22: duplicate key 'SEKRETKEY' (first at line 1)")
+    refused(
+        ran, f"{inputs}:1:22: duplicate key 'SEKRETKEY' (first at line 1): keep one of the two"
+    )
     # Keys are shown: they are names, and a secret input's value is a string or a number.
 
 
@@ -104,10 +106,14 @@ def test_duplicate_key_inside_a_secret_value(repo: Path, tmp_path: Path) -> None
         ),
         (
             'tok: "SEKRETPIN\n',
-            "2:1: invalid YAML: found unexpected end of stream (while scanning a quoted scalar "
-            "started at line 1)",
+            '1:6: invalid YAML: the quote " opened here is never closed: end the value with " '
+            '(a " inside it is written \\")',
         ),
-        ("tok: SEKRETPIN: x\n", "1:15: invalid YAML: mapping values are not allowed here"),
+        (
+            "tok: SEKRETPIN: x\n",
+            "1:15: invalid YAML: the ': ' in the value of 'tok' would start another key: put "
+            "the value in quotes",
+        ),
         (
             "tok: SEKRETPIN\n---\npin: 1\n",
             "2:1: invalid YAML: more than one document: an inputs file is one YAML document",
