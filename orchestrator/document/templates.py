@@ -49,13 +49,20 @@ _ATOM = (
     rf"(?:{_NAME}(?:[ \t]*\.[ \t]*{_NAME})*"
     r"|'[^'\\{}\n]*'|\"[^\"\\{}\n]*\"|0|[1-9][0-9]*)"
 )
-_SIMPLE_TAG = re.compile(
+_SIMPLE_TAG = (
     rf"\{{\{{[ \t]*{_ATOM}(?:[ \t]*[%~+][ \t]*{_ATOM})*(?:[ \t]*\|[ \t]*{_NAME})*[ \t]*\}}\}}"
 )
 _ARITHMETIC = rf"{_ATOM}(?:[ \t]*[%~+][ \t]*{_ATOM})*"
 _COMPARISON = rf"{_ARITHMETIC}(?:[ \t]*(?:[=!]=|[<>]=?)[ \t]*{_ARITHMETIC})*"
 _OPERAND = rf"(?:not[ \t]+)?{_COMPARISON}"
-_SIMPLE_CONDITION = re.compile(rf"[ \t]*{_OPERAND}(?:[ \t]+(?:and|or)[ \t]+{_OPERAND})*[ \t]*")
+_SIMPLE_CONDITION = rf"[ \t]*{_OPERAND}(?:[ \t]+(?:and|or)[ \t]+{_OPERAND})*[ \t]*"
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled on first use: a document without templates never needs them, and compiling
+    # both costs a one-step orch apply several milliseconds of its start-up.
+    return re.compile(pattern)
 
 
 def _simple_template(text: str, body: bool) -> bool:
@@ -64,7 +71,7 @@ def _simple_template(text: str, body: bool) -> bool:
         return False
     position = 0
     while (start := text.find("{{", position)) >= 0:
-        tag = _SIMPLE_TAG.match(text, start)
+        tag = _compiled(_SIMPLE_TAG).match(text, start)
         if tag is None:
             return False
         position = tag.end()
@@ -84,7 +91,7 @@ def _valid_template(text: str, body: bool) -> bool:
 
 @functools.lru_cache(maxsize=4096)
 def _valid_expression(expression: str) -> bool:
-    if _SIMPLE_CONDITION.fullmatch(expression):
+    if _compiled(_SIMPLE_CONDITION).fullmatch(expression):
         return True
     try:
         check_expression(expression, Where("", 1))

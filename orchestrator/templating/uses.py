@@ -10,6 +10,7 @@ property test checks that both read the simple texts alike.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -73,10 +74,17 @@ _OPERAND = (
     rf"(?:[ \t]*\|[ \t]*{_NAME})*"
 )
 _OPERATOR = r"[ \t]*(?:==|!=|<=|>=|[<>~+%*/-])[ \t]*|[ \t]+(?:and|or|(?:not[ \t]+)?in)[ \t]+"
-_EXPRESSION = re.compile(rf"[ \t]*{_OPERAND}(?:(?:{_OPERATOR}){_OPERAND})*[ \t]*")
-_PARTS = re.compile(rf"(?:{_STRING})|\|[ \t]*({_NAME})|({_CHAIN})")
+_EXPRESSION = rf"[ \t]*{_OPERAND}(?:(?:{_OPERATOR}){_OPERAND})*[ \t]*"
+_PARTS = rf"(?:{_STRING})|\|[ \t]*({_NAME})|({_CHAIN})"
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT_SPLIT = re.compile(r"[ \t]*\.[ \t]*")
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled on first use: most documents' step bodies hold no template at all, and these
+    # patterns cost a one-step orch apply milliseconds of its start-up.
+    return re.compile(pattern)
 
 
 class NotSimple(Exception):
@@ -94,7 +102,7 @@ def simple_template_uses(source: str, *, body: bool) -> Uses:
     for tag in _TAG.finditer(source):
         tags += 1
         inner = tag.group(1)
-        if "\n" in inner or _EXPRESSION.fullmatch(inner) is None:
+        if "\n" in inner or _compiled(_EXPRESSION).fullmatch(inner) is None:
             raise NotSimple
         _read(inner, source.count("\n", 0, tag.start()) + 1, names, filters)
     if tags != source.count("{{"):
@@ -104,7 +112,7 @@ def simple_template_uses(source: str, *, body: bool) -> Uses:
 
 def simple_expression_uses(expression: str) -> Uses:
     """The uses of a simple expression (an ``if`` condition); raises ``NotSimple``."""
-    if "\n" in expression or _EXPRESSION.fullmatch(expression) is None:
+    if "\n" in expression or _compiled(_EXPRESSION).fullmatch(expression) is None:
         raise NotSimple
     names: list[NameUse] = []
     filters: list[tuple[str, int]] = []
@@ -114,7 +122,7 @@ def simple_expression_uses(expression: str) -> Uses:
 
 def _read(text: str, line: int, names: list[NameUse], filters: list[tuple[str, int]]) -> None:
     """The names and filters of a simple expression, in order."""
-    for match in _PARTS.finditer(text):
+    for match in _compiled(_PARTS).finditer(text):
         filter_name, chain = match.groups()
         if filter_name is not None:
             filters.append((filter_name, line))
