@@ -10,7 +10,6 @@ that library is used::
      │    └── InputError     run-time inputs do not match the declarations
      ├── TemplateError       a template failed to render (names the document line)
      │    └── TemplateRefused  outside text could change a script, or a render limit was hit
-     ├── StepError           a step could not be prepared or started
      ├── TraceError          the git trace cannot be read or written
      └── PublishError        an artifact could not be packaged or published
 """
@@ -116,10 +115,6 @@ class TemplateError(OrchError):
 class TemplateRefused(TemplateError):
     """A template was refused: a value from outside the document could change a script's
     syntax, or rendering went beyond a limit (time, size)."""
-
-
-class StepError(OrchError):
-    """A step could not be prepared or started."""
 
 
 class TraceError(OrchError):

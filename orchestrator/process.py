@@ -1,5 +1,10 @@
 """The one place orch starts processes.
 
+Three ways, one for each kind of process: ``run`` for a step (below), ``run_captured`` for a
+short command whose output the caller reads (git), and ``spawn_detached`` for a process that
+outlives orch's own (a hook's runs in the background). Each takes the environment the
+process gets, whole: nothing is inherited by accident.
+
 Every step's process runs in a session of its own, so a timeout kills the whole tree it
 started. Output goes to a private file rather than a pipe: a step may leave a service running
 in the background (that is how "start, then verify health" works) and a pipe held open by
@@ -54,7 +59,6 @@ class Masker:
         for secret in given:
             values.update(line for line in secret.splitlines() if len(line) >= MIN_LINE)
             values.update(encoded_forms(secret))
-        self._given = given
         self._values = sorted(values, key=len, reverse=True)
 
     def __bool__(self) -> bool:
@@ -79,9 +83,6 @@ class Masker:
         if isinstance(value, dict):
             return {key: self.mask_value(item) for key, item in value.items()}
         return value
-
-    def extended(self, secrets: Iterable[str]) -> Masker:
-        return Masker([*self._given, *secrets])
 
 
 MIN_LINE = 4
@@ -253,6 +254,62 @@ def run(
         timed_out=timed_out,
         seconds=time.monotonic() - started,
     )
+
+
+@dataclass(frozen=True)
+class Captured:
+    """How a short command ended, and what it printed."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def run_captured(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    stdin: bytes | None = None,
+    timeout: float = 120.0,
+) -> Captured:
+    """Run a short command (git, mostly) to its end with exactly ``env`` and return what it
+    printed; its exit code is the caller's to judge.
+
+    Raises ``OSError`` when the program cannot be started, and ``TimeoutError`` (an
+    ``OSError`` too) after killing it when it runs longer than ``timeout`` seconds.
+    """
+    try:
+        done = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"{argv[0]} did not finish within {timeout:g} s") from None
+    return Captured(done.returncode, done.stdout, done.stderr)
+
+
+def spawn_detached(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path) -> int:
+    """Start ``argv`` in a session of its own with exactly ``env``, its output appended to
+    ``log``, and return its pid without waiting: it outlives the caller (a hook's runs go on
+    after git gets its prompt back). Raises ``OSError`` when it cannot be started."""
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid
 
 
 def _follower(

@@ -11,16 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchestrator.api.answers import Answered, cancel, confirm
-    from orchestrator.api.apply import (
-        Prepared,
-        RunInterrupted,
-        RunRequest,
-        apply,
-        prepare,
-        run_prepared,
+    from orchestrator.api.apply import RunInterrupted, apply, prepare, run_prepared
+    from orchestrator.api.inspect import (
+        FoundDocument,
+        Plan,
+        list_documents,
+        plan,
+        summary,
+        validate,
     )
-    from orchestrator.api.history import (
-        Shown,
+    from orchestrator.api.outbox_delivery import Delivery, publish_pending
+    from orchestrator.api.queued_runs import Queued, enqueue, pending_runs, run_queued
+    from orchestrator.api.reading_runs import (
+        RunDetails,
         StepLog,
         iter_runs,
         logs,
@@ -29,53 +32,51 @@ if TYPE_CHECKING:
         show,
         step_logs,
     )
-    from orchestrator.api.inspect import Listed, Plan, list_documents, plan, summary, validate
-    from orchestrator.api.publishing import Delivery, publish_pending
-    from orchestrator.api.queueing import Queued, enqueue, pending_runs, run_queued
-    from orchestrator.api.recording import log_tail, run_folder
+    from orchestrator.api.recording_runs import log_tail, run_folder
     from orchestrator.api.rerunning import enqueue_again, prepared_again
+    from orchestrator.api.run_request import Prepared, RunRequest
     from orchestrator.api.scheduling import SchedulePass, schedule_forever, schedule_once
     from orchestrator.api.watching import RunEvent, RunWatch, watch
     from orchestrator.runner import PlannedStep
 
 _HOMES = {
     "Answered": "orchestrator.api.answers",
-    "Delivery": "orchestrator.api.publishing",
-    "Listed": "orchestrator.api.inspect",
+    "Delivery": "orchestrator.api.outbox_delivery",
+    "FoundDocument": "orchestrator.api.inspect",
     "Plan": "orchestrator.api.inspect",
     "PlannedStep": "orchestrator.runner",
-    "Prepared": "orchestrator.api.apply",
-    "Queued": "orchestrator.api.queueing",
+    "Prepared": "orchestrator.api.run_request",
+    "Queued": "orchestrator.api.queued_runs",
     "RunEvent": "orchestrator.api.watching",
     "RunInterrupted": "orchestrator.api.apply",
-    "RunRequest": "orchestrator.api.apply",
+    "RunRequest": "orchestrator.api.run_request",
     "RunWatch": "orchestrator.api.watching",
     "SchedulePass": "orchestrator.api.scheduling",
-    "Shown": "orchestrator.api.history",
-    "StepLog": "orchestrator.api.history",
+    "RunDetails": "orchestrator.api.reading_runs",
+    "StepLog": "orchestrator.api.reading_runs",
     "apply": "orchestrator.api.apply",
     "cancel": "orchestrator.api.answers",
     "confirm": "orchestrator.api.answers",
-    "enqueue": "orchestrator.api.queueing",
-    "iter_runs": "orchestrator.api.history",
+    "enqueue": "orchestrator.api.queued_runs",
+    "iter_runs": "orchestrator.api.reading_runs",
     "enqueue_again": "orchestrator.api.rerunning",
     "list_documents": "orchestrator.api.inspect",
-    "log_tail": "orchestrator.api.recording",
-    "logs": "orchestrator.api.history",
-    "pending_runs": "orchestrator.api.queueing",
+    "log_tail": "orchestrator.api.recording_runs",
+    "logs": "orchestrator.api.reading_runs",
+    "pending_runs": "orchestrator.api.queued_runs",
     "plan": "orchestrator.api.inspect",
     "prepare": "orchestrator.api.apply",
     "prepared_again": "orchestrator.api.rerunning",
-    "publish_pending": "orchestrator.api.publishing",
-    "recover": "orchestrator.api.history",
-    "run_folder": "orchestrator.api.recording",
+    "publish_pending": "orchestrator.api.outbox_delivery",
+    "recover": "orchestrator.api.reading_runs",
+    "run_folder": "orchestrator.api.recording_runs",
     "run_prepared": "orchestrator.api.apply",
-    "run_queued": "orchestrator.api.queueing",
-    "runs": "orchestrator.api.history",
+    "run_queued": "orchestrator.api.queued_runs",
+    "runs": "orchestrator.api.reading_runs",
     "schedule_forever": "orchestrator.api.scheduling",
     "schedule_once": "orchestrator.api.scheduling",
-    "show": "orchestrator.api.history",
-    "step_logs": "orchestrator.api.history",
+    "show": "orchestrator.api.reading_runs",
+    "step_logs": "orchestrator.api.reading_runs",
     "summary": "orchestrator.api.inspect",
     "validate": "orchestrator.api.inspect",
     "watch": "orchestrator.api.watching",
@@ -84,17 +85,17 @@ _HOMES = {
 __all__ = [
     "Answered",
     "Delivery",
-    "Listed",
+    "FoundDocument",
     "Plan",
     "PlannedStep",
     "Prepared",
     "Queued",
+    "RunDetails",
     "RunEvent",
     "RunInterrupted",
     "RunRequest",
     "RunWatch",
     "SchedulePass",
-    "Shown",
     "StepLog",
     "apply",
     "cancel",

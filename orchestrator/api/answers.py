@@ -27,9 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.recording import ANSWER, trace_reader
+from orchestrator.api.recording_runs import ANSWER, trace_reader
 from orchestrator.api.recovering import recover, replayed_record
-from orchestrator.api.workspace import Place, git_identity, locate
+from orchestrator.api.workspace import DocumentHome, git_identity, locate
 from orchestrator.errors import OrchError, TraceError, UsageError
 from orchestrator.record import Answer, timestamp, utc_now
 from orchestrator.runner.steering import CANCEL, CONFIRM
@@ -138,7 +138,7 @@ class Answered:
     cleanup: tuple[str, ...] = ()
 
 
-def person(place: Place) -> str:
+def person(place: DocumentHome) -> str:
     """Who answers from this command line: git's identity, else the login name."""
     return git_identity(place.root) or os.environ.get("USER") or "unknown"
 
@@ -193,7 +193,7 @@ def _answer(where: Path, run: str, action: str, step: str | None, actor: str | N
     return Answered(run_id, workflow, action, step, answer.by, state, final, cleanup)
 
 
-def current_record(place: Place, run: str) -> tuple[str, str, dict[str, Any]]:
+def current_record(place: DocumentHome, run: str) -> tuple[str, str, dict[str, Any]]:
     """(workflow, run id, record) of ``run``: this host's run folder when it is further
     along than the trace (a run in progress), else the trace's."""
     reader = trace_reader(place)
@@ -208,7 +208,7 @@ def current_record(place: Place, run: str) -> tuple[str, str, dict[str, Any]]:
     return workflow, run_id, record
 
 
-def local_record(place: Place, workflow: str, run_id: str) -> dict[str, Any] | None:
+def local_record(place: DocumentHome, workflow: str, run_id: str) -> dict[str, Any] | None:
     """The record of a run as this host's run folder holds it (None when it has none)."""
     return replayed_record(place.settings.state_dir / "runs" / workflow / run_id)
 
@@ -246,7 +246,7 @@ def _gone(path: Path, seconds: float) -> bool:
     return True
 
 
-def _outcome(place: Place, run_id: str, answer: Answer) -> dict[str, Any]:
+def _outcome(place: DocumentHome, run_id: str, answer: Answer) -> dict[str, Any]:
     """The run's record once it shows what the answer did (or the newest, after a while): a
     cancel ended the run, or it runs cleanup steps now, cancelled by this answer."""
     deadline = time.monotonic() + OUTCOME_SECONDS

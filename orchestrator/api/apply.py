@@ -10,16 +10,19 @@ import os
 import secrets
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__, document, runner
-from orchestrator.api import ending, history, recording
+from orchestrator.api import ending, recording_runs
 from orchestrator.api.lock import WaitNotice, workflow_lock
+from orchestrator.api.recovering import recover
+from orchestrator.api.run_request import Prepared as Prepared  # named here as ever
+from orchestrator.api.run_request import RunRequest as RunRequest
 from orchestrator.api.workspace import (
-    Place,
+    DocumentHome,
     git_identity,
     locate,
     relative_to_root,
@@ -30,10 +33,8 @@ from orchestrator.model import Document, DocumentStatus, RunState, StepKind, Tri
 from orchestrator.process import MASK, Masker
 from orchestrator.record import (
     DocumentInfo,
-    Resumption,
     RunError,
     RunRecord,
-    StepRecord,
     TriggerInfo,
     WorkflowInfo,
     Workspace,
@@ -54,66 +55,6 @@ CREDENTIAL_VARIABLES = frozenset(
 )
 # Set in every step's environment so that an orch hook inside a run knows to do nothing.
 ACTIVE_RUN_VARIABLE = "ORCH_ACTIVE_RUN"
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """What somebody asked to run, and how."""
-
-    path: Path
-    cli_inputs: tuple[str, ...] = ()
-    inputs_file: Path | None = None
-    supplied_inputs: Mapping[str, Any] | None = None
-    trigger: Trigger = Trigger.MANUAL
-    actor: str | None = None
-    allow_draft: bool = False
-    confirmed: frozenset[str] = frozenset()
-    workdir: Path | None = None
-    cron_time: str | None = None
-    run_id: str | None = None
-    environ: Mapping[str, str] | None = None
-    queued_at: datetime | None = None
-    # Validated to be sent to a broker: secrets are the worker's, not checked here.
-    for_broker: bool = False
-    # Where a broker run ran (labels, worker, sequence, fencing token): see distributed.md.
-    placement: Mapping[str, Any] | None = None
-    # Whether a person can be asked at a manual step (orch apply at a terminal). A run by
-    # hand that cannot ask is refused before anything runs when a manual step is not
-    # confirmed in advance.
-    interactive: bool = True
-    # Whether a manual step nobody confirmed in advance makes the run wait for a person
-    # (orch confirm / orch cancel); None: unattended triggers wait, runs by hand do not.
-    waits_for_people: bool | None = None
-    rerun_of: str | None = None
-    resumes: Resumption | None = None
-    # The records a resumed run takes over instead of running those steps, and their logs.
-    taken_over: Mapping[str, StepRecord] = field(default_factory=dict)
-    taken_over_logs: Mapping[str, bytes] = field(default_factory=dict)
-
-    @property
-    def waits(self) -> bool:
-        if self.waits_for_people is not None:
-            return self.waits_for_people
-        return self.trigger is not Trigger.MANUAL
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A request that passed validation: nothing has run yet."""
-
-    request: RunRequest
-    place: Place
-    document: Document
-    relative_path: str
-    inputs: Mapping[str, Any]
-    masker: Masker
-    environ: Mapping[str, str]
-    workdir: Path
-    secret_inputs: frozenset[str] = field(default_factory=frozenset)
-    # Only when planning: secrets not set, and secret inputs not given (placeholders stand
-    # in for their values).
-    missing_secrets: tuple[str, ...] = ()
-    missing_secret_inputs: tuple[str, ...] = ()
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -142,7 +83,7 @@ def prepare(request: RunRequest, *, plan: bool = False) -> Prepared:
 
 def validate_request(
     request: RunRequest,
-    place: Place,
+    place: DocumentHome,
     doc: Document,
     relative_path: str,
     environ: Mapping[str, str],
@@ -431,19 +372,25 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 def run_prepared(
-    prepared: Prepared, observer: runner.Observer, on_wait: WaitNotice | None = None
+    prepared: Prepared,
+    observer: runner.Observer,
+    on_wait: WaitNotice | None = None,
 ) -> RunRecord:
     """Execute a prepared run; ``on_wait`` hears when another run of the workflow is ahead.
+
+    A run in a temporary worktree (``RunRequest.worktree``) removes it once the steps and
+    artifacts are done, just before its end is recorded: a run reported finished has left
+    nothing behind.
 
     Returns the final record. Raises ``RunInterrupted`` on Ctrl-C (after recording the run),
     and an ``OrchError`` only when the run could not start (then nothing ran).
     """
-    history.recover(prepared.place)
+    recover(prepared.place)
     run_id = prepared.request.run_id or new_run_id()
     record = new_record(prepared, run_id)
-    execution = execution_for(prepared, record, recording.run_folder(prepared, run_id))
+    execution = execution_for(prepared, record, recording_runs.run_folder(prepared, run_id))
     env = runner.prepare(execution)
-    book = recording.RunBook.open(prepared, execution.run_folder)
+    book = recording_runs.RunRecorder.open(prepared, execution.run_folder)
     execution = dataclasses.replace(execution, on_process_start=book.note_process)
     with contextlib.ExitStack() as held:
         try:
@@ -453,7 +400,7 @@ def run_prepared(
         except OSError as exc:
             book.abandon()
             problem = describe_os_error(exc, "taking the workflow's lock")
-            raise TraceError(f"{problem}; {recording.DID_NOT_START}") from None
+            raise TraceError(f"{problem}; {recording_runs.DID_NOT_START}") from None
         except BaseException:  # Ctrl-C while waiting for another run of the workflow
             book.abandon()
             raise
@@ -464,10 +411,15 @@ def _execute(
     prepared: Prepared,
     execution: runner.Execution,
     env: dict[str, str],
-    book: recording.RunBook,
+    book: recording_runs.RunRecorder,
     record: RunRecord,
     observer: runner.Observer,
 ) -> RunRecord:
+    def end(record: RunRecord, error: RunError | None) -> RunRecord:
+        if prepared.request.worktree is not None:
+            prepared.request.worktree.remove()
+        return ending.record_end(book, record, error)
+
     record = dataclasses.replace(record, steps=runner.initial_steps(execution))
     started = utc_now()
     record = dataclasses.replace(record, started_at=started).moved_to(RunState.RUNNING, started)
@@ -491,7 +443,7 @@ def _execute(
         record = control.merged(runner.execute(execution, record, env, watcher))
     except runner.RunInterrupted as exc:
         try:
-            final = ending.record_end(book, control.merged(exc.record), exc.record.error)
+            final = end(control.merged(exc.record), exc.record.error)
         finally:
             exc.restore()
         ending.log_end(final)
@@ -500,13 +452,13 @@ def _execute(
         # A bug in orch (or a signal other than Ctrl-C): the run must not stay open.
         record = control.merged(watcher.latest(record))
         cut = RunError(step=ending.running_step(record), message=f"orch failed: {exc}")
-        ending.log_end(ending.record_end(book, record, cut))
+        ending.log_end(end(record, cut))
         raise
     error = record.error
     if prepared.document.artifacts and record.cancelled is None:
         record, problem = ending.artifacts(prepared, execution, env, record)
         if problem is not None and error is None:
             error = RunError(step=None, message=problem)
-    final = ending.record_end(book, record, error)
+    final = end(record, error)
     ending.log_end(final)
     return final

@@ -18,7 +18,6 @@ refused before it is recorded.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 import threading
@@ -29,22 +28,20 @@ from typing import Any
 
 from orchestrator.api.apply import (
     GitFacts,
-    Prepared,
-    RunRequest,
-    masked_inputs,
     new_record,
     new_run_id,
     prepare,
     validate_request,
 )
-from orchestrator.api.queueing import Queued, fail_pending, pending_runs, record_pending
-from orchestrator.api.recording import trace_writer
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.queued_runs import Queued, fail_pending, pending_runs, record_pending
+from orchestrator.api.recording_runs import trace_writer
+from orchestrator.api.run_request import Prepared, RunRequest
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.broker import routing
 from orchestrator.broker.connection import BrokerUnavailable
-from orchestrator.broker.ledger import Ledger
+from orchestrator.broker.ledger import Ledger, ledger_for
 from orchestrator.broker.message import RunMessage
-from orchestrator.errors import Diagnostic, InputError, OrchError, TraceError, UsageError
+from orchestrator.errors import OrchError, TraceError, UsageError
 from orchestrator.model import Document, Trigger
 from orchestrator.record import RunRecord, timestamp, utc_now
 from orchestrator.trace import repo, shared
@@ -66,11 +63,11 @@ class Sent:
     record: RunRecord | None = None
 
 
-def broker_url(place: Place) -> str | None:
+def broker_url(place: DocumentHome) -> str | None:
     return place.settings.broker_url
 
 
-def require_broker(place: Place) -> str:
+def require_broker(place: DocumentHome) -> str:
     """The broker URL and a usable trace remote, or a UsageError saying what to set."""
     url = place.settings.broker_url
     if not url:
@@ -93,11 +90,6 @@ def require_broker(place: Place) -> str:
     return url
 
 
-@functools.lru_cache(maxsize=8)
-def ledger_for(url: str) -> Ledger:
-    return Ledger(url)
-
-
 # Celery applications by broker URL (typed Any: Celery ships no type hints).
 _apps: dict[str, Any] = {}
 _apps_lock = threading.Lock()
@@ -113,49 +105,11 @@ def celery_for(url: str) -> Any:
         return app
 
 
-def check_broker(place: Place) -> str:
+def check_broker(place: DocumentHome) -> str:
     """Fail now, with what to do, when the broker or the trace remote is not usable."""
     url = require_broker(place)
     ledger_for(url).ping()
     return url
-
-
-def refuse_secret_inputs(prepared: Prepared) -> None:
-    """Secrets never go through the broker: refuse a run that supplies a secret input, or
-    an input that holds the value of a secret."""
-    doc = prepared.document
-    problems = []
-    masked = masked_inputs(prepared)
-    for name, value in prepared.inputs.items():
-        decl = doc.input(name)
-        line = decl.line if decl is not None else doc.line_of("inputs")
-        if name in prepared.secret_inputs:
-            default = decl.default if decl is not None and decl.has_default else None
-            if value is not None and value != default:
-                problems.append(
-                    _problem(
-                        prepared,
-                        line,
-                        f"input '{name}' is secret, and secrets never travel through the broker:"
-                        " give the workers the value in their environment (secrets:) instead",
-                    )
-                )
-        elif masked.get(name) != value:
-            problems.append(
-                _problem(
-                    prepared,
-                    line,
-                    f"input '{name}' holds the value of a secret, and secrets never travel "
-                    "through the broker",
-                )
-            )
-    if problems:
-        raise InputError(problems)
-
-
-def _problem(prepared: Prepared, line: int, message: str) -> Diagnostic:
-    source = "<request>" if prepared.request.trigger is Trigger.API else str(prepared.document.path)
-    return Diagnostic(source, 1 if source == "<request>" else line, 1, message)
 
 
 def sendable_inputs(prepared: Prepared) -> dict[str, Any]:
@@ -163,7 +117,7 @@ def sendable_inputs(prepared: Prepared) -> dict[str, Any]:
     return {k: v for k, v in prepared.inputs.items() if k not in prepared.secret_inputs}
 
 
-def message_for(place: Place, queued: Queued) -> RunMessage:
+def message_for(place: DocumentHome, queued: Queued) -> RunMessage:
     settings = place.settings
     assert settings.trace_remote is not None
     placement = queued.placement or {}
@@ -198,7 +152,7 @@ def _remote_url(root: Path, remote: str) -> str:
     return known
 
 
-def send(place: Place, queued: Queued) -> Sent:
+def send(place: DocumentHome, queued: Queued) -> Sent:
     """Hand a run recorded ``pending`` to the workers (see the module's description).
 
     Raises ``NotSent`` after recording the run ``failed`` when the trace remote or the
@@ -232,7 +186,7 @@ def ring(
     ledger: Ledger,
     message: RunMessage,
     queue: str,
-    place: Place | None = None,
+    place: DocumentHome | None = None,
     queued: Queued | None = None,
 ) -> None:
     """Publish the run's message. When that fails right after registering, the run is taken
@@ -253,7 +207,7 @@ def ring(
         raise _not_sent(place, queued, str(exc)) from exc
 
 
-def _not_sent(place: Place, queued: Queued, reason: str) -> NotSent:
+def _not_sent(place: DocumentHome, queued: Queued, reason: str) -> NotSent:
     text = f"the run could not be sent to the workers: {reason}; submit it again"
     try:
         fail_pending(place, queued, text)
@@ -298,7 +252,7 @@ def queue_request(request: RunRequest) -> Sent:
 
 
 def submit_committed(
-    place: Place,
+    place: DocumentHome,
     commit: str,
     doc: Document,
     relative_path: str,
@@ -327,7 +281,7 @@ def submit_committed(
     return submit(prepared, commit, facts)
 
 
-def restore(place: Place) -> int:
+def restore(place: DocumentHome) -> int:
     """At ``orch serve``'s start: send the runs left ``pending`` that the broker does not
     know (a server that stopped between recording and sending); how many were sent."""
     from orchestrator.api.remote_view import refresh

@@ -9,16 +9,13 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orchestrator import runner
-from orchestrator.api import recording
+from orchestrator.api import recording_runs
+from orchestrator.api.run_request import Prepared
 from orchestrator.errors import describe_os_error
 from orchestrator.model import RunState, Step, StepState
 from orchestrator.record import RunError, RunRecord, StepRecord, utc_now
-
-if TYPE_CHECKING:
-    from orchestrator.api.apply import Prepared
 
 log = logging.getLogger("orch")
 
@@ -32,11 +29,11 @@ def artifacts(
     # (sqlite3), which a run without artifacts should not pay for at start-up.
     import sqlite3
 
-    from orchestrator.api import publication
+    from orchestrator.api import run_artifacts
 
     template_context = runner.context_after(execution, env, record)
     try:
-        return publication.generate_and_publish(prepared, record, template_context)
+        return run_artifacts.generate_and_publish(prepared, record, template_context)
     except OSError as exc:
         return record, _artifact_problem(prepared, exc)
     except sqlite3.Error as exc:
@@ -94,7 +91,9 @@ def _raised_in(exc: BaseException) -> str | None:
     return None
 
 
-def record_end(book: recording.RunBook, record: RunRecord, error: RunError | None) -> RunRecord:
+def record_end(
+    book: recording_runs.RunRecorder, record: RunRecord, error: RunError | None
+) -> RunRecord:
     """Record the run's end. When that fails (a full disk, a broken trace) the run is
     ``failed`` with the reason, and its final record waits for the next orch command."""
     final = _finished(record, error)
@@ -119,7 +118,7 @@ class KeepsRunFolderCurrent:
     """Passes step changes on, and notes each in the run folder's journal, so that a run whose
     process dies can be recovered with the step it was in (one small append per change)."""
 
-    def __init__(self, observer: runner.Observer, book: recording.RunBook):
+    def __init__(self, observer: runner.Observer, book: recording_runs.RunRecorder):
         self._observer = observer
         self._book = book
         self._steps: dict[str, StepRecord] = {}

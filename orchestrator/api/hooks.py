@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import hooks, runner
-from orchestrator.api.apply import ACTIVE_RUN_VARIABLE, RunRequest, prepare, run_prepared
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.apply import ACTIVE_RUN_VARIABLE, prepare, run_prepared
+from orchestrator.api.run_request import RunRequest
+from orchestrator.api.workspace import DocumentHome, locate
+from orchestrator.api.worktrees import temporary_worktree
 from orchestrator.errors import Diagnostic, OrchError, UsageError
 from orchestrator.hooks import BACKUP_SUFFIX, Change
 from orchestrator.model import Document, RunState, Trigger
 from orchestrator.trace.gitcmd import LOCATION_VARIABLES, git_environment
-from orchestrator.trace.repo import changed_files, repo_root, worktree_add, worktree_remove
+from orchestrator.trace.repo import changed_files, repo_root
 
 PRE_COMMIT, POST_COMMIT, POST_MERGE = hooks.HOOK_NAMES
 NOT_RUN = "not run"
@@ -128,7 +128,7 @@ def run_hook(
 
 def _after_change(
     name: str,
-    place: Place,
+    place: DocumentHome,
     commit: str | None,
     base: str | None,
     args: Sequence[str],
@@ -178,25 +178,19 @@ def _run_in_worktree(
     root: Path, commit: str, path: str, workflow: str, actor: str, env: Mapping[str, str]
 ) -> HookRun:
     """Run one document in a temporary detached worktree of ``commit``, removed afterwards."""
-    scratch = Path(tempfile.mkdtemp(prefix="orch-hook-"))
-    tree = scratch / "worktree"
     try:
-        worktree_add(root, commit, tree)
-        try:
+        with temporary_worktree(root, commit) as tree:
             request = RunRequest(
-                path=tree / path,
-                workdir=tree,
+                path=tree.path / path,
+                workdir=tree.path,
+                worktree=tree,
                 trigger=Trigger.HOOK,
                 actor=actor,
                 environ=env,
             )
             record = run_prepared(prepare(request), runner.SilentObserver())
-        finally:
-            worktree_remove(root, tree)
     except OrchError as exc:
         return HookRun(path, workflow, None, NOT_RUN, str(exc))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     message = None
     if record.error is not None:
         where = f"step '{record.error.step}': " if record.error.step else ""
@@ -205,7 +199,7 @@ def _run_in_worktree(
 
 
 def _send(
-    place: Place, commit: str, path: str, doc: Document, actor: str, env: Mapping[str, str]
+    place: DocumentHome, commit: str, path: str, doc: Document, actor: str, env: Mapping[str, str]
 ) -> HookRun:
     """With a broker: record the run ``pending`` and send it to the workers."""
     from orchestrator.api import dispatch

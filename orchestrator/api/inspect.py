@@ -9,7 +9,7 @@ from typing import Any
 
 from orchestrator import document, runner, schedule
 from orchestrator.api.apply import RunRequest, execution_for, new_record, new_run_id, prepare
-from orchestrator.api.recording import run_folder
+from orchestrator.api.recording_runs import run_folder
 from orchestrator.api.workspace import locate
 from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import Diagnostic, DocumentError
@@ -71,29 +71,31 @@ def plan(request: RunRequest) -> Plan:
 
 
 @dataclass(frozen=True)
-class Listed:
+class FoundDocument:
     path: Path
     document: Document | None
     problems: tuple[Diagnostic, ...] = ()
 
 
-def list_documents(paths: Sequence[Path], cache: DocumentCache | None = None) -> list[Listed]:
+def list_documents(
+    paths: Sequence[Path], cache: DocumentCache | None = None
+) -> list[FoundDocument]:
     """Every intent document under ``paths``, parsed. With a ``cache``, unchanged files are
     not parsed again, and the cache forgets documents no longer found."""
     load = document.load if cache is None else cache.load
-    listed: list[Listed] = []
+    listed: list[FoundDocument] = []
     found = documents_under(paths)
     for path in found:
         try:
-            listed.append(Listed(path=path, document=load(path)))
+            listed.append(FoundDocument(path=path, document=load(path)))
         except DocumentError as exc:
-            listed.append(Listed(path=path, document=None, problems=exc.diagnostics))
+            listed.append(FoundDocument(path=path, document=None, problems=exc.diagnostics))
     if cache is not None:
         cache.retain(found)
     return listed
 
 
-def summary(item: Listed) -> dict[str, Any]:
+def summary(item: FoundDocument) -> dict[str, Any]:
     """One row of ``orch list``."""
     doc = item.document
     triggers: list[str] = []

@@ -15,12 +15,12 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from orchestrator.api.workspace import Place
+from orchestrator.api.workspace import DocumentHome
 
 WaitNotice = Callable[[str], None]
 
 
-def lock_path(place: Place, workflow_id: str) -> Path:
+def lock_path(place: DocumentHome, workflow_id: str) -> Path:
     return place.settings.state_dir / "locks" / f"{workflow_id}.lock"
 
 
@@ -44,7 +44,7 @@ def _ignore(state_dir: Path) -> None:
 
 @contextlib.contextmanager
 def workflow_lock(
-    place: Place,
+    place: DocumentHome,
     workflow_id: str,
     on_wait: WaitNotice | None = None,
     *,

@@ -2,7 +2,7 @@
 
 The trace says which runs are open and who owns them; the run folder under ``.orch/runs/``
 says how far each got: the journal of step changes and step processes, and the final record
-a run kept when it could not commit it (see ``recording``).
+a run kept when it could not commit it (see ``recording_runs``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.recording import (
+from orchestrator.api.recording_runs import (
     ACTIVE_RUNS,
     JOURNAL,
     RESERVE,
@@ -22,7 +22,7 @@ from orchestrator.api.recording import (
     trace_reader,
     trace_writer,
 )
-from orchestrator.api.workspace import Place
+from orchestrator.api.workspace import DocumentHome
 from orchestrator.errors import TraceError
 from orchestrator.trace import encode_record
 from orchestrator.trace.recovery import recover_dead_runs
@@ -30,7 +30,7 @@ from orchestrator.trace.recovery import recover_dead_runs
 log = logging.getLogger("orch")
 
 
-def recover(place: Place) -> list[str]:
+def recover(place: DocumentHome) -> list[str]:
     """Close the open runs of this host whose orch process is gone; their ids."""
     if place.in_repository and not _has_trace(place):
         return []
@@ -53,7 +53,7 @@ def recover(place: Place) -> list[str]:
     return recovered
 
 
-def _has_trace(place: Place) -> bool:
+def _has_trace(place: DocumentHome) -> bool:
     try:
         return trace_reader(place).tip_ref() is not None
     except TraceError:

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.dispatch import ledger_for
-from orchestrator.api.recording import trace_writer
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.recording_runs import trace_writer
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.broker import fleet
 from orchestrator.broker.connection import BrokerUnavailable, redacted
-from orchestrator.broker.ledger import Ledger
+from orchestrator.broker.ledger import Ledger, ledger_for
 from orchestrator.broker.message import RunMessage
 from orchestrator.errors import TraceError, UsageError
 from orchestrator.trace import shared
@@ -31,7 +30,7 @@ _refreshed: dict[tuple[Path, str], float] = {}
 _refresh_lock = threading.Lock()
 
 
-def refresh(place: Place, *, force: bool = False) -> None:
+def refresh(place: DocumentHome, *, force: bool = False) -> None:
     """Fold the shared trace into the local one (at most once a second), so that readers
     see what workers recorded. A remote that cannot be reached is a warning, not an error."""
     remote = place.settings.trace_remote
@@ -52,7 +51,7 @@ def refresh(place: Place, *, force: bool = False) -> None:
 _published: dict[tuple[Path, str], str] = {}
 
 
-def publish(place: Place) -> None:
+def publish(place: DocumentHome) -> None:
     """Push the folded trace to the remote's trace branch, the merged view of every writer's
     ref (``orch serve`` calls this after each refresh); nothing when it did not change."""
     remote, branch = place.settings.trace_remote, place.settings.trace_branch
@@ -70,7 +69,7 @@ def publish(place: Place) -> None:
     _published[key] = tip
 
 
-def note_waiting(place: Place, records: Sequence[dict[str, Any]]) -> None:
+def note_waiting(place: DocumentHome, records: Sequence[dict[str, Any]]) -> None:
     """Say, in each pending broker run's ``waiting``, what it waits for."""
     pending = [r for r in records if r.get("state") == "pending" and r.get("placement")]
     url = place.settings.broker_url

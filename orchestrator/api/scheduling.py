@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import document, runner
-from orchestrator.api.apply import RunRequest, prepare, run_prepared
-from orchestrator.api.recording import trace_reader, trace_writer
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.apply import prepare, run_prepared
+from orchestrator.api.recording_runs import trace_reader, trace_writer
+from orchestrator.api.run_request import RunRequest
+from orchestrator.api.workspace import DocumentHome, locate
+from orchestrator.api.worktrees import temporary_worktree
 from orchestrator.errors import Diagnostic, DocumentError, OrchError, UsageError
 from orchestrator.model import Document, DocumentStatus, RunState, Trigger
 from orchestrator.record import RunRecord
@@ -140,7 +141,9 @@ def _schedule_diagnostic(relpath: str, doc: Document, problem: ScheduleProblem) 
     return Diagnostic(relpath, line, 1, f"on.schedule cannot be evaluated: {problem}")
 
 
-def committed_documents(place: Place, commit: str) -> tuple[list[Document], list[Diagnostic]]:
+def committed_documents(
+    place: DocumentHome, commit: str
+) -> tuple[list[Document], list[Diagnostic]]:
     """The intent documents as ``commit`` holds them, and the problems of those that cannot
     be read but ask for scheduled runs (``status: approved`` and a ``schedule`` key): such a
     document would otherwise never run, silently. Other invalid documents are left out."""
@@ -221,7 +224,7 @@ def schedule_once(
 
 
 def run_due(
-    place: Place, commit: str, due: Due, reader: TraceReader, notify: Notice | None = None
+    place: DocumentHome, commit: str, due: Due, reader: TraceReader, notify: Notice | None = None
 ) -> RunRecord | None:
     """Claim the due time and run it; None when another scheduler had claimed it."""
     cron_time = parse_iso(due.cron_time)
@@ -246,25 +249,22 @@ def run_due(
     return record
 
 
-def _run_due_here(place: Place, commit: str, due: Due, notify: Notice | None) -> RunRecord:
-    with tempfile.TemporaryDirectory(prefix="orch-schedule-") as folder:
-        tree = repo.worktree_add(place.root, commit, Path(folder) / "tree")
-        try:
-            prepared = prepare(
-                RunRequest(
-                    path=tree / due.path,
-                    workdir=tree,
-                    trigger=Trigger.SCHEDULE,
-                    cron_time=due.cron_time,
-                    actor=ACTOR,
-                )
+def _run_due_here(place: DocumentHome, commit: str, due: Due, notify: Notice | None) -> RunRecord:
+    with temporary_worktree(place.root, commit) as tree:
+        prepared = prepare(
+            RunRequest(
+                path=tree.path / due.path,
+                workdir=tree.path,
+                worktree=tree,
+                trigger=Trigger.SCHEDULE,
+                cron_time=due.cron_time,
+                actor=ACTOR,
             )
-            return run_prepared(prepared, runner.SilentObserver(), notify)
-        finally:
-            repo.worktree_remove(place.root, tree)
+        )
+        return run_prepared(prepared, runner.SilentObserver(), notify)
 
 
-def _send_due(place: Place, commit: str, due: Due) -> RunRecord:
+def _send_due(place: DocumentHome, commit: str, due: Due) -> RunRecord:
     """With a broker: record the due run ``pending`` and send it to the workers."""
     from orchestrator.api import dispatch
 
@@ -279,7 +279,7 @@ def _send_due(place: Place, commit: str, due: Due) -> RunRecord:
     return sent.record
 
 
-def _claim_on_remote(place: Place, due: Due, cron_time: datetime) -> bool:
+def _claim_on_remote(place: DocumentHome, due: Due, cron_time: datetime) -> bool:
     """Take the cron time among every host pushing to the trace remote.
 
     When the remote cannot be asked, the local claim is given back and the error raised:

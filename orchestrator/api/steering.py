@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from orchestrator.api.answers import take_answer
 from orchestrator.api.ending import KeepsRunFolderCurrent
-from orchestrator.api.recording import RunBook
+from orchestrator.api.recording_runs import RunRecorder
 from orchestrator.errors import TraceError
 from orchestrator.model import RunState, Step, StepState
 from orchestrator.process import Masker
@@ -42,7 +42,7 @@ class RunControl:
 
     def __init__(
         self,
-        book: RunBook,
+        book: RunRecorder,
         watcher: KeepsRunFolderCurrent,
         record: RunRecord,
         masker: Masker,

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.api.answers import RunNotFound
-from orchestrator.api.recording import trace_reader
+from orchestrator.api.recording_runs import trace_reader
 from orchestrator.api.recovering import replayed_record
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.errors import TraceError
 from orchestrator.trace.layout import TERMINAL_STATES
 
@@ -44,7 +44,7 @@ class RunWatch:
 
     def __init__(
         self,
-        place: Place,
+        place: DocumentHome,
         run: str,
         *,
         step: str | None = None,

@@ -14,7 +14,7 @@ from orchestrator.trace.gitcmd import GitFailed, run_git
 
 
 @dataclass(frozen=True)
-class Place:
+class DocumentHome:
     """A document's home: the repository root (or its folder outside git) and settings."""
 
     root: Path
@@ -22,7 +22,7 @@ class Place:
     settings: config.Settings
 
 
-def locate(path: Path, environ: Mapping[str, str] | None = None) -> Place:
+def locate(path: Path, environ: Mapping[str, str] | None = None) -> DocumentHome:
     environ = os.environ if environ is None else environ
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
@@ -36,10 +36,10 @@ def locate(path: Path, environ: Mapping[str, str] | None = None) -> Place:
         if common.name == ".git" and common.parent != root:
             home = common.parent
     settings = config.load(root, environ, home=home)
-    return Place(root=root, in_repository=in_repository, settings=settings)
+    return DocumentHome(root=root, in_repository=in_repository, settings=settings)
 
 
-def relative_to_root(place: Place, path: Path) -> str:
+def relative_to_root(place: DocumentHome, path: Path) -> str:
     try:
         return path.resolve().relative_to(place.root.resolve()).as_posix()
     except ValueError:

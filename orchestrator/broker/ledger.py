@@ -21,6 +21,7 @@ the keys of one workflow; Redis runs each one atomically.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -345,3 +346,10 @@ def _now() -> str:
 
 
 __all__ = ["BrokerUnavailable", "Claim", "Head", "Ledger", "run_key"]
+
+
+@functools.lru_cache(maxsize=8)
+def ledger_for(url: str) -> Ledger:
+    """The one ledger this process uses for the broker at ``url`` (its Redis connections are
+    shared by every submitter and reader)."""
+    return Ledger(url)

@@ -5,7 +5,6 @@ DropBoxMini's errors reach the one error handler of the command line (``cli/erro
 """
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -47,22 +46,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def default_root(cwd: Path | None = None) -> Path:
-    """``.orch/dropbox`` under the current git repository's top, else under ``cwd``."""
-    here = Path.cwd() if cwd is None else cwd
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except OSError:
-        done = None
-    top = (
-        Path(done.stdout.strip()) if done and done.returncode == 0 and done.stdout.strip() else here
-    )
-    return top / ".orch" / "dropbox"
+    """The local store of runs here: ``.orch/dropbox`` of the repository (its main working
+    tree) holding ``cwd``, else of ``cwd`` itself; where ``orch apply`` publishes without
+    a DropBoxMini URL."""
+    from orchestrator.api.workspace import locate
+
+    return locate(Path.cwd() if cwd is None else cwd).settings.local_store
 
 
 def _client(

@@ -66,7 +66,8 @@ def worker(
 ) -> None:
     """Run the runs sent to the broker (a Celery worker; stop it with SIGTERM)."""
     from orchestrator.broker.routing import split_labels
-    from orchestrator.worker.runtime import WorkerOptions, run_worker
+    from orchestrator.worker.runtime import WorkerOptions
+    from orchestrator.worker.start import run_worker
 
     options = WorkerOptions(
         broker_url=_broker(broker),

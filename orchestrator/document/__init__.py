@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from orchestrator.durations import parse_duration
 from orchestrator.errors import Diagnostic, DocumentError, UsageError
 from orchestrator.globs import GlobError, path_filter, walk
 from orchestrator.model import Document
 
 from .build import build
-from .durations import parse_duration
 from .health import parse_health
 from .inputs import (
     InputLimits,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from orchestrator.durations import parse_duration
 from orchestrator.errors import Diagnostic, DocumentError, TemplateError
 from orchestrator.globs import pattern_problem
 from orchestrator.model import (
@@ -23,7 +24,6 @@ from orchestrator.model import (
 from orchestrator.templating import Where
 
 from . import bodies, frontmatter, references, schema, steps, templates
-from .durations import parse_duration
 from .frontmatter import Positions
 from .injection import quoting_problems
 from .inputs import environment_name, value_problems

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from orchestrator.durations import MAX_DURATION_TEXT, parse_duration, too_long
 from orchestrator.errors import Diagnostic
 
 from . import frontmatter
-from .durations import MAX_DURATION_TEXT, parse_duration, too_long
 from .suggest import did_you_mean
 
 HEALTH_KEYS = ("url", "expect", "timeout", "interval", "headers")

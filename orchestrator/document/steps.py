@@ -15,12 +15,12 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from orchestrator.durations import MAX_DURATION_TEXT, parse_duration, too_long
 from orchestrator.errors import Diagnostic, TemplateError
 from orchestrator.model import Defaults, Step, StepKind
 from orchestrator.templating import Where
 
 from . import conditions, fences
-from .durations import MAX_DURATION_TEXT, parse_duration, too_long
 from .health import health_problems, templated_health_problems
 from .suggest import did_you_mean
 from .templates import check_condition_syntax, check_template_syntax

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
@@ -42,16 +42,6 @@ DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF = 0.25
 DOWNLOAD_CHUNK = WRITE_PIECE
 DIRECT_READ_MIN = 4 * 1024 * 1024
-
-
-class ArtifactClient(Protocol):
-    def upload(self, path: Path, fields: UploadFields) -> ArtifactRecord: ...
-
-    def list(self, **filters: Any) -> list[ArtifactRecord]: ...
-
-    def get(self, artifact_id: str) -> ArtifactRecord: ...
-
-    def download(self, artifact_id: str, dest: Path) -> ArtifactRecord: ...
 
 
 def _filters(filters: dict[str, Any]) -> dict[str, Any]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestrator.errors import UsageError
+from orchestrator.process import spawn_detached
 from orchestrator.trace.gitcmd import git_environment
 
 # Set for the detached process, so that it runs in the foreground instead of detaching again.
@@ -45,16 +45,8 @@ def spawn(
     env = git_environment(environ)
     env[DETACH_VARIABLE] = "0"
     try:
-        with log.open("wb") as output:
-            subprocess.Popen(
-                [sys.executable, "-P", "-m", "orchestrator", *arguments],
-                cwd=root,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        argv = [sys.executable, "-P", "-m", "orchestrator", *arguments]
+        spawn_detached(argv, cwd=root, env=env, log=log)
     except OSError as exc:
         raise UsageError(f"cannot start orch in the background: {exc}") from exc
     return log

@@ -64,14 +64,14 @@ def check_staged(
     ``paths`` (relative to ``root``): check these instead, as the index holds them; the
     pre-commit framework names the files it checks (every file, for ``pre-commit run
     --all-files``)."""
-    env = repository.index_environment(environ, root)
-    named = repository.staged_paths(root, env) if paths is None else _relative(paths)
+    index = repository.index_file(environ, root)
+    named = repository.staged_paths(root, index) if paths is None else _relative(paths)
     staged = {p for p in named if is_intent_path(p, patterns)}
     if not staged:
         return []
     entries = {
         path: blob
-        for path, blob in repository.index_entries(root, env).items()
+        for path, blob in repository.index_entries(root, index).items()
         if is_intent_path(path, patterns)
     }
     parsed = parse_blobs(entries, repository.read_blobs(root, entries.values()))

@@ -2,20 +2,18 @@
 committed, who wrote a commit, what a range changed.
 
 Everything runs through :func:`~orchestrator.trace.gitcmd.run_git` (inherited ``GIT_*``
-location variables removed) except the two reads of the index in :func:`index_entries` and
-:func:`staged_paths`, which deliberately keep the ``GIT_INDEX_FILE`` git gave the pre-commit
-hook: ``git commit -a`` or ``git commit <paths>`` commit a temporary index, not
-``.git/index``, and that index is what must be checked.
+location variables removed). The two reads of the index in :func:`index_entries` and
+:func:`staged_paths` hand it the ``GIT_INDEX_FILE`` git gave the pre-commit hook:
+``git commit -a`` or ``git commit <paths>`` commit a temporary index, not ``.git/index``,
+and that index is what must be checked.
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from orchestrator.errors import TraceError
-from orchestrator.trace.gitcmd import GitFailed, git_environment, run_git
+from orchestrator.trace.gitcmd import GitFailed, run_git
 
 INDEX_VARIABLE = "GIT_INDEX_FILE"
 
@@ -78,39 +76,26 @@ def read_blobs(root: Path, blob_ids: Iterable[str]) -> dict[str, bytes]:
     return contents
 
 
-def index_environment(environ: Mapping[str, str], root: Path) -> dict[str, str]:
-    """The environment for reading the index git is committing: every inherited location
-    variable removed except ``GIT_INDEX_FILE``, made absolute (git may give it relative to the
-    work tree, where hooks start)."""
-    env = git_environment(environ)
+def index_file(environ: Mapping[str, str], root: Path) -> str | None:
+    """The index git is committing, as the pre-commit hook's ``GIT_INDEX_FILE`` names it,
+    made absolute (git may give it relative to the work tree, where hooks start); None
+    outside a hook: then git reads the repository's own index."""
     index = environ.get(INDEX_VARIABLE)
-    if index:
-        env[INDEX_VARIABLE] = str(root / index) if not Path(index).is_absolute() else index
-    env["LC_ALL"] = "C"
-    return env
+    if not index:
+        return None
+    return index if Path(index).is_absolute() else str(root / index)
 
 
-def _index_git(root: Path, env: Mapping[str, str], *args: str) -> bytes:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=root, env=dict(env), capture_output=True, timeout=120, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise TraceError(f"could not run git {' '.join(args)}: {exc}") from exc
-    if done.returncode != 0:
-        raise GitFailed(args, done.returncode, done.stderr.decode("utf-8", "replace"))
-    return done.stdout
-
-
-def staged_paths(root: Path, env: Mapping[str, str]) -> list[str]:
+def staged_paths(root: Path, index: str | None) -> list[str]:
     """Paths the commit being made adds, copies, modifies or renames (deletions excluded)."""
-    out = _index_git(root, env, "diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z", "--")
+    changed = ("diff", "--cached", "--name-only", "--diff-filter=ACMR", "-z", "--")
+    out = run_git(*changed, cwd=root, index_file=index)
     return sorted(_paths(out))
 
 
-def index_entries(root: Path, env: Mapping[str, str]) -> dict[str, str]:
+def index_entries(root: Path, index: str | None) -> dict[str, str]:
     """Every merged (stage 0) entry of the index: path -> blob id."""
-    out = _index_git(root, env, "ls-files", "-s", "-z")
+    out = run_git("ls-files", "-s", "-z", cwd=root, index_file=index)
     return {path: blob for (_mode, blob, stage), path in _listing(out) if stage == "0"}
 
 

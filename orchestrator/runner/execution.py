@@ -1,46 +1,20 @@
-"""What one run of a document needs (``Execution``), and who watches it (``Observer``)."""
+"""What one run of a document needs (``Execution``); who watches it is ``observer``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from orchestrator import templating
 from orchestrator.model import Document, Step
 from orchestrator.process import Masker
 from orchestrator.record import StepRecord
+from orchestrator.runner.observer import Observer as Observer  # named here as ever
+from orchestrator.runner.observer import SilentObserver as SilentObserver
 from orchestrator.runner.output import DEFAULT_LOG_CAP_BYTES
 from orchestrator.runner.steering import Steering
-
-
-class Observer(Protocol):
-    """Who watches a run: the CLI's live display, or nobody."""
-
-    @property
-    def verbose(self) -> bool: ...
-
-    def step_changed(self, step: StepRecord) -> None: ...
-
-    def step_output(self, step: str, line: str) -> None: ...
-
-    def confirm(self, step: Step, instruction: str) -> bool | None:
-        """Ask a person to confirm a manual step; None when nobody can be asked."""
-        ...
-
-
-class SilentObserver:
-    verbose = False
-
-    def step_changed(self, step: StepRecord) -> None:
-        pass
-
-    def step_output(self, step: str, line: str) -> None:
-        pass
-
-    def confirm(self, step: Step, instruction: str) -> bool | None:
-        return None
 
 
 @dataclass(frozen=True)

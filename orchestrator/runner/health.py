@@ -6,7 +6,6 @@ runtime identity, so a mismatch after the timeout is a failure that says what di
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,14 +14,12 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from orchestrator.durations import parse_duration
 from orchestrator.runner.outcome import Outcome
 
 if TYPE_CHECKING:
     import httpx
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h)?)+$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)?")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _KEYS = {"url", "expect", "timeout", "interval", "headers"}
 
 
@@ -42,10 +39,12 @@ class HealthSpec:
 def duration(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    text = str(value).strip()
-    if not _DURATION.match(text):
-        raise HealthSpecError(f"{value!r} is not a duration: write 30s, 2m or 1h")
-    return sum(float(n) * _UNIT_SECONDS[unit or None] for n, unit in _PART.findall(text))
+    try:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return parse_duration(str(value))
+    except ValueError:
+        raise HealthSpecError(f"{value!r} is not a duration: write 30s, 2m or 1h") from None
 
 
 def parse_spec(text: str) -> HealthSpec:

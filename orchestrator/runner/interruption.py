@@ -20,7 +20,7 @@ from orchestrator.process import Cancelled, Interrupted
 from orchestrator.record import Answer, RunError, RunRecord, StepRecord, Transition, utc_now
 
 if TYPE_CHECKING:
-    from orchestrator.runner.execution import Observer
+    from orchestrator.runner.observer import Observer
 
 INTERRUPTED = "interrupted"
 

@@ -21,7 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import __version__
-from orchestrator.api import answers, dispatch, history, queueing, rerunning, submissions
+from orchestrator.api import (
+    answers,
+    dispatch,
+    queued_runs,
+    reading_runs,
+    rerunning,
+    server_submissions,
+)
 from orchestrator.api.workspace import locate
 from orchestrator.document import InputTooLarge
 from orchestrator.document.cache import DocumentCache
@@ -129,7 +136,7 @@ def create_app(
     """
     runs = queue or make_queue(root, workers)
     max_request_bytes = locate(root).settings.max_request_bytes
-    intake = submissions.Submissions(root, for_broker=isinstance(runs, BrokerQueue))
+    intake = server_submissions.Submissions(root, for_broker=isinstance(runs, BrokerQueue))
     parsed = DocumentCache()
 
     @asynccontextmanager
@@ -183,16 +190,16 @@ def create_app(
     @app.get("/api/workflows")
     def list_workflows(_: Reader) -> list[dict[str, Any]]:
         """The intent documents: id, title, status, path and input declarations."""
-        return queueing.workflows(root, parsed)
+        return queued_runs.workflows(root, parsed)
 
     @app.post("/api/runs", status_code=202)
     def submit(body: RunSubmission, key: Runner) -> Accepted:
         """Validate now, record the run ``pending`` in the trace, queue it (trigger ``api``)."""
         try:
             queued = intake.enqueue(body.workflow, body.inputs, actor=key.name)
-        except queueing.UnknownWorkflow as exc:
+        except queued_runs.UnknownWorkflow as exc:
             raise ApiError(404, str(exc)) from None
-        except queueing.UncommittedDocument as exc:
+        except queued_runs.UncommittedDocument as exc:
             raise ApiError(409, str(exc)) from None
         except InputTooLarge as exc:
             raise ApiError(
@@ -217,13 +224,13 @@ def create_app(
         limit: Annotated[int, Query(ge=1, le=1000)] = 20,
     ) -> list[dict[str, Any]]:
         """Run records from the trace, newest first."""
-        return history.runs(root, workflow=workflow, state=state, limit=limit)
+        return reading_runs.runs(root, workflow=workflow, state=state, limit=limit)
 
     @app.get("/api/runs/{run_id}")
     def one_run(run_id: str, _: Reader) -> dict[str, Any]:
         """One run's record (``run.json``)."""
         try:
-            return history.show(root, run_id).record
+            return reading_runs.show(root, run_id).record
         except TraceError as exc:
             raise ApiError(404, str(exc)) from None
 
@@ -231,7 +238,7 @@ def create_app(
     def step_log(run_id: str, step: str, _: Reader) -> str:
         """A step's log, as text."""
         try:
-            found = history.logs(root, run_id, step)
+            found = reading_runs.logs(root, run_id, step)
         except TraceError as exc:
             raise ApiError(404, str(exc)) from None
         return found[0][1]

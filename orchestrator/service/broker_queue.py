@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from orchestrator.api import dispatch, queueing, remote_view
+from orchestrator.api import dispatch, queued_runs, remote_view
 from orchestrator.api.workspace import locate
 from orchestrator.service.queue import RunQueue, _serve_lock
 
@@ -55,7 +55,7 @@ class BrokerQueue(RunQueue):
             remote_view.refresh(self.place)
             remote_view.publish(self.place)
 
-    def put(self, queued: queueing.Queued) -> None:
+    def put(self, queued: queued_runs.Queued) -> None:
         """Send the run to the broker (``dispatch.NotSent`` when it could not go)."""
         sent = dispatch.send(self.place, queued)
         log.info(

@@ -19,13 +19,13 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from orchestrator.api import queueing
+from orchestrator.api import queued_runs
 from orchestrator.api.workspace import locate
 from orchestrator.errors import UsageError
 
 log = logging.getLogger("orch.serve")
 
-Runner = Callable[[Path, queueing.Queued], str]
+Runner = Callable[[Path, queued_runs.Queued], str]
 
 
 class RunQueue:
@@ -43,7 +43,7 @@ class RunQueue:
         self.workers = workers
         self._environ = environ
         self._run: Runner = run or self._run_queued
-        self._lines: dict[str, collections.deque[queueing.Queued]] = {}
+        self._lines: dict[str, collections.deque[queued_runs.Queued]] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._active: set[str] = set()
         self._condition = threading.Condition()
@@ -51,14 +51,14 @@ class RunQueue:
         self._threads: list[threading.Thread] = []
         self._lock_fd: int | None = None
 
-    def _run_queued(self, root: Path, queued: queueing.Queued) -> str:
-        return queueing.run_queued(root, queued, self._environ)
+    def _run_queued(self, root: Path, queued: queued_runs.Queued) -> str:
+        return queued_runs.run_queued(root, queued, self._environ)
 
     def open(self) -> int:
         """Take the repository's serve lock and queue the runs left ``pending``; how many."""
         if self._lock_fd is None:
             self._lock_fd = _serve_lock(self.root)
-        restored = queueing.pending_runs(self.root)
+        restored = queued_runs.pending_runs(self.root)
         for queued in restored:
             self.put(queued)
         return len(restored)
@@ -71,7 +71,7 @@ class RunQueue:
             thread.start()
             self._threads.append(thread)
 
-    def put(self, queued: queueing.Queued) -> None:
+    def put(self, queued: queued_runs.Queued) -> None:
         with self._condition:
             self._lines.setdefault(queued.workflow_id, collections.deque()).append(queued)
             wf = queued.workflow_id
@@ -79,7 +79,7 @@ class RunQueue:
                 self._ready.append(wf)
                 self._condition.notify()
 
-    def discard(self, run_id: str) -> queueing.Queued | None:
+    def discard(self, run_id: str) -> queued_runs.Queued | None:
         """Take a queued run that has not started out of its line (None: not queued here)."""
         with self._condition:
             for workflow, line in self._lines.items():
@@ -97,7 +97,7 @@ class RunQueue:
         queued = self.discard(run_id)
         if queued is None:
             return None
-        return queueing.cancel_if_asked(locate(self.root), queued)
+        return queued_runs.cancel_if_asked(locate(self.root), queued)
 
     def waiting(self) -> int:
         with self._condition:
@@ -116,7 +116,7 @@ class RunQueue:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _next(self) -> queueing.Queued | None:
+    def _next(self) -> queued_runs.Queued | None:
         with self._condition:
             while not self._stopping and not self._ready:
                 self._condition.wait()

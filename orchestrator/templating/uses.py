@@ -70,11 +70,18 @@ _OPERAND_NAME = r"(?!(?:and|or|not|in|is|if|else|elif|for|recursive)(?![A-Za-z0-
 _CHAIN = rf"{_NAME}(?:[ \t]*\.[ \t]*{_NAME})*"
 _STRING = r"'[^'\\{}\n]*'|\"[^\"\\{}\n]*\""
 _OPERAND = (
-    rf"(?:not[ \t]+)*(?:{_STRING}|[0-9]+(?:\.[0-9]+)?|{_OPERAND_NAME}(?:[ \t]*\.[ \t]*{_NAME})*)"
+    rf"(?:{_STRING}|[0-9]+(?:\.[0-9]+)?|{_OPERAND_NAME}(?:[ \t]*\.[ \t]*{_NAME})*)"
     rf"(?:[ \t]*\|[ \t]*{_NAME})*"
 )
-_OPERATOR = r"[ \t]*(?:==|!=|<=|>=|[<>~+%*/-])[ \t]*|[ \t]+(?:and|or|(?:not[ \t]+)?in)[ \t]+"
-_EXPRESSION = rf"[ \t]*{_OPERAND}(?:(?:{_OPERATOR}){_OPERAND})*[ \t]*"
+# ``not`` starts an operand only at the start or after ``and``/``or``: after a comparison or
+# an arithmetic operator Jinja does not read it as ``not`` (``a == not b``), so such a text
+# is left to Jinja's parser.
+_NOTS = r"(?:not[ \t]+)*"
+_OPERATOR = (
+    rf"[ \t]+(?:and|or)[ \t]+{_NOTS}"
+    r"|[ \t]*(?:==|!=|<=|>=|[<>~+%*/-])[ \t]*|[ \t]+(?:not[ \t]+)?in[ \t]+"
+)
+_EXPRESSION = rf"[ \t]*{_NOTS}{_OPERAND}(?:(?:{_OPERATOR}){_OPERAND})*[ \t]*"
 _PARTS = rf"(?:{_STRING})|\|[ \t]*({_NAME})|({_CHAIN})"
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT_SPLIT = re.compile(r"[ \t]*\.[ \t]*")

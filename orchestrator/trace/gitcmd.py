@@ -6,18 +6,18 @@ repository, so every git process orch starts gets :func:`git_environment`: the c
 environment without the variables that choose a repository, an index or a work tree. Each
 command names its repository explicitly (``cwd`` or ``--git-dir``).
 
-GitPython's command wrapper copies ``os.environ`` and can add variables but not remove
-them, so the few plumbing commands the trace needs run through :func:`run_git` here.
+Every git process of orch starts here (:func:`run_git`), and through
+:func:`orchestrator.process.run_captured`, the one way orch runs a short command.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from orchestrator.errors import TraceError
+from orchestrator.process import run_captured
 
 LOCATION_VARIABLES = (
     "GIT_DIR",
@@ -63,7 +63,6 @@ class GitFailed(TraceError):
     """A git command exited non-zero; ``stderr`` holds its message."""
 
     def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
-        self.args_run = tuple(args)
         self.returncode = returncode
         self.stderr = stderr
         super().__init__(f"git {' '.join(args)} failed ({returncode}): {stderr.strip()}")
@@ -75,23 +74,24 @@ def run_git(
     git_dir: Path | None = None,
     stdin: bytes | None = None,
     timeout: float = 120.0,
+    index_file: str | None = None,
 ) -> bytes:
-    """Run git with a clean environment; return stdout, raise :class:`GitFailed` on failure."""
+    """Run git with a clean environment; return stdout, raise :class:`GitFailed` on failure.
+
+    ``index_file`` is the one location git may be given from outside: the pre-commit hook
+    reads the index git is committing, which ``git commit -a`` or ``git commit <paths>``
+    make in a temporary file named by the ``GIT_INDEX_FILE`` it exports to the hook.
+    """
     command = ["git"]
     if git_dir is not None:
         command.append(f"--git-dir={git_dir}")
     command.extend(args)
+    env = plumbing_environment()
+    if index_file is not None:
+        env["GIT_INDEX_FILE"] = index_file
     try:
-        done = subprocess.run(
-            command,
-            cwd=cwd,
-            input=stdin,
-            capture_output=True,
-            env=plumbing_environment(),
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = run_captured(command, env=env, cwd=cwd, stdin=stdin, timeout=timeout)
+    except OSError as exc:
         raise TraceError(f"could not run git {' '.join(args)}: {exc}") from exc
     if done.returncode != 0:
         raise GitFailed(args, done.returncode, done.stderr.decode("utf-8", "replace"))

@@ -14,8 +14,9 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from orchestrator.errors import TraceError
 from orchestrator.trace.gitcmd import GitFailed, run_git
 from orchestrator.trace.layout import (
     OPEN_RUNS,
@@ -28,10 +29,41 @@ from orchestrator.trace.layout import (
     read_open_runs,
     tip_root,
 )
-from orchestrator.trace.objects import BLOB_MODE, TREE_MODE, Entry, ObjectStore, lookup
+from orchestrator.trace.objects import (
+    BLOB_MODE,
+    TREE_MODE,
+    Entry,
+    ObjectStore,
+    lookup,
+    write_commit,
+)
 
-if TYPE_CHECKING:
-    from orchestrator.trace.writer import TraceWriter
+
+class TracePushError(TraceError):
+    """The run is committed locally, but the trace branch could not be pushed."""
+
+    def __init__(self, message: str, commit: str) -> None:
+        self.commit = commit
+        super().__init__(message)
+
+
+class Pushing(Protocol):
+    """What a push needs of the trace writer: its repository, branch and remote."""
+
+    @property
+    def git_dir(self) -> Path: ...
+    @property
+    def store(self) -> ObjectStore: ...
+    @property
+    def branch(self) -> str: ...
+    @property
+    def ref(self) -> str: ...
+    @property
+    def remote(self) -> str | None: ...
+    @property
+    def own_ref(self) -> str | None: ...
+    @property
+    def push_attempts(self) -> int: ...
 
 
 def _record_of(store: ObjectStore, folder: str) -> dict[str, Any] | None:
@@ -104,7 +136,7 @@ def _one_push_at_a_time(git_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def pushed_ref(writer: TraceWriter) -> str:
+def pushed_ref(writer: Pushing) -> str:
     """Where the last successful push is remembered: the remote-tracking ref of the branch,
     or, for a writer that pushes to a ref of its own, ``refs/orch/pushed/<branch>``."""
     assert writer.remote is not None
@@ -113,14 +145,12 @@ def pushed_ref(writer: TraceWriter) -> str:
     return _tracking_ref(writer.remote, writer.branch)
 
 
-def push_with_merge(writer: TraceWriter) -> None:
+def push_with_merge(writer: Pushing) -> None:
     with _one_push_at_a_time(writer.git_dir):
         _push_with_merge(writer)
 
 
-def _push_with_merge(writer: TraceWriter) -> None:
-    from orchestrator.trace.writer import TracePushError
-
+def _push_with_merge(writer: Pushing) -> None:
     assert writer.remote is not None
     remote, store, ref = writer.remote, writer.store, writer.ref
     # A writer with a ref of its own on the remote (distributed runs) pushes there: nobody
@@ -161,7 +191,7 @@ def _push_with_merge(writer: TraceWriter) -> None:
         message = (
             f"orch: merge {writer.branch} from {remote}\n\nUnion of run folders; no run is lost.\n"
         ).encode()
-        merged = writer.write_commit(tree, [tip, theirs], message)
+        merged = write_commit(store, tree, [tip, theirs], message)
         store.update_ref(ref, merged, tip, f"orch: merge {remote}")
         time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
     raise TracePushError(

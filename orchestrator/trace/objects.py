@@ -14,13 +14,14 @@ import hashlib
 import os
 import re
 import secrets
+import time
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 from orchestrator.errors import TraceError, describe_os_error
-from orchestrator.trace.gitcmd import GitFailed, run_git
+from orchestrator.trace.gitcmd import ORCH_EMAIL, ORCH_NAME, GitFailed, run_git
 
 TREE_MODE = b"40000"
 BLOB_MODE = b"100644"
@@ -351,3 +352,26 @@ def commit_tree_id(store: ObjectStore, commit: str) -> str:
     if not first.startswith(b"tree "):
         raise TraceError(f"commit {commit} in {store.git_dir} is malformed")
     return first[5:].decode().strip()
+
+
+def _identity(name: str, email: str) -> bytes:
+    clean_name = "".join(c for c in name if c not in "<>\n\r\0").strip() or ORCH_NAME
+    clean_email = "".join(c for c in email if c not in "<>\n\r\0 ").strip() or ORCH_EMAIL
+    return f"{clean_name} <{clean_email}>".encode()
+
+
+def write_commit(
+    store: ObjectStore,
+    tree: str,
+    parents: Sequence[str],
+    message: bytes,
+    author: tuple[str, str] | None = None,
+) -> str:
+    """Write a commit object (committer: orch; author: ``author`` or orch); its id."""
+    stamp = f"{int(time.time())} +0000".encode()
+    who = _identity(*author) if author else _identity(ORCH_NAME, ORCH_EMAIL)
+    lines = [b"tree " + tree.encode()]
+    lines += [b"parent " + p.encode() for p in parents]
+    lines.append(b"author " + who + b" " + stamp)
+    lines.append(b"committer " + _identity(ORCH_NAME, ORCH_EMAIL) + b" " + stamp)
+    return store.write("commit", b"\n".join(lines) + b"\n\n" + message)

@@ -165,7 +165,12 @@ def worktree_remove(root: Path, dest: Path) -> None:
     try:
         run_git("worktree", "remove", "--force", "--force", str(dest), cwd=root)
     finally:
-        run_git("worktree", "prune", cwd=root)
+        worktree_prune(root)
+
+
+def worktree_prune(root: Path) -> None:
+    """Forget the work trees whose folders are gone."""
+    run_git("worktree", "prune", cwd=root)
 
 
 def data_home() -> Path:

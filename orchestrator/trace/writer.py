@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import TraceError
-from orchestrator.trace.gitcmd import ORCH_EMAIL, ORCH_NAME, GitFailed, run_git
+from orchestrator.trace.gitcmd import GitFailed, run_git
 from orchestrator.trace.housekeeping import pack_when_needed
 from orchestrator.trace.layout import (
     OPEN_RUNS,
@@ -36,16 +36,18 @@ from orchestrator.trace.layout import (
     read_open_runs,
     tip_root,
 )
-from orchestrator.trace.objects import BLOB_MODE, TREE_MODE, Entry, ObjectStore, edit_tree
+from orchestrator.trace.merge import TracePushError, push_with_merge
+from orchestrator.trace.objects import (
+    BLOB_MODE,
+    TREE_MODE,
+    Entry,
+    ObjectStore,
+    edit_tree,
+    write_commit,
+)
 from orchestrator.trace.repo import git_common_dir
 
-
-class TracePushError(TraceError):
-    """The run is committed locally, but the trace branch could not be pushed."""
-
-    def __init__(self, message: str, commit: str) -> None:
-        self.commit = commit
-        super().__init__(message)
+__all__ = ["DEFAULT_REF", "RunFiles", "TracePushError", "TraceWriter", "encode_record"]
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,6 @@ class RunFiles:
 
 
 DEFAULT_REF = "refs/heads/orch-trace"
-
-
-def _identity(name: str, email: str) -> bytes:
-    clean_name = "".join(c for c in name if c not in "<>\n\r\0").strip() or ORCH_NAME
-    clean_email = "".join(c for c in email if c not in "<>\n\r\0 ").strip() or ORCH_EMAIL
-    return f"{clean_name} <{clean_email}>".encode()
 
 
 def _one_line(value: object) -> str:
@@ -255,18 +251,10 @@ class TraceWriter:
         author: tuple[str, str] | None = None,
     ) -> str:
         """Write a commit object (committer: orch; author: ``author`` or orch)."""
-        stamp = f"{int(time.time())} +0000".encode()
-        who = _identity(*author) if author else _identity(ORCH_NAME, ORCH_EMAIL)
-        lines = [b"tree " + tree.encode()]
-        lines += [b"parent " + p.encode() for p in parents]
-        lines.append(b"author " + who + b" " + stamp)
-        lines.append(b"committer " + _identity(ORCH_NAME, ORCH_EMAIL) + b" " + stamp)
-        return self.store.write("commit", b"\n".join(lines) + b"\n\n" + message)
+        return write_commit(self.store, tree, parents, message, author)
 
     def push(self) -> None:
         """Push the branch; when rejected, merge the remote's trace and push again."""
-        from orchestrator.trace.merge import push_with_merge
-
         push_with_merge(self)
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from orchestrator import __version__
 from orchestrator.api.dispatch import ring
-from orchestrator.api.queueing import Queued, fail_pending, run_queued
-from orchestrator.api.recording import trace_reader
+from orchestrator.api.queued_runs import Queued, fail_pending, run_queued
+from orchestrator.api.recording_runs import trace_reader
 from orchestrator.api.workspace import locate
 from orchestrator.broker import routing
 from orchestrator.broker.connection import BrokerUnavailable
@@ -152,14 +152,11 @@ def finish(runtime: Runtime, message: RunMessage, claim: Claim, state: str) -> N
 
 def ring_head(runtime: Runtime, workflow_key: str) -> None:
     """Send the message of the workflow's first run again, when it waits to start."""
-    from orchestrator.worker.app import app
-
     head = runtime.ledger.head(workflow_key)
     if head is None or head.state != "queued":
         return
     message = head.message
     if message is None:
         return
-    ring(
-        app, runtime.ledger, message, head.fields.get("queue") or routing.queue_for(message.labels)
-    )
+    queue = head.fields.get("queue") or routing.queue_for(message.labels)
+    ring(runtime.app, runtime.ledger, message, queue)

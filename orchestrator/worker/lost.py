@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.recording import trace_reader, trace_writer
+from orchestrator.api.recording_runs import trace_reader, trace_writer
 from orchestrator.api.workspace import locate
 from orchestrator.broker.message import BadMessage, RunMessage
 from orchestrator.errors import OrchError

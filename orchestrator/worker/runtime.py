@@ -1,4 +1,4 @@
-"""Starting ``orch worker``: its clones, its heartbeat and watchdog threads, Celery's loop.
+"""The running ``orch worker``: its options, its clones, its broker, the runs it holds.
 
 Timings all follow ``lost_after`` (default 60 s: a run whose worker died is recorded failed
 within it): the lease of a running run lasts 0.6 of it and is renewed every 0.2 of it; the
@@ -13,9 +13,10 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from orchestrator import __version__
 from orchestrator.broker import fleet, routing
@@ -62,6 +63,8 @@ class Runtime:
     ledger: Ledger
     clones: Mapping[str, tuple[str, Path]]
     queues: tuple[str, ...]
+    # The Celery application whose queues it serves (typed Any: Celery ships no type hints).
+    app: Any = None
     host: str = field(default_factory=socket.gethostname)
     started: float = field(default_factory=time.time)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -130,6 +133,12 @@ def current() -> Runtime:
     return _current
 
 
+def install(runtime: Runtime | None) -> None:
+    """Make ``runtime`` the worker this process is (None: it stopped)."""
+    global _current
+    _current = runtime
+
+
 def prepare(options: WorkerOptions) -> Runtime:
     """Check the options, reach the broker and clone every repository (errors before any
     run is taken)."""
@@ -147,54 +156,3 @@ def prepare(options: WorkerOptions) -> Runtime:
     for url in options.repos:
         clones[normal_url(url)] = (url, shared.ensure_clone(options.folder, url))
     return Runtime(options=options, ledger=ledger, clones=clones, queues=queues)
-
-
-def _every(runtime: Runtime, action: Callable[[], None], name: str) -> threading.Thread:
-    def loop() -> None:
-        while not runtime.stop.is_set():
-            try:
-                action()
-            except Exception:  # a broken pass must not end the thread
-                log.exception("%s failed", name)
-            runtime.stop.wait(runtime.every)
-
-    thread = threading.Thread(target=loop, name=f"orch-{name}", daemon=True)
-    thread.start()
-    return thread
-
-
-def run_worker(options: WorkerOptions) -> None:
-    """Serve runs until Celery's worker stops (SIGTERM/SIGINT: the runs in progress end)."""
-    global _current
-    from orchestrator.broker.celery_app import transport_options
-    from orchestrator.worker.app import app
-    from orchestrator.worker.watchdog import watch
-
-    runtime = prepare(options)
-    app.conf.update(
-        broker_url=options.broker_url,
-        broker_transport_options=transport_options(options.lost_after),
-    )
-    _current = runtime
-    threads = [
-        _every(runtime, runtime.beat, "heartbeat"),
-        _every(runtime, lambda: watch(runtime), "watchdog"),
-    ]
-    argv = [
-        "worker",
-        "--pool=threads",
-        f"--concurrency={options.concurrency}",
-        f"--queues={','.join(runtime.queues)}",
-        f"--hostname={options.node}",
-        f"--loglevel={options.log_level}",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    try:
-        app.worker_main(argv)
-    finally:
-        runtime.stop.set()
-        for thread in threads:
-            thread.join(timeout=5)
-        runtime.beat("stopped")
-        _current = None

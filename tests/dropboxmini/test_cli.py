@@ -120,6 +120,30 @@ def test_default_root_is_under_the_repository_top(
     assert ".orch" not in status
 
 
+def test_the_default_store_ignores_a_git_location_the_caller_inherited(
+    git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A git hook exports GIT_DIR: the store is still the one of the repository here."""
+    elsewhere = tmp_path / "elsewhere"
+    subprocess.run(["git", "init", "-q", str(elsewhere)], check=True)
+    monkeypatch.setenv("GIT_DIR", str(elsewhere / ".git"))
+    sub = git_repo / "sub"
+    sub.mkdir()
+    assert default_root(sub) == git_repo / ".orch" / "dropbox"
+
+
+def test_the_default_store_of_a_linked_worktree_is_the_main_one(
+    git_repo: Path, tmp_path: Path
+) -> None:
+    """Runs in any worktree of a repository publish to the main working tree's store."""
+    (git_repo / "f.txt").write_text("x")
+    for command in (["add", "f.txt"], ["commit", "-q", "-m", "f"]):
+        subprocess.run(["git", *command], cwd=git_repo, check=True)
+    linked = tmp_path / "linked"
+    subprocess.run(["git", "worktree", "add", "-q", str(linked)], cwd=git_repo, check=True)
+    assert default_root(linked) == git_repo / ".orch" / "dropbox"
+
+
 def test_get_of_a_damaged_stored_copy_fails_with_one_line_and_writes_nothing(
     tmp_path: Path,
 ) -> None:

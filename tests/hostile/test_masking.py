@@ -224,7 +224,7 @@ def test_multi_line_secret_lines_and_forms() -> None:
     assert masker.mask("QUJDREVGR0g=") == MASK  # a line of four characters or more
     assert masker.mask("ab") == "ab"  # shorter lines alone would hide too much
     assert masker.mask(json.dumps(key)) == f'"{MASK}"'
-    assert masker.extended(["other-secret"]).mask("other-secret and " + key) == f"{MASK} and {MASK}"
+    assert Masker([key, "other-secret"]).mask("other-secret and " + key) == f"{MASK} and {MASK}"
 
 
 def test_a_secret_that_is_not_utf8_is_masked_in_its_bytes() -> None:

@@ -380,7 +380,7 @@ def test_orch_list_reports_a_schedule_that_validated_but_cannot_be_evaluated(
     broken = dataclasses.replace(
         parsed, triggers=dataclasses.replace(parsed.triggers, timezone="Europe/Berln")
     )
-    row = api.summary(api.Listed(path=git_repo / PATH, document=broken))
+    row = api.summary(api.FoundDocument(path=git_repo / PATH, document=broken))
     assert row["next_run"] is None
     assert row["problems"] == [
         f"{git_repo / PATH}:5:1: on.schedule cannot be evaluated: unknown time zone "

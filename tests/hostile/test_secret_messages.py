@@ -284,16 +284,16 @@ def test_an_input_that_holds_a_secret_is_masked_in_the_record(repo: Path) -> Non
 def test_a_queued_input_recorded_masked_is_not_restored_as_masked(repo: Path) -> None:
     """After a restart, a run whose input was recorded masked fails with the reason: it
     never runs with ``***`` in place of the value."""
-    from orchestrator.api import queueing
+    from orchestrator.api import queued_runs
 
     environ = {**os.environ, **ENV}
-    queued = queueing.enqueue(
+    queued = queued_runs.enqueue(
         repo, "secretive", {"meta": {"note": f"deploy {TOKEN}"}}, actor="t", environ=environ
     )
-    (restored,) = queueing.pending_runs(repo)
+    (restored,) = queued_runs.pending_runs(repo)
     assert restored.run_id == queued.run_id
     assert restored.masked == {"meta"} and restored.inputs == {}
-    assert queueing.run_queued(repo, restored, environ) == "failed"
+    assert queued_runs.run_queued(repo, restored, environ) == "failed"
     record = json.loads(git(repo, "show", f"orch-trace:runs/secretive/{queued.run_id}/run.json"))
     assert record["error"]["message"] == (
         "input(s) meta held a secret, so they were recorded masked and were lost when the "

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import document
-from orchestrator.api.recording import trace_reader
+from orchestrator.api.recording_runs import trace_reader
 from orchestrator.api.scheduling import asks_for_schedule, due_runs
 from orchestrator.api.workspace import locate
 from orchestrator.schedule import due_time, iso_utc, next_run

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.api import queueing
+from orchestrator.api import queued_runs
 from orchestrator.errors import UsageError
 from orchestrator.process import MASK
 from orchestrator.trace import TraceWriter, encode_record
@@ -71,7 +71,7 @@ def write_pending(repo: Path, rec: dict[str, Any]) -> None:
 
 
 def test_workflows_lists_the_valid_documents_with_their_inputs(repo: Path) -> None:
-    assert queueing.workflows(repo) == [
+    assert queued_runs.workflows(repo) == [
         {
             "id": "deploy",
             "title": "Deploy",
@@ -97,7 +97,7 @@ def test_enqueue_outside_a_repository_is_refused(tmp_path: Path) -> None:
     (tmp_path / "intents").mkdir()
     (tmp_path / "intents" / "deploy.md").write_text(DEPLOY)
     with pytest.raises(UsageError) as refused:
-        queueing.enqueue(tmp_path, "deploy", {"replicas": 2}, actor="ci")
+        queued_runs.enqueue(tmp_path, "deploy", {"replicas": 2}, actor="ci")
     assert str(refused.value) == (
         f"{tmp_path} is not a git repository: queued runs run committed documents"
     )
@@ -105,14 +105,14 @@ def test_enqueue_outside_a_repository_is_refused(tmp_path: Path) -> None:
 
 
 def test_enqueue_of_an_unknown_workflow_names_it(repo: Path) -> None:
-    with pytest.raises(queueing.UnknownWorkflow) as refused:
-        queueing.enqueue(repo, "broken", {}, actor="ci")
+    with pytest.raises(queued_runs.UnknownWorkflow) as refused:
+        queued_runs.enqueue(repo, "broken", {}, actor="ci")
     assert str(refused.value) == "no intent document has the workflow id 'broken'"
     assert git(repo, "branch", "--list", "orch-trace") == ""
 
 
 def test_no_trace_means_nothing_pending(repo: Path) -> None:
-    assert queueing.pending_runs(repo) == []
+    assert queued_runs.pending_runs(repo) == []
 
 
 def test_pending_runs_come_back_in_queue_order(repo: Path) -> None:
@@ -133,8 +133,8 @@ def test_pending_runs_come_back_in_queue_order(repo: Path) -> None:
     )
     write_pending(repo, later)
     write_pending(repo, earlier)
-    first, second = queueing.pending_runs(repo)
-    assert first == queueing.Queued(
+    first, second = queued_runs.pending_runs(repo)
+    assert first == queued_runs.Queued(
         run_id="20261125T101500Z-bbbbbb",
         workflow_id="deploy",
         path="intents/deploy.md",
@@ -161,7 +161,7 @@ def test_a_pending_record_without_a_commit_is_not_restored(repo: Path) -> None:
         inputs={},
     )
     write_pending(repo, rec)
-    assert queueing.pending_runs(repo) == []
+    assert queued_runs.pending_runs(repo) == []
 
 
 def test_an_unreadable_queue_time_restores_as_now(repo: Path) -> None:
@@ -171,12 +171,12 @@ def test_an_unreadable_queue_time_restores_as_now(repo: Path) -> None:
     )
     write_pending(repo, rec)
     before = datetime.now(UTC)
-    (restored,) = queueing.pending_runs(repo)
+    (restored,) = queued_runs.pending_runs(repo)
     assert before <= restored.queued_at <= datetime.now(UTC)
 
 
-def run_and_read(repo: Path, queued: queueing.Queued) -> tuple[str, dict[str, Any]]:
-    state = queueing.run_queued(repo, queued)
+def run_and_read(repo: Path, queued: queued_runs.Queued) -> tuple[str, dict[str, Any]]:
+    state = queued_runs.run_queued(repo, queued)
     return state, trace_record(repo, queued.workflow_id, queued.run_id)
 
 
@@ -190,7 +190,7 @@ def test_a_commit_that_is_gone_fails_the_run_before_it_starts(repo: Path) -> Non
         inputs={"replicas": 1},
     )
     write_pending(repo, rec)
-    (queued,) = queueing.pending_runs(repo)
+    (queued,) = queued_runs.pending_runs(repo)
     state, stored = run_and_read(repo, queued)
     assert state == "failed"
     assert stored["state"] == "failed"
@@ -203,10 +203,10 @@ def test_a_commit_that_is_gone_fails_the_run_before_it_starts(repo: Path) -> Non
 
 
 def test_a_secret_input_lost_in_a_restart_fails_the_run_with_the_reason(repo: Path) -> None:
-    queued = queueing.enqueue(
+    queued = queued_runs.enqueue(
         repo, "deploy", {"replicas": 3, "password": "s3cret-value"}, actor="ci"
     )
-    (restored,) = queueing.pending_runs(repo)
+    (restored,) = queued_runs.pending_runs(repo)
     assert restored.run_id == queued.run_id and restored.masked == {"password"}
     state, stored = run_and_read(repo, restored)
     assert state == "failed"
@@ -230,7 +230,7 @@ def test_inputs_the_document_no_longer_accepts_fail_the_run_before_it_starts(
         inputs={"replicas": "many"},
     )
     write_pending(repo, rec)
-    (queued,) = queueing.pending_runs(repo)
+    (queued,) = queued_runs.pending_runs(repo)
     state, stored = run_and_read(repo, queued)
     assert state == "failed"
     # The document is read in the run's temporary worktree, whose path the message names.
@@ -243,19 +243,19 @@ def test_inputs_the_document_no_longer_accepts_fail_the_run_before_it_starts(
 
 
 def test_fail_pending_leaves_a_run_that_is_not_pending_alone(repo: Path) -> None:
-    queued = queueing.enqueue(repo, "deploy", {"replicas": 1}, actor="ci")
-    assert queueing.run_queued(repo, queued) == "completed"
+    queued = queued_runs.enqueue(repo, "deploy", {"replicas": 1}, actor="ci")
+    assert queued_runs.run_queued(repo, queued) == "completed"
     tip = git(repo, "rev-parse", "orch-trace").strip()
     reason = "the server was asked to drop it"
-    assert queueing.fail_pending(queueing.locate(repo), queued, reason) == "completed"
+    assert queued_runs.fail_pending(queued_runs.locate(repo), queued, reason) == "completed"
     assert git(repo, "rev-parse", "orch-trace").strip() == tip
     assert trace_record(repo, "deploy", queued.run_id)["state"] == "completed"
 
 
 def test_fail_pending_of_a_run_the_trace_does_not_hold(repo: Path) -> None:
-    queueing.enqueue(repo, "deploy", {"replicas": 1}, actor="ci")
+    queued_runs.enqueue(repo, "deploy", {"replicas": 1}, actor="ci")
     tip = git(repo, "rev-parse", "orch-trace").strip()
-    unknown = queueing.Queued(
+    unknown = queued_runs.Queued(
         run_id="20261125T101500Z-999999",
         workflow_id="deploy",
         path="intents/deploy.md",
@@ -263,5 +263,5 @@ def test_fail_pending_of_a_run_the_trace_does_not_hold(repo: Path) -> None:
         actor="ci",
         queued_at=datetime.now(UTC),
     )
-    assert queueing.fail_pending(queueing.locate(repo), unknown, "gone") == "failed"
+    assert queued_runs.fail_pending(queued_runs.locate(repo), unknown, "gone") == "failed"
     assert git(repo, "rev-parse", "orch-trace").strip() == tip

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.api import queueing, submissions
+from orchestrator.api import queued_runs, server_submissions
 from orchestrator.errors import DocumentError
 from orchestrator.trace import repo as gitrepo
 from orchestrator.trace.objects import ObjectStore
@@ -107,7 +107,7 @@ def test_uncommitted_edits_are_refused_as_before(git_repo: Path, serve: Any) -> 
 
 def test_an_old_text_after_a_new_commit_is_an_uncommitted_edit(git_repo: Path) -> None:
     repo = commit_documents(git_repo, {"intents/one.md": ONE})
-    intake = submissions.Submissions(repo)
+    intake = server_submissions.Submissions(repo)
     intake.enqueue("one", {"target": "staging"}, actor="ci")
     first = intake.index
     assert first is not None and set(first.documents) == {"one"}
@@ -115,7 +115,7 @@ def test_an_old_text_after_a_new_commit_is_an_uncommitted_edit(git_repo: Path) -
     commit_documents(repo, {"intents/one.md": ONE.replace("title: One", "title: One, v2")})
     git(repo, "checkout", "HEAD~1", "--", "intents/one.md")
     # The working copy holds the text of the old HEAD, which the old index would accept.
-    with pytest.raises(queueing.UncommittedDocument):
+    with pytest.raises(queued_runs.UncommittedDocument):
         intake.enqueue("one", {"target": "staging"}, actor="ci")
     index = intake.index
     assert index is not None and index.head == git(repo, "rev-parse", "HEAD").strip()
@@ -135,15 +135,17 @@ def test_the_fast_path_records_what_enqueue_records(
     environ = {"TOKEN": "t0ken", "PATH": "/usr/bin:/bin"}
     monkeypatch.chdir(repo)
     inputs = {"password": "hunter2"}
-    slow = queueing.enqueue(repo, "secretive", inputs, actor="ci", environ=environ)
-    fast = submissions.Submissions(repo).enqueue("secretive", inputs, actor="ci", environ=environ)
+    slow = queued_runs.enqueue(repo, "secretive", inputs, actor="ci", environ=environ)
+    fast = server_submissions.Submissions(repo).enqueue(
+        "secretive", inputs, actor="ci", environ=environ
+    )
     assert (fast.workflow_id, fast.path, fast.commit) == (slow.workflow_id, slow.path, slow.commit)
     records = [trace_record(repo, "secretive", q.run_id) for q in (slow, fast)]
     assert _comparable(records[1]) == _comparable(records[0])
     assert records[1]["inputs"] == {"password": "***", "level": 3}
     assert "hunter2" not in json.dumps(records[1])
     with pytest.raises(DocumentError) as missing:
-        submissions.Submissions(repo).enqueue("secretive", inputs, actor="ci", environ={})
+        server_submissions.Submissions(repo).enqueue("secretive", inputs, actor="ci", environ={})
     assert "secret TOKEN is not set" in str(missing.value)
 
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from orchestrator.api.submissions import Submissions
+from orchestrator.api.server_submissions import Submissions
 from orchestrator.api.workspace import locate
 from orchestrator.document.cache import DocumentCache
 from orchestrator.service.keys import Keys

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from orchestrator.api import queueing
-from orchestrator.api.inspect import Listed, summary
+from orchestrator.api import queued_runs
+from orchestrator.api.inspect import FoundDocument, summary
 from orchestrator.errors import DocumentError
 from orchestrator.model import RunState, Trigger
 from orchestrator.service.web import charts, forms, markdown
@@ -103,7 +103,7 @@ def _document_page(
     request: Request,
     site: Site,
     session: Session,
-    listed: Listed,
+    listed: FoundDocument,
     form: forms.StartForm,
     status: int = 200,
 ) -> Response:
@@ -146,9 +146,9 @@ async def start_run(request: Request, workflow_id: str) -> Response:
         queued = await run_in_threadpool(
             site.intake.enqueue, workflow_id, submitted.inputs, actor=session.key.name
         )
-    except queueing.UnknownWorkflow as exc:
+    except queued_runs.UnknownWorkflow as exc:
         raise WebError(404, str(exc)) from None
-    except queueing.UncommittedDocument as exc:
+    except queued_runs.UncommittedDocument as exc:
         form = forms.start_form(doc, submitted.texts, problems=[str(exc)])
         return _document_page(request, site, session, listed, form, 409)
     except DocumentError as exc:

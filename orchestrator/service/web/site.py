@@ -13,11 +13,11 @@ from urllib.parse import quote
 
 from fastapi import Request
 
-from orchestrator.api import history
-from orchestrator.api.inspect import Listed, list_documents
-from orchestrator.api.recording import trace_reader
-from orchestrator.api.submissions import Submissions
-from orchestrator.api.workspace import Place
+from orchestrator.api import reading_runs
+from orchestrator.api.inspect import FoundDocument, list_documents
+from orchestrator.api.recording_runs import trace_reader
+from orchestrator.api.server_submissions import Submissions
+from orchestrator.api.workspace import DocumentHome
 from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import OrchError
 from orchestrator.model import Document
@@ -49,7 +49,7 @@ class WebError(Exception):
 
 @dataclass
 class Site:
-    place: Place
+    place: DocumentHome
     keys: Keys
     intake: Submissions
     queue: RunQueue
@@ -61,7 +61,7 @@ class Site:
     @classmethod
     def open(
         cls,
-        place: Place,
+        place: DocumentHome,
         keys: Keys,
         intake: Submissions,
         queue: RunQueue,
@@ -96,14 +96,14 @@ class Site:
     def recover(self) -> None:
         """Record runs whose process died, as ``GET /api/runs`` does before listing."""
         try:
-            history.recover(self.place)
+            reading_runs.recover(self.place)
         except OrchError as exc:
             log.warning("could not check for runs whose process died: %s", exc)
 
-    def listed(self) -> list[Listed]:
+    def listed(self) -> list[FoundDocument]:
         return list_documents([self.root], self.documents)
 
-    def document(self, workflow_id: str) -> tuple[Listed, Document]:
+    def document(self, workflow_id: str) -> tuple[FoundDocument, Document]:
         for item in self.listed():
             if item.document is not None and item.document.id == workflow_id:
                 return item, item.document

@@ -1,4 +1,5 @@
-"""Record results: the run folder (``run.json``, ``report.md``, ``logs/``) and its trace commits.
+"""Writing a run as it goes: its run folder (``run.json``, ``report.md``, ``logs/``) and its
+trace commits (reading recorded runs is ``reading_runs``).
 
 The folder is written under ``.orch/runs/`` first (so a run that cannot reach git still leaves
 its evidence on disk) and every save commits exactly that folder to the trace.
@@ -25,9 +26,11 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator import report
+from orchestrator.api.run_request import Prepared
+from orchestrator.api.workspace import DocumentHome
 from orchestrator.errors import TraceError, describe_os_error
 from orchestrator.process import process_start_token
 from orchestrator.record import RunRecord, StepRecord, to_json, to_json_step
@@ -38,10 +41,6 @@ from orchestrator.trace import (
     encode_record,
     own_trace_repository,
 )
-
-if TYPE_CHECKING:
-    from orchestrator.api.apply import Prepared
-    from orchestrator.api.workspace import Place
 
 log = logging.getLogger("orch")
 
@@ -64,7 +63,7 @@ def run_folder(prepared: Prepared, run_id: str) -> Path:
     return prepared.place.settings.state_dir / "runs" / prepared.document.id / run_id
 
 
-def trace_repository(place: Place) -> Path:
+def trace_repository(place: DocumentHome) -> Path:
     settings = place.settings
     if settings.trace_repository is not None:
         return settings.trace_repository
@@ -72,7 +71,7 @@ def trace_repository(place: Place) -> Path:
 
 
 @functools.lru_cache(maxsize=32)
-def trace_writer(place: Place) -> TraceWriter:
+def trace_writer(place: DocumentHome) -> TraceWriter:
     settings = place.settings
     repository = trace_repository(place)
     own_ref = None
@@ -91,7 +90,7 @@ def trace_writer(place: Place) -> TraceWriter:
 
 
 @functools.lru_cache(maxsize=32)
-def trace_reader(place: Place) -> TraceReader:
+def trace_reader(place: DocumentHome) -> TraceReader:
     settings = place.settings
     return TraceReader(trace_repository(place), settings.trace_branch, prefix=settings.trace_prefix)
 
@@ -104,19 +103,19 @@ def author_of(actor: str) -> tuple[str, str] | None:
 
 
 @dataclass
-class RunBook:
+class RunRecorder:
     """The run folder of one run; every ``save`` rewrites it and commits it to the trace."""
 
     folder: Path
     writer: TraceWriter
-    last_commit: str | None = None
     created: bool = False
     journal_problem: str | None = None
     _journal: int | None = field(default=None, repr=False)
-    _run_id: str | None = None
 
     @classmethod
-    def open(cls, prepared: Prepared, folder: Path, writer: TraceWriter | None = None) -> RunBook:
+    def open(
+        cls, prepared: Prepared, folder: Path, writer: TraceWriter | None = None
+    ) -> RunRecorder:
         created = not folder.exists()
         try:
             ignore_state_dir(prepared.place.settings.state_dir)
@@ -152,7 +151,7 @@ class RunBook:
         """Rewrite the run folder and commit it to the trace (``TraceError`` when either fails)."""
         files = self.write_local(record)
         try:
-            self.last_commit = self.writer.commit_run(
+            self.writer.commit_run(
                 record.workflow.id,
                 record.run_id,
                 files,
@@ -161,7 +160,6 @@ class RunBook:
             )
         except TracePushError as exc:
             # The run is recorded in the local trace; the next successful push carries it.
-            self.last_commit = exc.commit
             log.warning("the trace is committed but could not be pushed: %s", exc)
         return record
 
@@ -169,7 +167,6 @@ class RunBook:
         """Record a run that is about to run its first step. When that fails, nothing is left
         behind (no folder, no trace commit) and ``TraceError`` says why."""
         ACTIVE_RUNS.add(record.run_id)
-        self._run_id = record.run_id
         try:
             self._reserve()
             return self.save(record)
@@ -321,7 +318,3 @@ def log_tail(folder: Path, relative: str, lines: int = 20) -> str:
     if not path.is_file():
         return ""
     return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-
-
-def record_json(record: RunRecord) -> str:
-    return json.dumps(to_json(record), indent=2, ensure_ascii=False)

@@ -1,5 +1,6 @@
-"""Queueing from a long-running server: the index of HEAD's documents, and submissions
-answered from it without a ``git`` process per request but one."""
+"""Submissions to a long-running server (``orch serve``): an index of HEAD's documents, and
+submissions answered from it without a ``git`` process per request but one. They end where
+``queued_runs.enqueue`` ends (a ``pending`` run in the trace), which reads git each time."""
 
 from __future__ import annotations
 
@@ -16,12 +17,12 @@ from orchestrator.api.apply import (
     validate_request,
 )
 from orchestrator.api.inspect import documents_under
-from orchestrator.api.queueing import Queued, api_request, enqueue, record_pending
-from orchestrator.api.recording import (
+from orchestrator.api.queued_runs import Queued, api_request, enqueue, record_pending
+from orchestrator.api.recording_runs import (
     trace_repository,
     trace_writer,
 )
-from orchestrator.api.workspace import Place, locate, relative_to_root
+from orchestrator.api.workspace import DocumentHome, locate, relative_to_root
 from orchestrator.errors import OrchError
 from orchestrator.model import Document
 from orchestrator.trace import TraceWriter, repo
@@ -111,7 +112,9 @@ class Submissions:
             self._open()
             if not self._usable or self._objects is None:
                 return self._general(workflow_id, inputs, actor, environ)
-            place = Place(self.root, True, config.load(self.root, environment, home=self._home))
+            place = DocumentHome(
+                self.root, True, config.load(self.root, environment, home=self._home)
+            )
             head = repo.read_head(self._git_dir, self._objects)
             found = self._lookup(head, place, workflow_id) if head else None
             writer = self._writer(place) if found else None
@@ -142,13 +145,13 @@ class Submissions:
             self.root, workflow_id, inputs, actor=actor, environ=environ, for_broker=self.for_broker
         )
 
-    def _lookup(self, head: str, place: Place, workflow_id: str) -> CommittedDocument | None:
+    def _lookup(self, head: str, place: DocumentHome, workflow_id: str) -> CommittedDocument | None:
         patterns = place.settings.intents
         if self._index is None or not self._index.fits(head, patterns):
             self._index = self._build(head, place)
         return self._index.documents.get(workflow_id)
 
-    def _build(self, head: str, place: Place) -> WorkflowIndex:
+    def _build(self, head: str, place: DocumentHome) -> WorkflowIndex:
         """Parse every intent document of the checkout as commit ``head`` holds it."""
         assert self._objects is not None
         tree = commit_tree_id(self._objects, head)
@@ -166,7 +169,7 @@ class Submissions:
             documents.setdefault(doc.id, CommittedDocument(relative, entry.sha, doc))
         return WorkflowIndex(head, place.settings.intents, documents)
 
-    def _writer(self, place: Place) -> TraceWriter:
+    def _writer(self, place: DocumentHome) -> TraceWriter:
         settings = place.settings
         key = (
             trace_repository(place),

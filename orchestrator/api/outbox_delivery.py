@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import artifacts
-from orchestrator.api.publication import destination
-from orchestrator.api.recording import trace_reader, trace_writer
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.recording_runs import trace_reader, trace_writer
+from orchestrator.api.run_artifacts import destination
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.errors import PublishError, TraceError
 from orchestrator.record import PublicationResult, timestamp
 from orchestrator.trace import encode_record
@@ -65,7 +65,7 @@ def publish_pending(where: Path) -> list[Delivery]:
     return deliveries
 
 
-def _run_record(place: Place, entry: artifacts.OutboxEntry) -> dict[str, Any] | None:
+def _run_record(place: DocumentHome, entry: artifacts.OutboxEntry) -> dict[str, Any] | None:
     try:
         record: dict[str, Any] = json.loads(trace_reader(place).read_file(entry.run_id, "run.json"))
     except TraceError:
@@ -113,7 +113,7 @@ def _publication_json(publication: PublicationResult) -> dict[str, Any]:
 
 
 def _record_publication(
-    place: Place,
+    place: DocumentHome,
     entry: artifacts.OutboxEntry,
     name: str,
     publication: PublicationResult,

@@ -1,17 +1,16 @@
-"""The generate-artifacts and publish-artifacts stages of a run, seen from the api."""
+"""The artifacts stage of a run, as it ends: generate its packages and publish them (what
+cannot be published waits in the outbox, which ``outbox_delivery`` delivers later)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orchestrator import __version__, artifacts
+from orchestrator.api.run_request import Prepared
 from orchestrator.config import Settings
 from orchestrator.record import RunRecord
-
-if TYPE_CHECKING:
-    from orchestrator.api.apply import Prepared
 
 
 def generate_and_publish(

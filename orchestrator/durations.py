@@ -1,11 +1,12 @@
-"""Durations as documents write them (``30s``, ``10m``, ``1h30m``, ``500ms``, ``90``), and the
-longest one a document may ask for."""
+"""Durations as intent documents write them (``30s``, ``10m``, ``1h30m``, ``500ms``, ``90``):
+one parser for the validator and for the steps that wait (timeouts, retry delays, health
+checks), so a duration means the same when it is checked and when it is waited for."""
 
 from __future__ import annotations
 
 import re
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 # The longest timeout, retry delay or health interval a document may ask for: longer waits
@@ -20,7 +21,8 @@ def too_long(seconds: float) -> bool:
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``30s``, ``10m``, ``1h``, ``1h30m``, ``500ms`` or a plain number."""
+    """Seconds in ``30s``, ``10m``, ``1h``, ``1h30m``, ``500ms`` or a plain number; units
+    from the largest down, each once (``ValueError`` otherwise)."""
     text = text.strip()
     if _NUMBER.match(text):
         return float(text)
@@ -28,7 +30,7 @@ def parse_duration(text: str) -> float:
     position = 0
     order = list(_UNITS)
     last = -1
-    for match in _DURATION_PART.finditer(text):
+    for match in _PART.finditer(text):
         unit_rank = order.index(match.group(2))
         if match.start() != position or unit_rank <= last:
             raise ValueError(text)

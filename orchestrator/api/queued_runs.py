@@ -12,11 +12,9 @@ masked cannot run any more and is recorded ``failed`` with that reason.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,23 +24,32 @@ from typing import Any
 from orchestrator import document, runner
 from orchestrator.api.apply import (
     GitFacts,
-    Prepared,
-    RunRequest,
+    masked_inputs,
     new_record,
     new_run_id,
     prepare,
     run_prepared,
 )
 from orchestrator.api.inspect import list_documents
-from orchestrator.api.recording import (
-    RunBook,
+from orchestrator.api.origin import origin, resume_plan
+from orchestrator.api.recording_runs import (
+    RunRecorder,
     run_folder,
     trace_reader,
     trace_writer,
 )
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.run_request import Prepared, RunRequest
+from orchestrator.api.workspace import DocumentHome, locate
+from orchestrator.api.worktrees import TemporaryWorktree, temporary_worktree
 from orchestrator.document.cache import DocumentCache
-from orchestrator.errors import DocumentError, OrchError, TraceError, UsageError
+from orchestrator.errors import (
+    Diagnostic,
+    DocumentError,
+    InputError,
+    OrchError,
+    TraceError,
+    UsageError,
+)
 from orchestrator.model import Document, InputDecl, Trigger
 from orchestrator.process import MASK
 from orchestrator.record import Answer, timestamp, utc_now
@@ -116,7 +123,7 @@ def _declaration(decl: InputDecl) -> dict[str, Any]:
     return shown
 
 
-def find_workflow(place: Place, workflow_id: str) -> Path:
+def find_workflow(place: DocumentHome, workflow_id: str) -> Path:
     for item in list_documents([place.root]):
         if item.document is not None and item.document.id == workflow_id:
             return item.path
@@ -154,7 +161,7 @@ def enqueue(
 
 def api_request(
     path: Path,
-    place: Place,
+    place: DocumentHome,
     inputs: Mapping[str, Any],
     *,
     actor: str,
@@ -199,11 +206,9 @@ def record_pending(
     if refused:
         raise DocumentError(refused)
     if request.for_broker:
-        from orchestrator.api.dispatch import refuse_secret_inputs
-
         refuse_secret_inputs(prepared)
     record = new_record(prepared, request.run_id, facts)
-    RunBook.open(prepared, run_folder(prepared, request.run_id), writer).save(record)
+    RunRecorder.open(prepared, run_folder(prepared, request.run_id), writer).save(record)
     log.info(
         "run %s of %s queued (%s by %s)",
         request.run_id,
@@ -224,6 +229,44 @@ def record_pending(
         blob=record.document.blob,
         placement=record.placement,
     )
+
+
+def refuse_secret_inputs(prepared: Prepared) -> None:
+    """Secrets never go through the broker: refuse a run that supplies a secret input, or
+    an input that holds the value of a secret."""
+    doc = prepared.document
+    problems = []
+    masked = masked_inputs(prepared)
+    for name, value in prepared.inputs.items():
+        decl = doc.input(name)
+        line = decl.line if decl is not None else doc.line_of("inputs")
+        if name in prepared.secret_inputs:
+            default = decl.default if decl is not None and decl.has_default else None
+            if value is not None and value != default:
+                problems.append(
+                    _problem(
+                        prepared,
+                        line,
+                        f"input '{name}' is secret, and secrets never travel through the broker:"
+                        " give the workers the value in their environment (secrets:) instead",
+                    )
+                )
+        elif masked.get(name) != value:
+            problems.append(
+                _problem(
+                    prepared,
+                    line,
+                    f"input '{name}' holds the value of a secret, and secrets never travel "
+                    "through the broker",
+                )
+            )
+    if problems:
+        raise InputError(problems)
+
+
+def _problem(prepared: Prepared, line: int, message: str) -> Diagnostic:
+    source = "<request>" if prepared.request.trigger is Trigger.API else str(prepared.document.path)
+    return Diagnostic(source, 1 if source == "<request>" else line, 1, message)
 
 
 def pending_runs(where: Path) -> list[Queued]:
@@ -292,24 +335,27 @@ def run_queued(
     environ: Mapping[str, str] | None = None,
     observer: runner.Observer | None = None,
 ) -> str:
-    """Run a queued run under its own id in a temporary worktree; its final state."""
+    """Run a queued run under its own id in a temporary worktree; its final state.
+
+    A run never stays ``pending``: whatever keeps it from starting (a commit that is gone, a
+    document that does not load, a lock that cannot be taken, a bug) is recorded as the
+    reason it ``failed``; a bug is raised again once recorded.
+    """
     place = locate(where, environ)
-    cancelled = cancel_if_asked(place, queued)
-    if cancelled is not None:
-        return cancelled
-    with tempfile.TemporaryDirectory(prefix="orch-api-") as folder:
-        try:
-            tree = repo.worktree_add(place.root, queued.commit, Path(folder) / "tree")
-        except OrchError as exc:
-            return fail_pending(place, queued, f"could not check out {queued.commit}: {exc}")
-        try:
+    try:
+        cancelled = cancel_if_asked(place, queued)
+        if cancelled is not None:
+            return cancelled
+        with temporary_worktree(place.root, queued.commit) as tree:
             return _run_in(tree, place, queued, environ, observer or runner.SilentObserver())
-        finally:
-            with contextlib.suppress(OrchError):
-                repo.worktree_remove(place.root, tree)
+    except OrchError as exc:
+        return fail_pending(place, queued, str(exc))
+    except Exception as exc:
+        fail_pending(place, queued, f"orch failed: {exc}")
+        raise
 
 
-def cancel_if_asked(place: Place, queued: Queued) -> str | None:
+def cancel_if_asked(place: DocumentHome, queued: Queued) -> str | None:
     """Record a queued run ``cancelled`` when a person cancelled it before it started (its
     new state), else None."""
     from orchestrator.api.answers import take_answer  # only queued runs need it here
@@ -323,14 +369,14 @@ def cancel_if_asked(place: Place, queued: Queued) -> str | None:
 
 
 def _run_in(
-    tree: Path,
-    place: Place,
+    tree: TemporaryWorktree,
+    place: DocumentHome,
     queued: Queued,
     environ: Mapping[str, str] | None,
     observer: runner.Observer,
 ) -> str:
     try:
-        doc = document.load(tree / queued.path)
+        doc = document.load(tree.path / queued.path)
         lost = sorted(queued.masked & _secret_inputs(doc))
         if lost:
             return fail_pending(
@@ -348,12 +394,13 @@ def _run_in(
                 "started; submit the run again",
             )
         request = RunRequest(
-            path=tree / queued.path,
+            path=tree.path / queued.path,
             supplied_inputs=queued.inputs,
             trigger=queued.trigger,
             cron_time=queued.cron_time,
             actor=queued.actor,
-            workdir=tree,
+            workdir=tree.path,
+            worktree=tree,
             run_id=queued.run_id,
             queued_at=queued.queued_at,
             environ=environ,
@@ -363,17 +410,16 @@ def _run_in(
         if queued.resumes is not None:
             request = _resuming(place, request, doc, queued.resumes, queued.force)
         prepared = prepare(request)
+        # An OrchError from run_prepared means the run did not start: nothing ran.
+        return run_prepared(prepared, observer).state.value
     except OrchError as exc:
         return fail_pending(place, queued, f"the run could not start: {exc}")
-    return run_prepared(prepared, observer).state.value
 
 
 def _resuming(
-    place: Place, request: RunRequest, doc: Document, run: str, force: bool
+    place: DocumentHome, request: RunRequest, doc: Document, run: str, force: bool
 ) -> RunRequest:
     """``request`` resuming ``run``: the steps before where it stopped taken over."""
-    from orchestrator.api.rerunning import origin, resume_plan  # it imports this module
-
     plan = resume_plan(place, origin(place, run), doc, force=force)
     return dataclasses.replace(
         request, resumes=plan.resumption, taken_over=plan.steps, taken_over_logs=plan.logs
@@ -385,7 +431,7 @@ def _secret_inputs(doc: Document) -> frozenset[str]:
 
 
 def fail_pending(
-    place: Place, queued: Queued, reason: str, *, cancelled: Answer | None = None
+    place: DocumentHome, queued: Queued, reason: str, *, cancelled: Answer | None = None
 ) -> str:
     """Record a run that never started as ``failed`` with ``reason`` (``cancelled``, when a
     person cancelled it); returns the state it has now."""

@@ -1,4 +1,6 @@
-"""Reading the run history from the trace: ``orch runs``, ``orch show``, ``orch logs``."""
+"""Reading recorded runs from the trace: ``orch runs``, ``orch show``, ``orch logs``.
+
+Writing them, as a run goes, is ``recording_runs``."""
 
 from __future__ import annotations
 
@@ -7,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.recording import trace_reader, trace_repository
+from orchestrator.api.recording_runs import trace_reader, trace_repository
 from orchestrator.api.recovering import recover as recover  # the api name for it
-from orchestrator.api.workspace import Place, locate
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.errors import TraceError
 
 
-def _shared(place: Place) -> Place:
+def _shared(place: DocumentHome) -> DocumentHome:
     """With a broker, runs are recorded by workers on other hosts: read the shared trace."""
     if place.settings.broker_url:
         from orchestrator.api import remote_view
@@ -53,13 +55,13 @@ def iter_runs(
 
 
 @dataclass(frozen=True)
-class Shown:
+class RunDetails:
     record: dict[str, Any]
     files: list[str]
     trace: Path
 
 
-def show(where: Path, run: str | None = None) -> Shown:
+def show(where: Path, run: str | None = None) -> RunDetails:
     """One run by id or unique prefix; the latest run when ``run`` is None."""
     place = _shared(locate(where))
     recover(place)
@@ -71,7 +73,7 @@ def show(where: Path, run: str | None = None) -> Shown:
                 f"no run is recorded in the trace of {trace_repository(place)} yet; "
                 "run a document with `orch apply`"
             )
-    return Shown(
+    return RunDetails(
         record=reader.read_run(run), files=reader.list_files(run), trace=trace_repository(place)
     )
 
