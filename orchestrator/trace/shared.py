@@ -91,16 +91,25 @@ def fetch_for_run(repo: Path, commit: str, branch: str) -> None:
     with clone_lock(repo):
         _fetch_trace(repo, branch)
         if not has_commit(repo, commit):
-            try:
-                quiet = ("--quiet", "--no-tags", "--no-write-fetch-head")
-                run_git("fetch", *quiet, ORIGIN, commit, cwd=repo)
-            except GitFailed as exc:
+            _fetch_commit(repo, commit)
+        sync_trace(repo, branch)
+
+
+def _fetch_commit(repo: Path, commit: str) -> None:
+    quiet = ("--quiet", "--no-tags", "--no-write-fetch-head")
+    for attempt in range(FETCH_ATTEMPTS):
+        try:
+            run_git("fetch", *quiet, ORIGIN, commit, cwd=repo)
+            return
+        except GitFailed as exc:
+            why = exc.stderr.strip()
+            if not _passing(why) or attempt == FETCH_ATTEMPTS - 1:
                 raise TraceError(
                     f"commit {commit} is not on the shared repository "
                     f"({remote_url(repo, ORIGIN)}): push it there, then submit the run again "
-                    f"({exc.stderr.strip()})"
+                    f"({why})"
                 ) from exc
-        sync_trace(repo, branch)
+        time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
 
 
 def refresh_trace(repo: Path, branch: str, remote: str) -> None:
@@ -156,10 +165,18 @@ def _fetch_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
             if "couldn't find remote ref" in last and len(wanted) == 2:
                 wanted = [writers]  # the merged branch does not exist yet
                 continue
-            if "cannot lock ref" not in last:
+            if not _passing(last):
                 break
             time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
     raise TraceError(f"cannot fetch the trace branch {branch!r} from {remote}: {last}")
+
+
+def _passing(stderr: str) -> bool:
+    """Whether a fetch failed for a moment only, because of another thread or process at
+    work in the same clone: a ref it moves, or a worktree it adds (``git worktree add``
+    writes the new worktree's HEAD as a null id first, which a fetch that looks at every
+    worktree's HEAD at that moment calls a bad object)."""
+    return "cannot lock ref" in stderr or ("bad object" in stderr and "worktrees/" in stderr)
 
 
 def sync_trace(repo: Path, branch: str, remote: str = ORIGIN) -> None:
