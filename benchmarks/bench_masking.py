@@ -18,8 +18,8 @@ import os
 import statistics
 import time
 
+from orchestrator.masking import Masker
 from orchestrator.outputstream import MaskedStream
-from orchestrator.process import Masker
 
 PIECE = 1 << 16
 

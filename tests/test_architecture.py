@@ -16,6 +16,7 @@ LEAVES = {
     "errors",
     "templating",
     "process",
+    "masking",
     "outputstream",
     "paths",
     "globs",

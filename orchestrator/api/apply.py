@@ -29,8 +29,8 @@ from orchestrator.api.workspace import (
     working_copy_dirty,
 )
 from orchestrator.errors import Diagnostic, DocumentError, TraceError, describe_os_error
+from orchestrator.masking import MASK, Masker
 from orchestrator.model import Document, DocumentStatus, RunState, StepKind, Trigger
-from orchestrator.process import MASK, Masker
 from orchestrator.record import (
     DocumentInfo,
     RunError,

@@ -21,8 +21,8 @@ from orchestrator.api.recording_runs import trace_reader
 from orchestrator.api.workspace import DocumentHome
 from orchestrator.document.inputs import environment_name
 from orchestrator.errors import TraceError, UsageError
+from orchestrator.masking import MASK
 from orchestrator.model import Document, StepState
-from orchestrator.process import MASK
 from orchestrator.record import Resumption, StepRecord, step_from_json
 from orchestrator.trace import repo
 

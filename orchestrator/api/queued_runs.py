@@ -50,8 +50,8 @@ from orchestrator.errors import (
     TraceError,
     UsageError,
 )
+from orchestrator.masking import MASK
 from orchestrator.model import Document, InputDecl, Trigger
-from orchestrator.process import MASK
 from orchestrator.record import Answer, timestamp, utc_now
 from orchestrator.trace import TraceWriter, encode_record, repo
 

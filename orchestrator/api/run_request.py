@@ -11,8 +11,8 @@ from typing import Any
 
 from orchestrator.api.workspace import DocumentHome
 from orchestrator.api.worktrees import TemporaryWorktree
+from orchestrator.masking import Masker
 from orchestrator.model import Document, Trigger
-from orchestrator.process import Masker
 from orchestrator.record import Resumption, StepRecord
 
 

@@ -18,8 +18,8 @@ from orchestrator.api.answers import take_answer
 from orchestrator.api.ending import KeepsRunFolderCurrent
 from orchestrator.api.recording_runs import RunRecorder
 from orchestrator.errors import TraceError
+from orchestrator.masking import Masker
 from orchestrator.model import RunState, Step, StepState
-from orchestrator.process import Masker
 from orchestrator.record import (
     Answer,
     RunRecord,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import Diagnostic, InputError
+from orchestrator.masking import Masker
 from orchestrator.model import Document, InputDecl
-from orchestrator.process import Masker
 
 from . import frontmatter
 from .schema import compiled_check

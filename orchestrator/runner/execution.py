@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import templating
+from orchestrator.masking import Masker
 from orchestrator.model import Document, Step
-from orchestrator.process import Masker
 from orchestrator.record import StepRecord
 from orchestrator.runner.observer import Observer as Observer  # named here as ever
 from orchestrator.runner.observer import SilentObserver as SilentObserver

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.process import Masker
+from orchestrator.masking import Masker
 
 DEFAULT_LOG_CAP_BYTES = 1 << 20
 

@@ -8,8 +8,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from orchestrator.errors import describe_os_error
+from orchestrator.masking import Masker
 from orchestrator.model import Step
-from orchestrator.process import Cancelled, Interrupted, Masker, run
+from orchestrator.process import Cancelled, Interrupted, run
 from orchestrator.runner.outcome import Outcome
 from orchestrator.runner.output import read_outputs
 from orchestrator.runner.places import places_for

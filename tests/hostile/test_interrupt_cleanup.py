@@ -203,7 +203,7 @@ RACE = """
 import os, signal, subprocess, sys
 from pathlib import Path
 
-from orchestrator import process
+from orchestrator import masking, process
 
 class LateCtrlC(subprocess.Popen):
     # Ctrl-C arrives just as the step's process has started, before Popen returns.
@@ -216,7 +216,7 @@ subprocess.Popen = LateCtrlC
 try:
     process.run(
         ["sleep", "300"], cwd=Path.cwd(), env=dict(os.environ), timeout=60,
-        masker=process.Masker(),
+        masker=masking.Masker(),
     )
 except process.Interrupted:
     print("interrupted")

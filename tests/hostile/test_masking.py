@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.process import MASK, Masker
+from orchestrator.masking import MASK, Masker
 from tests.conftest import git
 from tests.core.helpers import Ran, commit_documents, document, orch
 from tests.hostile.stored import assert_absent, stored_bytes

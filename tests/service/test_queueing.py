@@ -16,7 +16,7 @@ import pytest
 
 from orchestrator.api import queued_runs
 from orchestrator.errors import UsageError
-from orchestrator.process import MASK
+from orchestrator.masking import MASK
 from orchestrator.trace import TraceWriter, encode_record
 from tests.conftest import git
 from tests.core.helpers import commit_documents, document, trace_record

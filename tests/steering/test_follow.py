@@ -13,8 +13,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orchestrator.masking import Masker
 from orchestrator.outputstream import MaskedStream
-from orchestrator.process import Masker
 from tests.core.helpers import commit_documents, document, orch
 from tests.steering.helpers import run_in_state, start
 
