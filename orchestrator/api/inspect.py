@@ -10,10 +10,11 @@ from typing import Any
 from orchestrator import document, runner, schedule
 from orchestrator.api.apply import RunRequest, execution_for, new_record, new_run_id, prepare
 from orchestrator.api.recording_runs import run_folder
-from orchestrator.api.workspace import locate
+from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.document.cache import DocumentCache
-from orchestrator.errors import Diagnostic, DocumentError
-from orchestrator.model import Document, DocumentStatus
+from orchestrator.errors import Diagnostic, DocumentError, UsageError
+from orchestrator.masking import MASK
+from orchestrator.model import Document, DocumentStatus, InputDecl
 
 
 def documents_under(paths: Sequence[Path]) -> list[Path]:
@@ -137,3 +138,46 @@ def _shown(path: Path) -> str:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return str(path)
+
+
+class UnknownWorkflow(UsageError):
+    """No intent document of the repository has this workflow id."""
+
+
+def workflows(where: Path, cache: DocumentCache | None = None) -> list[dict[str, Any]]:
+    """The valid intent documents: id, title, status, path and input declarations.
+
+    A long-running caller passes one ``cache`` so that unchanged documents are not parsed
+    on every call."""
+    place = locate(where)
+    found = []
+    for item in list_documents([place.root], cache):
+        doc = item.document
+        if doc is None:
+            continue
+        found.append(
+            {
+                "id": doc.id,
+                "title": doc.title,
+                "status": doc.status.value,
+                "path": doc.path.resolve().relative_to(place.root.resolve()).as_posix(),
+                "inputs": {decl.name: _declaration(decl) for decl in doc.inputs},
+            }
+        )
+    return found
+
+
+def _declaration(decl: InputDecl) -> dict[str, Any]:
+    shown: dict[str, Any] = {**decl.schema, "required": decl.required, "secret": decl.secret}
+    if decl.description:
+        shown["description"] = decl.description
+    if decl.has_default:
+        shown["default"] = MASK if decl.secret else decl.default
+    return shown
+
+
+def find_workflow(place: DocumentHome, workflow_id: str) -> Path:
+    for item in list_documents([place.root]):
+        if item.document is not None and item.document.id == workflow_id:
+            return item.path
+    raise UnknownWorkflow(f"no intent document has the workflow id {workflow_id!r}")

@@ -30,7 +30,7 @@ from orchestrator.api.apply import (
     prepare,
     run_prepared,
 )
-from orchestrator.api.inspect import list_documents
+from orchestrator.api.inspect import find_workflow
 from orchestrator.api.origin import origin, resume_plan
 from orchestrator.api.recording_runs import (
     RunRecorder,
@@ -41,7 +41,6 @@ from orchestrator.api.recording_runs import (
 from orchestrator.api.run_request import Prepared, RunRequest
 from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.api.worktrees import TemporaryWorktree, temporary_worktree
-from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import (
     Diagnostic,
     DocumentError,
@@ -51,15 +50,11 @@ from orchestrator.errors import (
     UsageError,
 )
 from orchestrator.masking import MASK
-from orchestrator.model import Document, InputDecl, Trigger
+from orchestrator.model import Document, Trigger
 from orchestrator.record import Answer, timestamp, utc_now
 from orchestrator.trace import TraceWriter, encode_record, repo
 
 log = logging.getLogger("orch")
-
-
-class UnknownWorkflow(UsageError):
-    """No intent document of the repository has this workflow id."""
 
 
 class UncommittedDocument(UsageError):
@@ -89,45 +84,6 @@ class Queued:
     rerun_of: str | None = None
     resumes: str | None = None
     force: bool = False
-
-
-def workflows(where: Path, cache: DocumentCache | None = None) -> list[dict[str, Any]]:
-    """The valid intent documents: id, title, status, path and input declarations.
-
-    A long-running caller passes one ``cache`` so that unchanged documents are not parsed
-    on every call."""
-    place = locate(where)
-    found = []
-    for item in list_documents([place.root], cache):
-        doc = item.document
-        if doc is None:
-            continue
-        found.append(
-            {
-                "id": doc.id,
-                "title": doc.title,
-                "status": doc.status.value,
-                "path": doc.path.resolve().relative_to(place.root.resolve()).as_posix(),
-                "inputs": {decl.name: _declaration(decl) for decl in doc.inputs},
-            }
-        )
-    return found
-
-
-def _declaration(decl: InputDecl) -> dict[str, Any]:
-    shown: dict[str, Any] = {**decl.schema, "required": decl.required, "secret": decl.secret}
-    if decl.description:
-        shown["description"] = decl.description
-    if decl.has_default:
-        shown["default"] = MASK if decl.secret else decl.default
-    return shown
-
-
-def find_workflow(place: DocumentHome, workflow_id: str) -> Path:
-    for item in list_documents([place.root]):
-        if item.document is not None and item.document.id == workflow_id:
-            return item.path
-    raise UnknownWorkflow(f"no intent document has the workflow id {workflow_id!r}")
 
 
 def enqueue(

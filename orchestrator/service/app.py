@@ -24,6 +24,7 @@ from orchestrator import __version__
 from orchestrator.api import (
     answers,
     dispatch,
+    inspect,
     queued_runs,
     reading_runs,
     rerunning,
@@ -190,14 +191,14 @@ def create_app(
     @app.get("/api/workflows")
     def list_workflows(_: Reader) -> list[dict[str, Any]]:
         """The intent documents: id, title, status, path and input declarations."""
-        return queued_runs.workflows(root, parsed)
+        return inspect.workflows(root, parsed)
 
     @app.post("/api/runs", status_code=202)
     def submit(body: RunSubmission, key: Runner) -> Accepted:
         """Validate now, record the run ``pending`` in the trace, queue it (trigger ``api``)."""
         try:
             queued = intake.enqueue(body.workflow, body.inputs, actor=key.name)
-        except queued_runs.UnknownWorkflow as exc:
+        except inspect.UnknownWorkflow as exc:
             raise ApiError(404, str(exc)) from None
         except queued_runs.UncommittedDocument as exc:
             raise ApiError(409, str(exc)) from None

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.api import queued_runs
+from orchestrator.api import inspect, queued_runs
 from orchestrator.errors import UsageError
 from orchestrator.masking import MASK
 from orchestrator.trace import TraceWriter, encode_record
@@ -71,7 +71,7 @@ def write_pending(repo: Path, rec: dict[str, Any]) -> None:
 
 
 def test_workflows_lists_the_valid_documents_with_their_inputs(repo: Path) -> None:
-    assert queued_runs.workflows(repo) == [
+    assert inspect.workflows(repo) == [
         {
             "id": "deploy",
             "title": "Deploy",
@@ -105,7 +105,7 @@ def test_enqueue_outside_a_repository_is_refused(tmp_path: Path) -> None:
 
 
 def test_enqueue_of_an_unknown_workflow_names_it(repo: Path) -> None:
-    with pytest.raises(queued_runs.UnknownWorkflow) as refused:
+    with pytest.raises(inspect.UnknownWorkflow) as refused:
         queued_runs.enqueue(repo, "broken", {}, actor="ci")
     assert str(refused.value) == "no intent document has the workflow id 'broken'"
     assert git(repo, "branch", "--list", "orch-trace") == ""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from orchestrator.api import queued_runs
+from orchestrator.api import inspect, queued_runs
 from orchestrator.api.inspect import FoundDocument, summary
 from orchestrator.errors import DocumentError
 from orchestrator.model import RunState, Trigger
@@ -146,7 +146,7 @@ async def start_run(request: Request, workflow_id: str) -> Response:
         queued = await run_in_threadpool(
             site.intake.enqueue, workflow_id, submitted.inputs, actor=session.key.name
         )
-    except queued_runs.UnknownWorkflow as exc:
+    except inspect.UnknownWorkflow as exc:
         raise WebError(404, str(exc)) from None
     except queued_runs.UncommittedDocument as exc:
         form = forms.start_form(doc, submitted.texts, problems=[str(exc)])
