@@ -50,7 +50,7 @@ def open_redis(url: str) -> redis.Redis:
 
 
 def unavailable(url: str, exc: Exception) -> BrokerUnavailable:
-    reason = redacted(str(exc)) or type(exc).__name__
+    reason = redacted(str(exc)).rstrip(".") or type(exc).__name__
     return BrokerUnavailable(
         f"cannot reach the broker at {redacted(url)}: {reason}. Start Redis there, "
         "or correct ORCH_BROKER_URL (setting 'broker')"
