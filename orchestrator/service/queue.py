@@ -1,9 +1,15 @@
-"""The run queue of ``orch serve``: one FIFO line per workflow, a bounded pool of workers.
+"""The run queue of ``orch serve``: one FIFO line per workflow, ``workers`` runs at a time.
 
-A worker takes the workflow at the front of the ready line, runs the oldest run of that
-workflow, and puts the workflow back at the end of the line if more of its runs wait. So runs
-of one workflow run strictly one after another in the order they were queued, and runs of
-different workflows run in parallel, up to the number of workers.
+The dispatcher takes the workflow at the front of the ready line, starts the oldest run of
+that workflow in a thread of its own, and puts the workflow back at the end of the line once
+that run ended, if more of its runs wait. So runs of one workflow run strictly one after
+another in the order they were queued, and runs of different workflows run in parallel, up to
+``workers`` at a time.
+
+A run that waits for a person (a manual step) gives its place back while it waits, and keeps
+its workflow's place in the line: other workflows' runs go on. Once answered it goes on at
+once, even when that makes one more run than ``workers`` for a while: a person who answered
+is not kept waiting behind the queue.
 
 Only one server may serve a repository: starting takes ``<state_dir>/serve.lock``, so two
 servers never pick up the same pending runs after a restart.
@@ -16,43 +22,37 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from orchestrator.api import queued_runs
 from orchestrator.api.workspace import locate
 from orchestrator.errors import UsageError
+from orchestrator.model import Step, StepState
+from orchestrator.record import StepRecord
 
 log = logging.getLogger("orch.serve")
-
-Runner = Callable[[Path, queued_runs.Queued], str]
 
 
 class RunQueue:
     def __init__(
-        self,
-        root: Path,
-        workers: int = 2,
-        *,
-        run: Runner | None = None,
-        environ: Mapping[str, str] | None = None,
+        self, root: Path, workers: int = 2, *, environ: Mapping[str, str] | None = None
     ) -> None:
         if workers < 1:
             raise UsageError("the service needs at least one worker")
         self.root = root
         self.workers = workers
         self._environ = environ
-        self._run: Runner = run or self._run_queued
         self._lines: dict[str, collections.deque[queued_runs.Queued]] = {}
         self._ready: collections.deque[str] = collections.deque()
         self._active: set[str] = set()
+        # Runs that run now (not those that wait for a person): at most ``workers`` start.
+        self._busy = 0
         self._condition = threading.Condition()
         self._stopping = False
-        self._threads: list[threading.Thread] = []
+        self._dispatcher: threading.Thread | None = None
+        self._runs: set[threading.Thread] = set()
         self._lock_fd: int | None = None
-
-    def _run_queued(self, root: Path, queued: queued_runs.Queued) -> str:
-        return queued_runs.run_queued(root, queued, self._environ)
 
     def open(self) -> int:
         """Take the repository's serve lock and queue the runs left ``pending``; how many."""
@@ -66,10 +66,10 @@ class RunQueue:
     def start(self) -> None:
         if self._lock_fd is None:
             self.open()
-        for index in range(self.workers):
-            thread = threading.Thread(target=self._work, name=f"orch-run-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._dispatcher = threading.Thread(
+            target=self._dispatch, name="orch-run-dispatch", daemon=True
+        )
+        self._dispatcher.start()
 
     def put(self, queued: queued_runs.Queued) -> None:
         with self._condition:
@@ -109,43 +109,88 @@ class RunQueue:
         with self._condition:
             self._stopping = True
             self._condition.notify_all()
-        for thread in self._threads:
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout)
+            self._dispatcher = None
+        with self._condition:
+            running = list(self._runs)
+        for thread in running:
             thread.join(timeout)
-        self._threads.clear()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _next(self) -> queued_runs.Queued | None:
-        with self._condition:
-            while not self._stopping and not self._ready:
-                self._condition.wait()
-            if self._stopping:
-                return None
-            wf = self._ready.popleft()
-            self._active.add(wf)
-            return self._lines[wf].popleft()
-
-    def _done(self, workflow_id: str) -> None:
-        with self._condition:
-            self._active.discard(workflow_id)
-            if self._lines.get(workflow_id):
-                self._ready.append(workflow_id)
-                self._condition.notify()
-            else:
-                self._lines.pop(workflow_id, None)
-
-    def _work(self) -> None:
+    def _dispatch(self) -> None:
         while True:
-            queued = self._next()
-            if queued is None:
-                return
-            try:
-                self._run(self.root, queued)  # the api logs the run's start and end
-            except Exception:
-                log.exception("run %s of %s broke the worker", queued.run_id, queued.workflow_id)
-            finally:
-                self._done(queued.workflow_id)
+            with self._condition:
+                while not self._stopping and not (self._ready and self._busy < self.workers):
+                    self._condition.wait()
+                if self._stopping:
+                    return
+                wf = self._ready.popleft()
+                self._active.add(wf)
+                queued = self._lines[wf].popleft()
+                self._busy += 1
+                thread = threading.Thread(
+                    target=self._run, args=(queued,), name=f"orch-run-{queued.run_id}", daemon=True
+                )
+                self._runs.add(thread)
+            thread.start()
+
+    def _run(self, queued: queued_runs.Queued) -> None:
+        place = _Place(self)
+        try:
+            # The api logs the run's start and end.
+            queued_runs.run_queued(self.root, queued, self._environ, place)
+        except Exception:
+            log.exception("run %s of %s broke the worker", queued.run_id, queued.workflow_id)
+        finally:
+            with self._condition:
+                if place.held:
+                    self._busy -= 1
+                self._runs.discard(threading.current_thread())
+                self._active.discard(queued.workflow_id)
+                if self._lines.get(queued.workflow_id):
+                    self._ready.append(queued.workflow_id)
+                else:
+                    self._lines.pop(queued.workflow_id, None)
+                self._condition.notify_all()
+
+    def give_back(self) -> None:
+        """A run waits for a person: another may start in its place."""
+        with self._condition:
+            self._busy -= 1
+            self._condition.notify_all()
+
+    def take_again(self) -> None:
+        """A run that waited goes on (at once, whatever the others do)."""
+        with self._condition:
+            self._busy += 1
+
+
+class _Place:
+    """A run's place among the ``workers`` runs that run: given back while a step waits for
+    a person, taken again as soon as the run goes on (the runner's ``Observer``)."""
+
+    verbose = False
+
+    def __init__(self, queue: RunQueue) -> None:
+        self._queue = queue
+        self.held = True
+
+    def step_changed(self, step: StepRecord) -> None:
+        if step.state is StepState.WAITING and self.held:
+            self.held = False
+            self._queue.give_back()
+        elif step.state is not StepState.WAITING and not self.held:
+            self.held = True
+            self._queue.take_again()
+
+    def step_output(self, step: str, line: str) -> None:
+        pass
+
+    def confirm(self, step: Step, instruction: str) -> bool | None:
+        return None
 
 
 def _serve_lock(root: Path) -> int:

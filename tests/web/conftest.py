@@ -232,7 +232,7 @@ class Served:
                 self.process.wait(10)
 
 
-def start_serve(repo: Path, env: Mapping[str, str], log: Path) -> Served:
+def start_serve(repo: Path, env: Mapping[str, str], log: Path, workers: int = 2) -> Served:
     """``orch serve --port 0`` as a process; its address from uvicorn's start-up line."""
     environment = {
         **env,
@@ -241,7 +241,7 @@ def start_serve(repo: Path, env: Mapping[str, str], log: Path) -> Served:
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            ["orch", "serve", "-C", str(repo), "--port", "0", "--workers", "2"],
+            ["orch", "serve", "-C", str(repo), "--port", "0", "--workers", str(workers)],
             env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,
