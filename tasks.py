@@ -98,41 +98,30 @@ def show_a_caught_mistake(orch: Path, scratch: Path) -> None:
     shutil.rmtree(typo.parent)
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-REDIS_SERVER = Path("/usr/bin/redis-server")
+# The Debian packages tests need: what each provides, and which tests skip without it.
+# Playwright's own browser download is unreachable here, so the browser tests drive Debian's.
+DEBIAN_PACKAGES = {
+    "chromium": (Path("/usr/bin/chromium"), "the browser tests"),
+    "redis-server": (Path("/usr/bin/redis-server"), "the distributed tests (the broker)"),
+}
 
 
-def install_redis() -> None:
-    """The distributed tests start Debian's redis-server (the broker of orch worker)."""
-    if REDIS_SERVER.exists():
+def install_debian_packages(*names: str) -> None:
+    """Install the named packages whose program is missing, with one ``apt-get update``."""
+    missing = [name for name in names if not DEBIAN_PACKAGES[name][0].exists()]
+    if not missing:
         return
     if os.geteuid() != 0:
-        print(f"{REDIS_SERVER} is missing and this is not root: the distributed tests are skipped")
-        print("  install it with: apt-get install --no-install-recommends redis-server", flush=True)
+        for name in missing:
+            program, needed_by = DEBIAN_PACKAGES[name]
+            print(f"{program} is missing and this is not root: {needed_by} will be skipped")
+        print(f"  install: apt-get install --no-install-recommends {' '.join(missing)}", flush=True)
         return
-    print(f"{REDIS_SERVER} is missing: installing Debian's redis-server for the distributed tests")
+    print(f"installing Debian's {', '.join(missing)} for the tests")
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (
         ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "redis-server"],
-    ):
-        print("+", " ".join(command), flush=True)
-        subprocess.run(command, check=True, env=environment)
-
-
-def install_chromium() -> None:
-    """The browser tests drive Debian's Chromium (Playwright's own download is unreachable)."""
-    if CHROMIUM.exists():
-        return
-    if os.geteuid() != 0:
-        print(f"{CHROMIUM} is missing and this is not root: the browser tests will be skipped")
-        print("  install it with: apt-get install --no-install-recommends chromium", flush=True)
-        return
-    print(f"{CHROMIUM} is missing: installing Debian's chromium for the browser tests")
-    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"],
+        ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing],
     ):
         print("+", " ".join(command), flush=True)
         subprocess.run(command, check=True, env=environment)
@@ -153,8 +142,7 @@ def coverage_options(pytest_args: list[str]) -> list[str]:
 
 def test() -> None:
     install("[dev]")
-    install_chromium()
-    install_redis()
+    install_debian_packages("chromium", "redis-server")
     run(BIN / "ruff", "check", ".")
     run(BIN / "mypy")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -176,7 +164,7 @@ def test() -> None:
 def screenshots() -> None:
     """Run the browser tests with their screenshots going to docs/images/."""
     install("[dev]")
-    install_chromium()
+    install_debian_packages("chromium")
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
