@@ -265,13 +265,13 @@ def step_from_json(entry: Mapping[str, Any], *, taken_from: str | None = None) -
         line=int(entry.get("line") or 0),
         state=StepState(entry.get("state", "completed")),
         transitions=tuple(
-            Transition(str(t.get("state")), _moment(t.get("at")) or utc_now())
+            Transition(str(t.get("state")), moment(t.get("at")) or utc_now())
             for t in entry.get("transitions") or []
             if isinstance(t, dict)
         ),
         attempts=int(entry.get("attempts") or 0),
-        started_at=_moment(entry.get("started_at")),
-        ended_at=_moment(entry.get("ended_at")),
+        started_at=moment(entry.get("started_at")),
+        ended_at=moment(entry.get("ended_at")),
         exit_code=entry.get("exit_code"),
         outputs={str(k): str(v) for k, v in (entry.get("outputs") or {}).items()},
         log=entry.get("log"),
@@ -285,7 +285,7 @@ def step_from_json(entry: Mapping[str, Any], *, taken_from: str | None = None) -
         answer=Answer(
             action=str(answer.get("action")),
             by=str(answer.get("by")),
-            at=_moment(answer.get("at")) or utc_now(),
+            at=moment(answer.get("at")) or utc_now(),
             step=answer.get("step"),
         )
         if isinstance(answer, dict)
@@ -295,7 +295,9 @@ def step_from_json(entry: Mapping[str, Any], *, taken_from: str | None = None) -
     )
 
 
-def _moment(value: Any) -> datetime | None:
+def moment(value: Any) -> datetime | None:
+    """A recorded UTC timestamp (``2026-11-25T22:15:00.123Z``) as an aware datetime; None
+    for anything else."""
     if not isinstance(value, str) or not value:
         return None
     try:

@@ -23,6 +23,7 @@ from typing import Any
 
 from orchestrator.api.recovering import replay_journal
 from orchestrator.errors import TraceError
+from orchestrator.record import moment
 from orchestrator.trace import TraceReader
 from orchestrator.trace.batch import read_objects
 from orchestrator.trace.layout import RUN_RECORD, RUNS, parse_record, progress_rank, tip_root
@@ -296,16 +297,6 @@ def summarise(record: dict[str, Any], workflow: str, run_id: str, folder: str) -
         error=str(error["message"]) if error.get("message") else None,
         folder=folder,
     )
-
-
-def moment(value: Any) -> datetime | None:
-    """A recorded UTC timestamp (``2026-11-25T22:15:00.123Z``) as an aware datetime."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def _unreadable(workflow: str, run_id: str, folder: str, why: str) -> RunSummary:

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from orchestrator.service.web.catalog import RunSummary, moment
+from orchestrator.record import moment
+from orchestrator.service.web.catalog import RunSummary
 
 WIDTH = 1000.0
 MIN_BAR = 3.0

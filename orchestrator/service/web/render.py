@@ -17,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from orchestrator import __version__
-from orchestrator.service.web.catalog import moment
+from orchestrator.record import moment
 from orchestrator.service.web.charts import duration_text
 from orchestrator.service.web.sessions import CSRF_FIELD, Session
 
