@@ -53,9 +53,18 @@ def apply_here(arguments: ApplyArguments, err: Output) -> int:
     """Run the document; returns the exit code (``docs/cli.md``)."""
     interactive = sys.stdin.isatty()
     prepared = api.prepare(dataclasses.replace(request_for(arguments), interactive=interactive))
+    return run_here(
+        prepared, err, verbose=arguments.verbose, as_json=arguments.as_json, interactive=interactive
+    )
+
+
+def run_here(
+    prepared: api.Prepared, err: Output, *, verbose: bool, as_json: bool, interactive: bool
+) -> int:
+    """Run a prepared run with the live display and report it (``orch apply``, ``orch
+    rerun``, ``orch apply --resume``); returns the exit code."""
     steps: list[Step] = list(prepared.document.steps)
     interrupted: api.RunInterrupted | None = None
-    verbose = arguments.verbose
     with LiveDisplay(err, steps, verbose=verbose, interactive=interactive) as display:
         try:
             record = api.run_prepared(prepared, display, display.waiting)
@@ -66,7 +75,7 @@ def apply_here(arguments: ApplyArguments, err: Output) -> int:
                 "orch: interrupted by Ctrl-C before the run started: nothing ran", highlight=True
             )
             return EXIT_INTERRUPTED
-    if arguments.as_json:
+    if as_json:
         sys.stdout.write(json.dumps(to_json(record), indent=2, ensure_ascii=False) + "\n")
     summarise(err, record, api.run_folder(prepared, record.run_id), verbose=verbose)
     if interrupted is not None:
@@ -106,6 +115,9 @@ def exit_code(record: RunRecord) -> int:
 
 
 def summarise(err: Output, record: RunRecord, folder: Path, *, verbose: bool) -> None:
+    if record.resumes is not None:
+        taken = ", ".join(record.resumes.steps) or "none"
+        err.print(f"resumed run {record.resumes.run}: took over step(s) {taken}")
     for step in record.steps:
         if step.state.value == "failed" and not verbose and step.log:
             err.print((f"── output of {step.name} (last lines) ──", "red"))
@@ -130,4 +142,6 @@ def summarise(err: Output, record: RunRecord, folder: Path, *, verbose: bool) ->
         )
     else:
         err.print((record.state.value, "bold green"), f" run {record.run_id}", highlight=True)
+    if record.rerun_of:
+        err.print(f"run {record.run_id} runs {record.rerun_of} again")
     err.print(f"run folder: {folder}")

@@ -1,7 +1,6 @@
 """Steering runs: ``orch confirm``, ``orch cancel``, ``orch rerun``, ``orch apply --resume``
 and ``orch logs -f`` (following a run's output while it runs)."""
 
-import json
 import logging
 import sys
 import time
@@ -15,14 +14,10 @@ from rich.markup import escape
 
 from orchestrator import api
 from orchestrator.cli.errors import (
-    EXIT_COMPLETED,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_PUBLICATION_PENDING,
 )
 from orchestrator.errors import UsageError
 from orchestrator.model import RunState
-from orchestrator.record import RunRecord, to_json
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -162,48 +157,11 @@ def resume(
 
 
 def _run(prepared: api.Prepared, *, verbose: bool, as_json: bool, interactive: bool) -> None:
-    from orchestrator.cli.display import LiveDisplay
+    from orchestrator.cli.applying import run_here
     from orchestrator.cli.output import Output
 
-    steps = list(prepared.document.steps)
-    interrupted: api.RunInterrupted | None = None
-    with LiveDisplay(Output(), steps, verbose=verbose, interactive=interactive) as display:
-        try:
-            record = api.run_prepared(prepared, display, display.waiting)
-        except api.RunInterrupted as exc:
-            interrupted, record = exc, exc.record
-        except KeyboardInterrupt:  # while waiting for another run, before any step
-            err.print("orch: interrupted by Ctrl-C before the run started: nothing ran")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-    if as_json:
-        sys.stdout.write(json.dumps(to_json(record), indent=2, ensure_ascii=False) + "\n")
-    _report(record, api.run_folder(prepared, record.run_id), verbose=verbose)
-    if interrupted is not None:
-        raise typer.Exit(EXIT_INTERRUPTED)
-    if record.state is not RunState.COMPLETED:
-        raise typer.Exit(EXIT_FAILED)
-    raise typer.Exit(EXIT_PUBLICATION_PENDING if record.publication_pending else EXIT_COMPLETED)
-
-
-def _report(record: RunRecord, folder: Path, *, verbose: bool) -> None:
-    if record.resumes is not None:
-        taken = ", ".join(record.resumes.steps) or "none"
-        err.print(
-            f"resumed run {record.resumes.run}: took over step(s) {escape(taken)}",
-            highlight=False,
-        )
-    for step in record.steps:
-        if step.state.value == "failed" and not verbose and step.log:
-            err.print(f"[red]── output of {escape(step.name)} (last lines) ──[/red]")
-            err.print(api.log_tail(folder, step.log), markup=False, highlight=False)
-    if record.error is not None:
-        where = f"step '{record.error.step}': " if record.error.step else ""
-        what = escape(where + record.error.message)
-        err.print(f"[bold red]{record.state.value}[/bold red] {what}")
-    else:
-        err.print(f"[bold green]{record.state.value}[/bold green] run {record.run_id}")
-    again = f" (again: {record.rerun_of})" if record.rerun_of else ""
-    err.print(f"run {record.run_id}{again}, folder: {folder}", highlight=False)
+    code = run_here(prepared, Output(), verbose=verbose, as_json=as_json, interactive=interactive)
+    raise typer.Exit(code)
 
 
 def follow(where: Path, run: str, step: str | None) -> None:

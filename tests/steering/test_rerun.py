@@ -120,6 +120,12 @@ def test_rerun_runs_the_same_commit_with_the_same_inputs(git_repo: Path) -> None
     log = git(git_repo, "show", f"orch-trace:runs/deploy/{record['run_id']}/logs/01-build.log")
     assert log == "building version 1 for production x3\n"
     assert shown(git_repo, record["run_id"])["rerun_of"] == run_id
+    new_id = record["run_id"]
+    assert again.stderr.splitlines()[-3:] == [
+        f"completed run {new_id}",
+        f"run {new_id} runs {run_id} again",
+        f"run folder: {git_repo}/.orch/runs/deploy/{new_id}",
+    ]
 
     current = orch(git_repo, "rerun", run_id, "--current", "-i", "password=pa55-Word-1", "--json")
     assert current.code == 0, current.stderr
@@ -146,6 +152,7 @@ def test_resume_takes_over_the_steps_before_the_one_that_failed(git_repo: Path) 
     record = resumed.json()
     assert _builds(git_repo) == 1  # build did not run again
     assert record["resumes"] == {"run": run_id, "steps": ["build"], "forced": False}
+    assert f"resumed run {run_id}: took over step(s) build" in resumed.stderr.splitlines()
     assert record["rerun_of"] is None
     build = step_of(record, "build")
     old_build = step_of(failed, "build")
