@@ -3,7 +3,6 @@ command line. Options are parsed here; the work is in ``orchestrator.worker`` an
 ``orchestrator.api.dispatch``, imported only when these commands run (Celery is slow to
 import, and no other command should pay for it)."""
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -87,9 +86,12 @@ def _broker(given: str | None) -> str:
         return given
     from orchestrator.api.workspace import locate
 
-    url = os.environ.get("ORCH_BROKER_URL") or locate(Path()).settings.broker_url
+    url = locate(Path()).settings.broker_url  # ORCH_BROKER_URL, else the configuration
     if not url:
-        raise UsageError("no broker: pass --broker redis://HOST:6379/0 or set ORCH_BROKER_URL")
+        raise UsageError(
+            "no broker is configured: pass --broker or set ORCH_BROKER_URL (or 'broker' in "
+            "orch's configuration)"
+        )
     return url
 
 
