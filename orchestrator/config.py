@@ -18,6 +18,8 @@ from orchestrator.globs import path_filter
 
 @dataclass(frozen=True)
 class Settings:
+    """orch's settings for one repository, from its settings file and the environment."""
+
     root: Path
     # The main working tree: runs in a temporary worktree keep their state (run folders, the
     # local artifact store, locks) here, where it outlives the worktree.

@@ -94,6 +94,8 @@ class InputDecl:
 
 @dataclass(frozen=True)
 class Defaults:
+    """Settings every step takes unless it sets its own: the shell and the timeout."""
+
     shell: str = "bash"
     timeout_seconds: float = 3600.0
     cwd: str | None = None

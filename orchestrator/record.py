@@ -29,6 +29,8 @@ def timestamp(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class Transition:
+    """A state a run or step entered, and when."""
+
     state: str
     at: datetime
 
@@ -54,6 +56,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class StepRecord:
+    """What happened to one step of a run: its states, attempts, outputs and log."""
+
     name: str
     kind: StepKind
     section: str
@@ -90,6 +94,8 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class WorkflowInfo:
+    """The workflow a run belongs to, as its document declared it when the run began."""
+
     id: str
     title: str
     owner: str | None
@@ -109,6 +115,8 @@ class DocumentInfo:
 
 @dataclass(frozen=True)
 class TriggerInfo:
+    """What started a run: the trigger, who, on which host and process, with which orch."""
+
     source: Trigger
     actor: str
     host: str
@@ -141,6 +149,8 @@ class PublicationResult:
 
 @dataclass(frozen=True)
 class ArtifactRecord:
+    """An artifact a run made: its file, digests, manifest, and what became of its upload."""
+
     name: str
     type: str
     project: str
@@ -154,6 +164,8 @@ class ArtifactRecord:
 
 @dataclass(frozen=True)
 class RunError:
+    """Why a run failed: the step it failed in (None before any step) and the message."""
+
     step: str | None
     message: str
 
@@ -180,6 +192,8 @@ class Resumption:
 
 @dataclass(frozen=True)
 class RunRecord:
+    """Everything a run records: what ran, where, who started it, each step, artifacts and end."""
+
     run_id: str
     workflow: WorkflowInfo
     document: DocumentInfo

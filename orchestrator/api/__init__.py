@@ -37,14 +37,14 @@ if TYPE_CHECKING:
     from orchestrator.api.run_request import Prepared, RunRequest
     from orchestrator.api.scheduling import SchedulePass, schedule_forever, schedule_once
     from orchestrator.api.watching import RunEvent, RunWatch, watch
-    from orchestrator.runner import PlannedStep
+    from orchestrator.runner.plan import PlannedStep
 
 _HOMES = {
     "Answered": "orchestrator.api.answers",
     "Delivery": "orchestrator.api.outbox_delivery",
     "FoundDocument": "orchestrator.api.inspect",
     "Plan": "orchestrator.api.inspect",
-    "PlannedStep": "orchestrator.runner",
+    "PlannedStep": "orchestrator.runner.plan",
     "Prepared": "orchestrator.api.run_request",
     "Queued": "orchestrator.api.queued_runs",
     "RunEvent": "orchestrator.api.watching",

@@ -241,12 +241,12 @@ def git_facts(prepared: Prepared) -> GitFacts:
     if not place.in_repository:
         return GitFacts(None, None, document_dirty=False, workspace_dirty=False)
     unattended = prepared.request.workdir is not None
-    head = repo.head_commit(place.root)
+    head, blob = repo.head_and_blob(place.root, prepared.relative_path)
     same_tree = prepared.workdir == place.root.resolve()
     return GitFacts(
         document_commit=head,
         workspace_commit=head if same_tree else repo.head_commit(prepared.workdir),
-        document_dirty=repo.is_dirty(place.root, prepared.relative_path, prepared.document.text),
+        document_dirty=blob != repo.blob_id_of_text(prepared.document.text),
         workspace_dirty=not unattended and working_copy_dirty(place.root),
     )
 

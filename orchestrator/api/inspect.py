@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator import document, runner, schedule
+from orchestrator import document, schedule
 from orchestrator.api.apply import RunRequest, execution_for, new_record, new_run_id, prepare
 from orchestrator.api.recording_runs import run_folder
 from orchestrator.api.workspace import DocumentHome, locate
@@ -15,6 +15,7 @@ from orchestrator.document.cache import DocumentCache
 from orchestrator.errors import Diagnostic, DocumentError, UsageError
 from orchestrator.masking import MASK
 from orchestrator.model import Document, DocumentStatus, InputDecl
+from orchestrator.runner import plan as planning
 
 
 def documents_under(paths: Sequence[Path]) -> list[Path]:
@@ -50,7 +51,7 @@ class Plan:
 
     document: Document
     run_id: str
-    steps: list[runner.PlannedStep]
+    steps: list[planning.PlannedStep]
     missing_secrets: tuple[str, ...] = ()
     missing_secret_inputs: tuple[str, ...] = ()
 
@@ -65,7 +66,7 @@ def plan(request: RunRequest) -> Plan:
     return Plan(
         document=prepared.document,
         run_id=run_id,
-        steps=runner.plan(execution),
+        steps=planning.plan(execution),
         missing_secrets=prepared.missing_secrets,
         missing_secret_inputs=prepared.missing_secret_inputs,
     )

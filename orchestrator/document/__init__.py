@@ -15,7 +15,7 @@ from orchestrator.errors import Diagnostic, DocumentError, UsageError
 from orchestrator.globs import GlobError, path_filter, walk
 from orchestrator.model import Document
 
-from .build import build
+from . import disk_cache
 from .health import parse_health
 from .inputs import (
     InputLimits,
@@ -46,6 +46,10 @@ __all__ = [
 
 def parse(text: str, path: Path) -> Document:
     """Parse ``text`` as the intent document at ``path`` (shown in diagnostics as given)."""
+    # Imported here: a document read before comes from the disk cache (see ``load``), and
+    # then neither the parsers nor the checks are loaded at all.
+    from .build import build
+
     try:
         return build(text, path)
     except DocumentError:
@@ -56,7 +60,8 @@ def parse(text: str, path: Path) -> Document:
 
 
 def load(path: Path) -> Document:
-    """Read and parse the document at ``path``."""
+    """Read and parse the document at ``path``, or take it from the disk cache when this
+    text at this path was parsed before (:mod:`orchestrator.document.disk_cache`)."""
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -76,7 +81,12 @@ def load(path: Path) -> Document:
         raise DocumentError(
             [Diagnostic(str(path), 1, 1, f"cannot read: {reason}", code="unreadable")]
         ) from None
-    return parse(text, path)
+    known = disk_cache.recall(text, path)
+    if known is not None:
+        return known
+    doc = parse(text, path)
+    disk_cache.keep(text, path, doc)
+    return doc
 
 
 def discover(root: Path, patterns: Sequence[str] = ("intents/**/*.md",)) -> list[Path]:

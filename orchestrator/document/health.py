@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 from orchestrator.durations import MAX_DURATION_TEXT, parse_duration, too_long
 from orchestrator.errors import Diagnostic
 
-from . import frontmatter
 from .suggest import did_you_mean
 
 HEALTH_KEYS = ("url", "expect", "timeout", "interval", "headers")
@@ -125,6 +124,8 @@ def _read(
     *,
     templated: Callable[[str], bool],
 ) -> tuple[dict[str, Any], list[Diagnostic]]:
+    from . import frontmatter  # imported here: the YAML parser loads only when a value needs it
+
     padded = "\n" * max(first_line - 1, 0) + text
     try:
         data, positions = frontmatter.load(padded, path)

@@ -14,9 +14,7 @@ from orchestrator.errors import Diagnostic, InputError
 from orchestrator.masking import Masker
 from orchestrator.model import Document, InputDecl
 
-from . import frontmatter
 from .schema import compiled_check
-from .yaml12 import FrontMatterError
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -88,9 +86,11 @@ def read_value(decl: InputDecl | None, text: str) -> Any:
     if digits.isdigit() and len(digits) > sys.get_int_max_str_digits():
         # YAML would read it as a number Python refuses to build: say so, not "not an integer".
         raise ValueError("Exceeds the limit for integer string conversion")
+    from . import frontmatter  # imported here: the YAML parser loads only when a value needs it
+
     try:
         value, _ = frontmatter.load(text, "<command line>")
-    except FrontMatterError:
+    except frontmatter.FrontMatterError:
         return text
     return jsonable(value)
 

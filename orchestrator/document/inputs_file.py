@@ -12,9 +12,7 @@ from typing import Any
 
 from orchestrator.errors import Diagnostic, InputError
 
-from . import frontmatter
 from .inputs import InputLimits, InputTooLarge, jsonable, unreadable
-from .yaml12 import FrontMatterError
 
 
 class InputsFile(dict[str, Any]):
@@ -83,9 +81,11 @@ def _json_file(text: str, shown: str) -> tuple[dict[str, Any], dict[str, int]]:
 
 
 def _yaml_file(text: str, shown: str) -> tuple[dict[str, Any], dict[str, int]]:
+    from . import frontmatter  # imported here: the YAML parser loads only when a value needs it
+
     try:
         data, positions = frontmatter.load(text, shown, show_values=False)
-    except FrontMatterError as exc:
+    except frontmatter.FrontMatterError as exc:
         raise InputError(
             Diagnostic(d.path, d.line, d.col, _for_inputs_file(d.message)) for d in exc.diagnostics
         ) from None

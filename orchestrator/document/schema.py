@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import Diagnostic
 
-from .frontmatter import JsonPath, Positions
 from .suggest import did_you_mean
 
 if TYPE_CHECKING:
     import jsonschema
     from jsonschema import Draft202012Validator
+
+    from .frontmatter import JsonPath, Positions
 
 _SCHEMA_FILE = Path(__file__).with_name("intent.schema.json")
 

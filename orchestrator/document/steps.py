@@ -56,6 +56,8 @@ MAX_RETRIES = 100
 
 @dataclass(frozen=True)
 class _Fence:
+    """A fenced block that may be a step, with where it is in the document."""
+
     token: Token
     line: int
     col: int

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 # difflib's default: 'tittle'/'title' and 'biuld'/'build' are close, 'url'/'expect' are not.
@@ -11,6 +10,8 @@ _CUTOFF = 0.6
 
 def closest(word: str, known: Iterable[str]) -> str | None:
     """The known word closest to ``word`` (case is ignored for the comparison), or None."""
+    import difflib  # imported here: only a mistake needs it, and every command loads this module
+
     options = [option for option in dict.fromkeys(known) if option != word]
     by_lower: dict[str, str] = {}
     for option in options:

@@ -152,6 +152,8 @@ def _key_name(value: Any) -> str:
 
 @dataclass
 class _Anchor:
+    """An anchored value, its size and depth, and the positions inside it."""
+
     value: Any
     size: int
     height: int

@@ -26,6 +26,8 @@ _TEMPLATE_VALUE = re.compile(r"^[ ]*(?:-[ ]+)?(?:[^:#{]+:[ \t]+)?\{\{")
 
 @dataclass(frozen=True)
 class Worded:
+    """A YAML problem told in a sentence, at its line and column."""
+
     line: int  # 1-based, in the text given
     col: int
     message: str

@@ -1,4 +1,8 @@
-"""Executes a document's steps. Knows nothing of git, HTTP services or artifacts."""
+"""Executes a document's steps. Knows nothing of git, HTTP services or artifacts.
+
+``orch plan``'s dry run is :mod:`orchestrator.runner.plan`, imported by its users alone: a run
+never needs it.
+"""
 
 from orchestrator.runner.engine import (
     Execution,
@@ -12,14 +16,12 @@ from orchestrator.runner.engine import (
     source_digest,
 )
 from orchestrator.runner.interruption import RunInterrupted
-from orchestrator.runner.plan import PlannedStep, plan
 from orchestrator.runner.rendering import problems_with_inputs
 from orchestrator.templating import Limits as RenderLimits
 
 __all__ = [
     "Execution",
     "Observer",
-    "PlannedStep",
     "RenderLimits",
     "RunInterrupted",
     "SilentObserver",
@@ -27,7 +29,6 @@ __all__ = [
     "execute",
     "initial_steps",
     "log_name",
-    "plan",
     "prepare",
     "problems_with_inputs",
     "source_digest",

@@ -18,7 +18,7 @@ from orchestrator.model import Step, StepKind, StepState
 from orchestrator.paths import PathEscape, inside
 from orchestrator.process import Cancelled
 from orchestrator.record import StepRecord, utc_now
-from orchestrator.runner import context, files, health, manual, rendering, script
+from orchestrator.runner import context, files, manual, rendering, script
 from orchestrator.runner.execution import Execution, Observer
 from orchestrator.runner.interruption import (
     CancelRequested,
@@ -181,6 +181,9 @@ def _attempt(
     if step.kind is StepKind.FILE:
         return files.write_file(step, body, execution.workdir)
     if step.kind is StepKind.HEALTH:
+        # Imported here: health steps alone need it, and it loads a YAML parser.
+        from orchestrator.runner import health
+
         try:
             spec = health.parse_spec(body)
         except health.HealthSpecError as exc:

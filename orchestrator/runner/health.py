@@ -29,6 +29,8 @@ class HealthSpecError(ValueError):
 
 @dataclass(frozen=True)
 class HealthSpec:
+    """A health step's check: the URL, what the answer must hold, and how long to try."""
+
     url: str
     expect: Mapping[str, Any]
     timeout_seconds: float = 60.0

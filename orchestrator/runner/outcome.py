@@ -10,6 +10,8 @@ from orchestrator.record import Answer, FileWrite, Transition
 
 @dataclass(frozen=True)
 class Outcome:
+    """How one attempt at a step ended: success, its log, exit code and outputs."""
+
     ok: bool
     log: str
     exit_code: int | None = None

@@ -18,6 +18,8 @@ from orchestrator.runner.engine import Execution, template_context_for
 
 @dataclass(frozen=True)
 class PlannedStep:
+    """What a step would do in a run: whether it runs, its rendered body, any change."""
+
     step: Step
     will_run: bool | None  # None: an ``if`` that only the run can decide
     body: str | None

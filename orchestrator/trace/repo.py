@@ -137,6 +137,20 @@ def blob_at_head(root: Path, relpath: str) -> str | None:
     return out.decode().strip() or None
 
 
+def head_and_blob(root: Path, relpath: str) -> tuple[str | None, str | None]:
+    """HEAD's commit and the blob id of ``relpath`` in it (None for what is missing).
+
+    One git process answers both when both exist, as they do for a committed document; each
+    is asked on its own only when one is missing.
+    """
+    try:
+        out = run_git("rev-parse", "HEAD^{commit}", f"HEAD:{relpath}", "--", cwd=root)
+    except GitFailed:
+        return head_commit(root), blob_at_head(root, relpath)
+    commit, blob = out.decode().split()[:2]
+    return commit, blob
+
+
 def is_dirty(root: Path, relpath: str, text: str | bytes) -> bool:
     """True when ``text`` differs from the blob HEAD holds for ``relpath`` (or HEAD has none)."""
     return blob_at_head(root, relpath) != blob_id_of_text(text)

@@ -113,14 +113,12 @@ BUDGET: dict[str, str] = {
     **dict.fromkeys(["json", "_json"], "run.json, the journal and --json"),
     **dict.fromkeys(["hashlib", "_hashlib", "_blake2"], "git object ids and digests"),
     **dict.fromkeys(["datetime", "_datetime"], "the timestamps of the run record"),
+    **dict.fromkeys(["pickle", "_pickle", "_compat_pickle"], "the disk cache of parsed documents"),
     "shlex": "a step's attributes are split as a shell splits words",
     **dict.fromkeys(["socket", "_socket", "array"], "socket.gethostname for the record's host"),
     **dict.fromkeys(
         ["secrets", "base64", "binascii", "hmac", "struct", "_struct"],
         "secrets.token_hex for run ids; base64 for the step's environment",
-    ),
-    **dict.fromkeys(
-        ["difflib", "heapq", "_heapq"], "difflib, for orch plan, comes with the runner package"
     ),
 }
 # Modules of Cython's runtime are named after its version (``_cython_3_0_11``).
@@ -190,3 +188,23 @@ def test_a_one_step_apply_loads_only_what_the_budget_allows(git_repo: Path) -> N
     assert len(own) <= MAX_ORCH_MODULES, f"{len(own)} of orch's modules: {sorted(own)}"
     others = len(loaded) - len(own) + len(before)
     assert others <= MAX_OTHER_MODULES, f"{others} modules besides orch's own"
+
+
+# Modules a document orch has parsed before does not need: it comes from the disk cache
+# (orchestrator/document/disk_cache.py), so the parsers and the document checks stay unloaded.
+PARSING = ("markdown_it", "mdurl", "ruamel", "_ruamel_yaml", "jinja2")
+CHECKS = ("orchestrator.document.build", "orchestrator.document.steps")
+
+
+def test_a_second_apply_of_the_same_document_loads_no_parser(git_repo: Path) -> None:
+    commit_documents(git_repo, {"intents/one.md": DOC})
+    first, second = git_repo.parent / "first.txt", git_repo.parent / "second.txt"
+    _run(git_repo, first, "apply", "intents/one.md")
+    _run(git_repo, second, "apply", "intents/one.md")
+
+    def parsing(listed: Path) -> list[str]:
+        names = listed.read_text().split("\n")
+        return [n for n in names if n.split(".")[0] in PARSING or n in CHECKS]
+
+    assert {n.split(".")[0] for n in parsing(first)} >= {"markdown_it", "ruamel", "orchestrator"}
+    assert parsing(second) == []

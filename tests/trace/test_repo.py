@@ -10,6 +10,7 @@ from orchestrator.trace import (
     changed_files,
     file_commit,
     git_environment,
+    head_and_blob,
     head_commit,
     is_dirty,
     repo_root,
@@ -56,6 +57,20 @@ def test_head_commit_and_unborn_branch(git_repo: Path, tmp_path: Path) -> None:
     empty.mkdir()
     git(empty, "init", "-q")
     assert head_commit(empty) is None
+
+
+def test_head_and_blob_answers_each_missing_part_alone(git_repo: Path, tmp_path: Path) -> None:
+    build_file_tree(git_repo, {"in dir/doc: one.md": "one\n"})
+    git(git_repo, "add", ".")
+    git(git_repo, "commit", "-q", "-m", "doc")
+    head = git(git_repo, "rev-parse", "HEAD").strip()
+    blob = git(git_repo, "rev-parse", "HEAD:in dir/doc: one.md").strip()
+    assert head_and_blob(git_repo, "in dir/doc: one.md") == (head, blob)
+    assert head_and_blob(git_repo, "not committed.md") == (head, None)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    assert head_and_blob(empty, "doc.md") == (None, None)
 
 
 @pytest.mark.parametrize("text", ["", "hello\n", "ünïcode ✓\n", "no newline"])

@@ -1,0 +1,194 @@
+"""The disk cache of parsed documents: what it returns is what parsing returns, or nothing."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestrator import document
+from orchestrator.document import disk_cache
+from orchestrator.errors import DocumentError
+from tests.document.casefiles import CASES
+
+ROOT = Path(__file__).resolve().parents[2]
+VALID = "---\nid: one\ntitle: One\n---\n\n# One\n\n```sh {step=s}\necho one\n```\n"
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("ORCH_CACHE_DIR", str(folder))
+    return folder / "documents"
+
+
+def _entries(folder: Path) -> list[Path]:
+    return (
+        sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+    )
+
+
+def _documents() -> list[Path]:
+    shipped = [*(ROOT / "intents").glob("*.md"), *(ROOT / "examples").rglob("*.md")]
+    return sorted([*shipped, *CASES.glob("*.md")])
+
+
+@pytest.mark.parametrize("path", _documents(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_a_cached_document_equals_the_parsed_one(cache: Path, path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    try:
+        parsed = document.parse(text, path)
+    except DocumentError as parsing:
+        with pytest.raises(DocumentError) as loading:
+            document.load(path)
+        assert loading.value.diagnostics == parsing.diagnostics
+        assert _entries(cache) == [], "a document with errors is never kept"
+        return
+    first = document.load(path)
+    assert first == parsed
+    [entry] = _entries(cache)
+    assert disk_cache.recall(text, path) == parsed
+    assert document.load(path) == parsed
+    assert _entries(cache) == [entry]
+
+
+def test_another_text_path_or_orch_is_a_miss(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = tmp_path / "one.md"
+    doc.write_text(VALID)
+    document.load(doc)
+    assert disk_cache.recall(VALID, doc) is not None
+    assert disk_cache.recall(VALID.replace("title: One", "title: Two"), doc) is None
+    assert disk_cache.recall(VALID, tmp_path / "sub" / ".." / "one.md") is None
+    monkeypatch.setattr(disk_cache, "_fingerprint", "an edited orch")
+    assert disk_cache.recall(VALID, doc) is None
+
+
+def test_the_fingerprint_sees_an_edit_of_orch_and_a_package_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "orchestrator"
+    shutil.copytree(ROOT / "orchestrator" / "document", package / "document")
+    site = tmp_path / "site"
+    (site / "a_parser").mkdir(parents=True)
+    (site / "a_parser" / "__init__.py").write_text("")
+    monkeypatch.setattr(disk_cache, "_PACKAGE", package)
+    monkeypatch.setattr(disk_cache, "_PARSING_PACKAGES", ("a_parser",))
+    monkeypatch.syspath_prepend(str(site))
+    first = disk_cache._code_fingerprint()
+    assert disk_cache._code_fingerprint() == first
+    edited = package / "document" / "build.py"
+    edited.write_text(edited.read_text() + "\n")
+    second = disk_cache._code_fingerprint()
+    assert second != first
+    (site / "a_parser-2.0.dist-info").mkdir()
+    os.utime(site, ns=(1, 1))
+    assert disk_cache._code_fingerprint() != second
+
+
+def test_a_damaged_or_misplaced_entry_is_a_miss_and_is_replaced(
+    cache: Path, tmp_path: Path
+) -> None:
+    doc = tmp_path / "one.md"
+    doc.write_text(VALID)
+    parsed = document.load(doc)
+    [entry] = _entries(cache)
+    for damage in (b"", entry.read_bytes()[:40], b"not a pickle", pickle.dumps(("other", parsed))):
+        entry.write_bytes(damage)
+        assert disk_cache.recall(VALID, doc) is None
+        assert not entry.exists()
+        assert document.load(doc) == parsed
+        assert entry.exists()
+
+
+class _Planted:
+    """Unpickling this touches a file: it stands for code a hostile entry would run."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[Path]]:
+        return Path.touch, (self.marker,)
+
+
+def test_a_folder_others_can_write_is_neither_read_nor_written(cache: Path, tmp_path: Path) -> None:
+    doc = tmp_path / "one.md"
+    doc.write_text(VALID)
+    document.load(doc)
+    [entry] = _entries(cache)
+    marker = tmp_path / "ran"
+    entry.write_bytes(pickle.dumps(_Planted(marker)))
+    cache.chmod(0o777)
+    assert disk_cache.recall(VALID, doc) is None
+    assert document.load(doc).id == "one"
+    assert not marker.exists()
+    # The folder's check is all that stands between a planted entry and its code: in a
+    # folder only this user may write to, it is read (and, not being a document, dropped).
+    cache.chmod(0o700)
+    assert disk_cache.recall(VALID, doc) is None
+    assert marker.exists()
+    assert not entry.exists()
+    cache.chmod(0o770)
+    other = tmp_path / "two.md"
+    other.write_text(VALID)
+    document.load(other)
+    assert not (cache / disk_cache._key(VALID, other)).exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the folder away needs root")
+def test_a_folder_of_another_user_is_not_used(cache: Path, tmp_path: Path) -> None:
+    doc = tmp_path / "one.md"
+    doc.write_text(VALID)
+    document.load(doc)
+    os.chown(cache, 65534, 65534)
+    assert disk_cache.recall(VALID, doc) is None
+
+
+def test_an_empty_setting_turns_the_cache_off_and_a_broken_folder_only_costs_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = tmp_path / "one.md"
+    doc.write_text(VALID)
+    monkeypatch.setenv("ORCH_CACHE_DIR", "")
+    assert disk_cache.folder() is None
+    assert document.load(doc).id == "one"
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    monkeypatch.setenv("ORCH_CACHE_DIR", str(blocker))
+    assert document.load(doc).id == "one"
+    assert disk_cache.recall(VALID, doc) is None
+
+
+def test_the_folder_follows_xdg_and_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ORCH_CACHE_DIR", raising=False)
+    assert disk_cache.folder({"XDG_CACHE_HOME": "/x"}) == Path("/x/orch/documents")
+    assert disk_cache.folder({}) == Path.home() / ".cache" / "orch" / "documents"
+    assert disk_cache.folder({"ORCH_CACHE_DIR": "/c", "XDG_CACHE_HOME": "/x"}) == Path(
+        "/c/documents"
+    )
+
+
+def test_the_least_recently_used_entries_go_first(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(disk_cache, "KEEP_ENTRIES", 4)
+    monkeypatch.setattr(disk_cache, "_PRUNED_TO", 2)
+    texts = [VALID.replace("title: One", f"title: T{n}") for n in range(5)]
+    doc = tmp_path / "one.md"
+    for n, text in enumerate(texts[:4]):
+        doc.write_text(text)
+        document.load(doc)
+        os.utime(cache / disk_cache._key(text, doc), ns=(n * 10**9, n * 10**9))
+    assert disk_cache.recall(texts[0], doc) is not None  # used now: the newest
+    abandoned = cache / ".writing-abandoned"
+    abandoned.write_text("")
+    os.utime(abandoned, ns=(0, 0))
+    doc.write_text(texts[4])
+    document.load(doc)
+    kept = {entry.name for entry in _entries(cache)}
+    assert kept == {disk_cache._key(texts[0], doc), disk_cache._key(texts[4], doc)}
+    assert not abandoned.exists()
