@@ -8,7 +8,10 @@ waits for: git, the step's shell) over the rounds:
 - ``bash -c 'echo hi'`` and ``python -c pass``: what any command costs here, the floor of
   any Python command line;
 - ``orch apply`` of a one-step document (``true``) in a scratch git repository, stderr to a
-  file: validation, the run, both trace commits and the report;
+  file: validation, the run, both trace commits and the report. Twice: "first read" with
+  the disk cache of parsed documents turned off (``ORCH_CACHE_DIR=``), so every run parses
+  the document as the first run of a new or edited document does; "read before" with a
+  cache folder that the document is already in (one run before the rounds puts it there);
 - ``orch --version`` and ``orch --help`` (the Typer app).
 
 With ``--baseline DIR`` (orch's package from another commit, for example
@@ -17,10 +20,11 @@ there, in the same rounds, and both columns are printed. Every tree's bytecode i
 first: where ``PYTHONDONTWRITEBYTECODE`` is set, a tree without it would compile every
 module on every start.
 
-Then, for each tree: how many modules one ``orch apply`` imports, how many git processes
-it starts (a ``git`` on ``PATH`` that counts, then runs the real one), and for this tree
-the import time per top-level package (``python -X importtime``; the least and the median
-over ``--importtime-runs`` runs of each package's own time, its imports excluded).
+Then, for each tree and both ways: how many modules one ``orch apply`` imports, how many
+git processes it starts (a ``git`` on ``PATH`` that counts, then runs the real one), and
+for this tree the import time per top-level package (``python -X importtime``; the least
+and the median over ``--importtime-runs`` runs of each package's own time, its imports
+excluded).
 
 Coverage: ``tasks.py test`` measures processes started by the tests through a ``.pth``
 file coverage installs in the venv, active when ``COVERAGE_PROCESS_START`` or
@@ -80,9 +84,12 @@ TIMING_DATACLASSES = (
 COUNTING_GIT = '#!/bin/sh\necho x >> "$GIT_COUNT_TO"\nexec {git} "$@"\n'
 
 
-def _environment(tree: Path) -> dict[str, str]:
+def _environment(tree: Path, cache: str = "") -> dict[str, str]:
+    """The environment of a command run from ``tree``; ``cache``: the disk cache's folder,
+    empty for none."""
     env = {k: v for k, v in os.environ.items() if k not in COVERAGE_VARIABLES}
     env["PYTHONPATH"] = str(tree)
+    env["ORCH_CACHE_DIR"] = cache
     return env
 
 
@@ -117,15 +124,15 @@ def _scratch_repository(where: Path) -> Path:
     return repo
 
 
-def _modules_imported(repo: Path, tree: Path, scratch: Path) -> list[str]:
+def _modules_imported(repo: Path, env: dict[str, str], scratch: Path) -> list[str]:
     listed = scratch / "modules.txt"
-    env = {**_environment(tree), "MODULES_TO": str(listed)}
+    env = {**env, "MODULES_TO": str(listed)}
     command = [sys.executable, "-c", LIST_MODULES, "apply", "intents/one.md"]
     subprocess.run(command, cwd=repo, env=env, check=True, capture_output=True)
     return listed.read_text().split("\n")
 
 
-def _git_processes(repo: Path, tree: Path, scratch: Path) -> int:
+def _git_processes(repo: Path, env: dict[str, str], scratch: Path) -> int:
     shim = scratch / "bin"
     shim.mkdir(exist_ok=True)
     real = shutil.which("git")
@@ -134,7 +141,7 @@ def _git_processes(repo: Path, tree: Path, scratch: Path) -> int:
     counted = scratch / "git-count.txt"
     counted.write_text("")
     env = {
-        **_environment(tree),
+        **env,
         "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}",
         "GIT_COUNT_TO": str(counted),
     }
@@ -143,14 +150,14 @@ def _git_processes(repo: Path, tree: Path, scratch: Path) -> int:
     return len(counted.read_text().split())
 
 
-def _import_times(repo: Path, tree: Path, runs: int) -> dict[str, list[float]]:
+def _import_times(repo: Path, env: dict[str, str], runs: int) -> dict[str, list[float]]:
     """Milliseconds of import time per top-level package, one entry per run."""
     per_run = []
     for _ in range(runs):
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "orchestrator", "apply", "intents/one.md"],
             cwd=repo,
-            env=_environment(tree),
+            env=env,
             check=True,
             capture_output=True,
             text=True,
@@ -165,7 +172,7 @@ def _import_times(repo: Path, tree: Path, runs: int) -> dict[str, list[float]]:
     return {name: [spent.get(name, 0.0) for spent in per_run] for name in names}
 
 
-def _dataclasses_made(repo: Path, tree: Path, runs: int) -> tuple[int, list[float]]:
+def _dataclasses_made(repo: Path, env: dict[str, str], runs: int) -> tuple[int, list[float]]:
     """How many of orch's dataclasses one ``orch apply`` makes, and the milliseconds making
     them takes (one entry per run)."""
     spent = []
@@ -174,7 +181,7 @@ def _dataclasses_made(repo: Path, tree: Path, runs: int) -> tuple[int, list[floa
         done = subprocess.run(
             [sys.executable, "-c", TIMING_DATACLASSES, "apply", "intents/one.md"],
             cwd=repo,
-            env=_environment(tree),
+            env=env,
             check=True,
             capture_output=True,
             text=True,
@@ -214,20 +221,23 @@ def main() -> None:
             [sys.executable, "-m", "compileall", "-q", str(tree / "orchestrator")], check=True
         )
     orch = [sys.executable, "-m", "orchestrator"]
+    scratch = Path(tempfile.mkdtemp(prefix="orch-bench-startup-"))
+    # The two ways of one apply: the disk cache off, and a cache the document is in.
+    ways = {"first read": "", "read before": str(scratch / "cache")}
     commands: dict[tuple[str, str], tuple[list[str], dict[str, str]]] = {
         ("bash -c 'echo hi'", ""): (["bash", "-c", "echo hi"], _environment(ROOT)),
         ("python -c pass", ""): ([sys.executable, "-c", "pass"], _environment(ROOT)),
     }
-    for label, args in (
-        ("orch apply, 1 step", ["apply", "intents/one.md"]),
-        ("orch --version", ["--version"]),
-        ("orch --help", ["--help"]),
-    ):
+    apply = [*orch, "apply", "intents/one.md"]
+    for way, cache in ways.items():
+        for name, tree in trees.items():
+            commands[(f"orch apply, {way}", name)] = (apply, _environment(tree, cache))
+    for label, args in (("orch --version", ["--version"]), ("orch --help", ["--help"])):
         for name, tree in trees.items():
             commands[(label, name)] = ([*orch, *args], _environment(tree))
-    scratch = Path(tempfile.mkdtemp(prefix="orch-bench-startup-"))
     try:
         repo = _scratch_repository(scratch)
+        _once(apply, repo, _environment(ROOT, ways["read before"]))
         load_before = os.getloadavg()
         samples: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in commands}
         keys = list(commands)
@@ -246,37 +256,42 @@ def main() -> None:
         print(f"{options.rounds} rounds; {_coverage_hook()}")
         print("median (least) wall / CPU, ms")
         names = list(trees)
-        print(f"{'':22}" + "".join(f"{name:>32}" for name in names))
+        print(f"{'':26}" + "".join(f"{name:>32}" for name in names))
         for label in dict.fromkeys(label for label, _ in commands):
             cells = [samples[(label, name)] for name in names if (label, name) in samples]
             if (label, "") in samples:
                 cells = [samples[(label, "")]]
-            print(f"{label + ':':22}" + "".join(f"{_cell(cell):>32}" for cell in cells))
+            print(f"{label + ':':26}" + "".join(f"{_cell(cell):>32}" for cell in cells))
         print()
-        for name, tree in trees.items():
-            modules = _modules_imported(repo, tree, scratch)
-            own = sum(1 for module in modules if module.split(".")[0] == "orchestrator")
+        for way, cache in ways.items():
+            for name, tree in trees.items():
+                env = _environment(tree, cache)
+                modules = _modules_imported(repo, env, scratch)
+                own = sum(1 for module in modules if module.split(".")[0] == "orchestrator")
+                print(
+                    f"{name}, {way}: orch apply imports {len(modules)} modules ({own} of orch), "
+                    f"starts {_git_processes(repo, env, scratch)} git processes"
+                )
+        for way, cache in ways.items():
+            env = _environment(ROOT, cache)
+            times = _import_times(repo, env, options.importtime_runs)
+            medians = {name: statistics.median(values) for name, values in times.items()}
+            total = sorted(sum(run) for run in zip(*times.values(), strict=True))
             print(
-                f"{name}: orch apply imports {len(modules)} modules ({own} of orch), "
-                f"starts {_git_processes(repo, tree, scratch)} git processes"
+                f"\nimport time of orch apply, {way}, by top-level package "
+                f"({options.importtime_runs} runs, ms, own time; median (least)); "
+                f"total median {statistics.median(total):.1f}"
             )
-        times = _import_times(repo, ROOT, options.importtime_runs)
-        medians = {name: statistics.median(values) for name, values in times.items()}
-        total = sorted(sum(run) for run in zip(*times.values(), strict=True))
-        print(
-            f"\nimport time of orch apply by top-level package ({options.importtime_runs} runs, "
-            f"ms, own time; median (least)); total median {statistics.median(total):.1f}"
-        )
-        shown = sorted(medians, key=lambda name: -medians[name])
-        for name in shown[:25]:
-            print(f"  {name:24} {medians[name]:6.1f} ({min(times[name]):5.1f})")
-        rest = [statistics.median(times[name]) for name in shown[25:]]
-        print(f"  {len(rest)} others {sum(rest):6.1f}")
-        count, spent = _dataclasses_made(repo, ROOT, options.importtime_runs)
-        print(
-            f"\nof orch's own time: making its {count} dataclasses, median "
-            f"{statistics.median(spent):.1f} ms (least {min(spent):.1f})"
-        )
+            shown = sorted(medians, key=lambda name: -medians[name])
+            for name in shown[:12]:
+                print(f"  {name:24} {medians[name]:6.1f} ({min(times[name]):5.1f})")
+            rest = [statistics.median(times[name]) for name in shown[12:]]
+            print(f"  {len(rest)} others {sum(rest):6.1f}")
+            count, spent = _dataclasses_made(repo, env, options.importtime_runs)
+            print(
+                f"  of orch's own time: making its {count} dataclasses, median "
+                f"{statistics.median(spent):.1f} ms (least {min(spent):.1f})"
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

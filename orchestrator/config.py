@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import UsageError
-from orchestrator.globs import path_filter
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,8 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 def _globs(value: Any) -> tuple[str, ...]:
+    from orchestrator.globs import path_filter  # imported here: only a setting needs it
+
     patterns = _strings(value)
     path_filter(patterns)  # raises GlobError (a ValueError) naming the pattern and the fix
     return patterns

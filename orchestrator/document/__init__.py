@@ -12,11 +12,9 @@ from pathlib import Path
 
 from orchestrator.durations import parse_duration
 from orchestrator.errors import Diagnostic, DocumentError, UsageError
-from orchestrator.globs import GlobError, path_filter, walk
 from orchestrator.model import Document
 
 from . import disk_cache
-from .health import parse_health
 from .inputs import (
     InputLimits,
     InputTooLarge,
@@ -36,7 +34,6 @@ __all__ = [
     "load_inputs_file",
     "parse",
     "parse_duration",
-    "parse_health",
     "resolve_inputs",
     "schema_path",
     "secret_texts",
@@ -99,6 +96,9 @@ def discover(root: Path, patterns: Sequence[str] = ("intents/**/*.md",)) -> list
     is returned, so a Markdown file without front matter among the intents is reported by
     validation instead of silently ignored.
     """
+    # Imported here: running one document needs no glob.
+    from orchestrator.globs import GlobError, path_filter, walk
+
     try:
         selection = path_filter(tuple(patterns))
     except GlobError as exc:

@@ -56,8 +56,15 @@ def folder(environ: Mapping[str, str] | None = None) -> Path | None:
     configured = environ.get("ORCH_CACHE_DIR")
     if configured is not None:
         return Path(configured) / "documents" if configured else None
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "orch" / "documents"
+    # As the XDG specification says, a relative XDG_CACHE_HOME is ignored; so is a home
+    # that cannot be found (expanduser then leaves "~" as it is).
+    base = Path(environ.get("XDG_CACHE_HOME", ""))
+    if not base.is_absolute():
+        home = Path(environ.get("HOME") or Path("~").expanduser())
+        if not home.is_absolute():
+            return None
+        base = home / ".cache"
+    return base / "orch" / "documents"
 
 
 def recall(text: str, path: Path) -> Document | None:

@@ -13,10 +13,10 @@ from orchestrator.document import (
     load,
     parse,
     parse_duration,
-    parse_health,
     schema_path,
     validate_paths,
 )
+from orchestrator.document.health import parse_health
 from orchestrator.errors import DocumentError
 from tests.conftest import build_file_tree
 

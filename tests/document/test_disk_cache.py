@@ -166,7 +166,11 @@ def test_an_empty_setting_turns_the_cache_off_and_a_broken_folder_only_costs_tim
 def test_the_folder_follows_xdg_and_home(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ORCH_CACHE_DIR", raising=False)
     assert disk_cache.folder({"XDG_CACHE_HOME": "/x"}) == Path("/x/orch/documents")
-    assert disk_cache.folder({}) == Path.home() / ".cache" / "orch" / "documents"
+    assert disk_cache.folder({"HOME": "/h"}) == Path("/h/.cache/orch/documents")
+    assert disk_cache.folder({"HOME": "/h", "XDG_CACHE_HOME": "rel"}) == Path(
+        "/h/.cache/orch/documents"
+    )
+    assert disk_cache.folder({"HOME": "~"}) is None
     assert disk_cache.folder({"ORCH_CACHE_DIR": "/c", "XDG_CACHE_HOME": "/x"}) == Path(
         "/c/documents"
     )
