@@ -58,3 +58,11 @@ def git_repo(tmp_path: Path) -> Path:
     git(repo, "add", "README.md")
     git(repo, "commit", "-q", "-m", "initial")
     return repo
+
+
+@pytest.fixture
+def document_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The disk cache of parsed documents in a folder of this test's; its ``documents/``."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("ORCH_CACHE_DIR", str(folder))
+    return folder / "documents"

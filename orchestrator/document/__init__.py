@@ -33,6 +33,7 @@ __all__ = [
     "load",
     "load_inputs_file",
     "parse",
+    "parse_cached",
     "parse_duration",
     "resolve_inputs",
     "schema_path",
@@ -78,6 +79,12 @@ def load(path: Path) -> Document:
         raise DocumentError(
             [Diagnostic(str(path), 1, 1, f"cannot read: {reason}", code="unreadable")]
         ) from None
+    return parse_cached(text, path)
+
+
+def parse_cached(text: str, path: Path) -> Document:
+    """``parse``, through the disk cache: the document parsed before from exactly this text
+    shown as ``path`` (:mod:`orchestrator.document.disk_cache`), else parsed and kept."""
     known = disk_cache.recall(text, path)
     if known is not None:
         return known

@@ -36,7 +36,8 @@ def parse_blobs(paths: Mapping[str, str], contents: Mapping[str, bytes]) -> Pars
             parsed.problems.append(Diagnostic(path, 1, 1, message))
             continue
         try:
-            parsed.documents[path] = document.parse(text, Path(path))
+            # Cached: the document a hook checked is the one ``orch apply`` then runs.
+            parsed.documents[path] = document.parse_cached(text, Path(path))
         except DocumentError as exc:
             parsed.problems.extend(exc.diagnostics)
     return parsed

@@ -12,17 +12,11 @@ import pytest
 from orchestrator import document
 from orchestrator.document import disk_cache
 from orchestrator.errors import DocumentError
+from orchestrator.hooks.documents import parse_blobs
 from tests.document.casefiles import CASES
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = "---\nid: one\ntitle: One\n---\n\n# One\n\n```sh {step=s}\necho one\n```\n"
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("ORCH_CACHE_DIR", str(folder))
-    return folder / "documents"
 
 
 def _entries(folder: Path) -> list[Path]:
@@ -37,7 +31,7 @@ def _documents() -> list[Path]:
 
 
 @pytest.mark.parametrize("path", _documents(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_a_cached_document_equals_the_parsed_one(cache: Path, path: Path) -> None:
+def test_a_cached_document_equals_the_parsed_one(document_cache: Path, path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     try:
         parsed = document.parse(text, path)
@@ -45,18 +39,18 @@ def test_a_cached_document_equals_the_parsed_one(cache: Path, path: Path) -> Non
         with pytest.raises(DocumentError) as loading:
             document.load(path)
         assert loading.value.diagnostics == parsing.diagnostics
-        assert _entries(cache) == [], "a document with errors is never kept"
+        assert _entries(document_cache) == [], "a document with errors is never kept"
         return
     first = document.load(path)
     assert first == parsed
-    [entry] = _entries(cache)
+    [entry] = _entries(document_cache)
     assert disk_cache.recall(text, path) == parsed
     assert document.load(path) == parsed
-    assert _entries(cache) == [entry]
+    assert _entries(document_cache) == [entry]
 
 
 def test_another_text_path_or_orch_is_a_miss(
-    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    document_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = tmp_path / "one.md"
     doc.write_text(VALID)
@@ -91,61 +85,18 @@ def test_the_fingerprint_sees_an_edit_of_orch_and_a_package_installed(
 
 
 def test_a_damaged_or_misplaced_entry_is_a_miss_and_is_replaced(
-    cache: Path, tmp_path: Path
+    document_cache: Path, tmp_path: Path
 ) -> None:
     doc = tmp_path / "one.md"
     doc.write_text(VALID)
     parsed = document.load(doc)
-    [entry] = _entries(cache)
+    [entry] = _entries(document_cache)
     for damage in (b"", entry.read_bytes()[:40], b"not a pickle", pickle.dumps(("other", parsed))):
         entry.write_bytes(damage)
         assert disk_cache.recall(VALID, doc) is None
         assert not entry.exists()
         assert document.load(doc) == parsed
         assert entry.exists()
-
-
-class _Planted:
-    """Unpickling this touches a file: it stands for code a hostile entry would run."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[object, tuple[Path]]:
-        return Path.touch, (self.marker,)
-
-
-def test_a_folder_others_can_write_is_neither_read_nor_written(cache: Path, tmp_path: Path) -> None:
-    doc = tmp_path / "one.md"
-    doc.write_text(VALID)
-    document.load(doc)
-    [entry] = _entries(cache)
-    marker = tmp_path / "ran"
-    entry.write_bytes(pickle.dumps(_Planted(marker)))
-    cache.chmod(0o777)
-    assert disk_cache.recall(VALID, doc) is None
-    assert document.load(doc).id == "one"
-    assert not marker.exists()
-    # The folder's check is all that stands between a planted entry and its code: in a
-    # folder only this user may write to, it is read (and, not being a document, dropped).
-    cache.chmod(0o700)
-    assert disk_cache.recall(VALID, doc) is None
-    assert marker.exists()
-    assert not entry.exists()
-    cache.chmod(0o770)
-    other = tmp_path / "two.md"
-    other.write_text(VALID)
-    document.load(other)
-    assert not (cache / disk_cache._key(VALID, other)).exists()
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="giving the folder away needs root")
-def test_a_folder_of_another_user_is_not_used(cache: Path, tmp_path: Path) -> None:
-    doc = tmp_path / "one.md"
-    doc.write_text(VALID)
-    document.load(doc)
-    os.chown(cache, 65534, 65534)
-    assert disk_cache.recall(VALID, doc) is None
 
 
 def test_an_empty_setting_turns_the_cache_off_and_a_broken_folder_only_costs_time(
@@ -177,7 +128,7 @@ def test_the_folder_follows_xdg_and_home(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_the_least_recently_used_entries_go_first(
-    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    document_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(disk_cache, "KEEP_ENTRIES", 4)
     monkeypatch.setattr(disk_cache, "_PRUNED_TO", 2)
@@ -186,13 +137,21 @@ def test_the_least_recently_used_entries_go_first(
     for n, text in enumerate(texts[:4]):
         doc.write_text(text)
         document.load(doc)
-        os.utime(cache / disk_cache._key(text, doc), ns=(n * 10**9, n * 10**9))
+        os.utime(document_cache / disk_cache._key(text, doc), ns=(n * 10**9, n * 10**9))
     assert disk_cache.recall(texts[0], doc) is not None  # used now: the newest
-    abandoned = cache / ".writing-abandoned"
+    abandoned = document_cache / ".writing-abandoned"
     abandoned.write_text("")
     os.utime(abandoned, ns=(0, 0))
     doc.write_text(texts[4])
     document.load(doc)
-    kept = {entry.name for entry in _entries(cache)}
+    kept = {entry.name for entry in _entries(document_cache)}
     assert kept == {disk_cache._key(texts[0], doc), disk_cache._key(texts[4], doc)}
     assert not abandoned.exists()
+
+
+def test_a_document_the_hook_checked_is_kept_for_the_apply_that_follows(
+    document_cache: Path,
+) -> None:
+    relative = Path("intents/one.md")
+    parsed = parse_blobs({str(relative): "blob"}, {"blob": VALID.encode()})
+    assert disk_cache.recall(VALID, relative) == parsed.documents[str(relative)]
