@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from orchestrator import templating
 from orchestrator.errors import Diagnostic
-from orchestrator.templating import NameUse, Uses
+from orchestrator.templating.uses import NameUse, Uses
 
 from .inputs import environment_name
 from .sites import MAPPING_METHODS, Context, Site, StepName, step_sites

@@ -11,7 +11,7 @@ from typing import Literal
 
 from orchestrator.errors import Diagnostic
 from orchestrator.model import InputDecl, Step, StepKind
-from orchestrator.templating import NameUse, Segment
+from orchestrator.templating.uses import NameUse, Segment
 
 SiteKind = Literal["body", "condition", "env", "artifact"]
 # A column, or how to find it (looked up only for what is reported).

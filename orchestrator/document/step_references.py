@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from orchestrator.model import Step, StepKind
-from orchestrator.templating import NameUse
+from orchestrator.templating.uses import NameUse
 
 from .sites import MAPPING_METHODS, Column, Reporter, StepName
 from .suggest import closest

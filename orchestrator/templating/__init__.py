@@ -13,22 +13,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.templating.language import SHELL_SAFE_CHARACTERS, ScriptLanguage
 from orchestrator.templating.limits import DEFAULT_MAX_CHARS, DEFAULT_SECONDS, Limits
 from orchestrator.templating.marks import outside, plain, retag, value_text
 from orchestrator.templating.status import STATUS_FUNCTIONS, mentions_status
-from orchestrator.templating.uses import (
-    COMMON_FILTERS,
-    NameUse,
-    NotSimple,
-    Segment,
-    Uses,
-    simple_expression_uses,
-    simple_template_uses,
-)
 from orchestrator.templating.where import Placeholder, Where
+
+if TYPE_CHECKING:
+    from orchestrator.templating.uses import Uses
 
 _BODY_MARKERS = ("{{", "{%")
 _TEXT_MARKERS = ("{{", "{%", "{#")
@@ -120,6 +114,10 @@ def quoting_filter_uses(source: str, *, body: bool = True) -> list[tuple[str, in
 def template_uses(source: str, *, body: bool) -> Uses:
     """The names (with their attribute chains), filters, tests and loads a valid template
     takes from outside itself (see ``uses``)."""
+    # Imported here, as ``names`` and ``static`` are: checking a document needs them, a run
+    # of a document read before does not.
+    from orchestrator.templating.uses import NotSimple, Uses, simple_template_uses
+
     if _plain(source, body=body):
         return Uses()
     try:
@@ -133,6 +131,8 @@ def template_uses(source: str, *, body: bool) -> Uses:
 @functools.lru_cache(maxsize=4096)
 def expression_uses(expression: str) -> Uses:
     """``template_uses`` for a valid expression (an ``if`` condition)."""
+    from orchestrator.templating.uses import NotSimple, simple_expression_uses
+
     try:
         return simple_expression_uses(expression)
     except NotSimple:
@@ -143,6 +143,8 @@ def expression_uses(expression: str) -> Uses:
 
 def is_filter(name: str) -> bool:
     """Whether templates have a filter ``name`` (Jinja's and orch's ``sh`` and ``py``)."""
+    from orchestrator.templating.uses import COMMON_FILTERS
+
     if name in COMMON_FILTERS:
         return True
     from orchestrator.templating import names
@@ -208,11 +210,8 @@ __all__ = [
     "SHELL_SAFE_CHARACTERS",
     "STATUS_FUNCTIONS",
     "Limits",
-    "NameUse",
     "Placeholder",
     "ScriptLanguage",
-    "Segment",
-    "Uses",
     "Where",
     "check_expression",
     "check_syntax",

@@ -18,7 +18,8 @@ from orchestrator.document.suggest import closest, did_you_mean
 from orchestrator.errors import DocumentError, TemplateError
 from orchestrator.model import Step, StepKind
 from orchestrator.runner import context
-from orchestrator.templating import NameUse, Segment, Where, names, uses
+from orchestrator.templating import Where, names, uses
+from orchestrator.templating.uses import NameUse, Segment, Uses
 
 SETTINGS = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -174,8 +175,8 @@ def test_loads_filters_and_tests_are_listed() -> None:
 
 
 def test_a_template_that_does_not_parse_uses_nothing() -> None:
-    assert templating.template_uses("{{ inputs. }}", body=True) == templating.Uses()
-    assert templating.expression_uses("inputs.x ==") == templating.Uses()
+    assert templating.template_uses("{{ inputs. }}", body=True) == Uses()
+    assert templating.expression_uses("inputs.x ==") == Uses()
 
 
 def test_name_uses_keep_their_template_line() -> None:
