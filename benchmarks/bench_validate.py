@@ -18,6 +18,11 @@ validity check by jsonschema-rs or fastjsonschema, the template shortcut by plai
 a cache. Then micro-benchmarks of each part alone, each engine's cost of first use in a fresh
 process, and how often each schema engine's verdict differs from jsonschema's
 (``validate_micro.py``).
+
+All of that runs with the disk cache of parsed documents turned off (``ORCH_CACHE_DIR=``),
+so every document is parsed. Then, in the same rounds, the cache's two sides on the typical
+documents: a first pass into an empty cache folder (parse and keep every document), and a
+second pass (every document read before).
 """
 
 from __future__ import annotations
@@ -177,6 +182,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     count = args.count
+    os.environ["ORCH_CACHE_DIR"] = ""
+    cached: dict[str, list[tuple[float, float]]] = {"keeping": [], "read before": []}
     with tempfile.TemporaryDirectory() as folder:
         typical = write(Path(folder) / "typical", count, lambda n: TEMPLATE.format(n=n))
         varied = write(Path(folder) / "distinct", count, distinct)
@@ -195,6 +202,10 @@ def main() -> None:
                     runs.setdefault((variant, label), []).append(
                         timed_variant(variant, typical, paths)
                     )
+            os.environ["ORCH_CACHE_DIR"] = str(Path(folder) / f"cache-{round_}")
+            cached["keeping"].append(timed(lambda: validate_paths(typical)))
+            cached["read before"].append(timed(lambda: validate_paths(typical)))
+            os.environ["ORCH_CACHE_DIR"] = ""
         micro = micro_benchmarks(typical, varied, args.rounds)
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"documents: {count}   rounds: {args.rounds}   CPUs: {os.cpu_count()}   load: {load}")
@@ -203,6 +214,8 @@ def main() -> None:
     show("floor: libyaml events + markdown-it", floor, count)
     for label in ("typical", "distinct"):
         show(f"orch validate_paths, {label}", runs[("orch", label)], count)
+    for label, samples in cached.items():
+        show(f"orch validate_paths, typical, cache {label}", samples, count)
     print()
     print("validate_paths with one part replaced, same rounds; ratios = medians of per-round")
     print("ratios to orch's own run in that round, wall / cpu (> 1: slower than orch)")

@@ -220,7 +220,7 @@ def _templates(paths: list[Path], rounds: int) -> list[str]:
                 if field and "{{" in field:
                     texts.append((field, False))
     assert all(templates._simple_template(t, b) for t, b in texts)
-    assert all(templates._SIMPLE_CONDITION.fullmatch(c) for c in conditions)
+    assert all(templates._compiled(templates._SIMPLE_CONDITION).fullmatch(c) for c in conditions)
 
     def jinja_texts() -> None:
         for text, body in texts:
@@ -235,7 +235,7 @@ def _templates(paths: list[Path], rounds: int) -> list[str]:
             "orch templates": lambda: [templates._simple_template(t, b) for t, b in texts],
             "jinja templates": jinja_texts,
             "orch conditions": lambda: [
-                templates._SIMPLE_CONDITION.fullmatch(c) for c in conditions
+                templates._compiled(templates._SIMPLE_CONDITION).fullmatch(c) for c in conditions
             ],
             "jinja conditions": jinja_conditions,
         },

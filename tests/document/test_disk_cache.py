@@ -144,6 +144,7 @@ def test_the_least_recently_used_entries_go_first(
     os.utime(abandoned, ns=(0, 0))
     doc.write_text(texts[4])
     document.load(doc)
+    disk_cache._prune(document_cache)  # what one write in 256 does after writing
     kept = {entry.name for entry in _entries(document_cache)}
     assert kept == {disk_cache._key(texts[0], doc), disk_cache._key(texts[4], doc)}
     assert not abandoned.exists()
@@ -155,3 +156,20 @@ def test_a_document_the_hook_checked_is_kept_for_the_apply_that_follows(
     relative = Path("intents/one.md")
     parsed = parse_blobs({str(relative): "blob"}, {"blob": VALID.encode()})
     assert disk_cache.recall(VALID, relative) == parsed.documents[str(relative)]
+
+
+def test_one_write_in_256_prunes(
+    document_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(disk_cache, "KEEP_ENTRIES", 1)
+    monkeypatch.setattr(disk_cache, "_PRUNED_TO", 1)
+    doc = tmp_path / "one.md"
+    texts = (VALID.replace("title: One", f"title: T{n}") for n in range(100_000))
+    pruning = next(text for text in texts if disk_cache._key(text, doc).startswith("00"))
+    others = [VALID, VALID.replace("title: One", "title: Other")]
+    for text in [*others, pruning]:
+        doc.write_text(text)
+        document.load(doc)
+        if text is not pruning:
+            os.utime(document_cache / disk_cache._key(text, doc), ns=(0, 0))
+    assert [e.name for e in _entries(document_cache)] == [disk_cache._key(pruning, doc)]
