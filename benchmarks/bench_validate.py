@@ -20,9 +20,11 @@ process, and how often each schema engine's verdict differs from jsonschema's
 (``validate_micro.py``).
 
 All of that runs with the disk cache of parsed documents turned off (``ORCH_CACHE_DIR=``),
-so every document is parsed. Then, in the same rounds, the cache's two sides on the typical
-documents: a first pass into an empty cache folder (parse and keep every document), and a
-second pass (every document read before).
+so every document is parsed. Then, in the same rounds, the cache on the typical documents:
+``validate_paths`` with an empty cache folder (it reads the cache but keeps nothing), the
+time ``document.load`` takes to parse and keep every document (what ``orch apply`` does with
+a document it reads for the first time), and ``validate_paths`` again (every document read
+before).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ruamel.yaml.main import CParser  # type: ignore[attr-defined]
 from validate_alternatives import VARIANTS, clear_caches, swapped
 from validate_micro import micro_benchmarks
 
+from orchestrator import document
 from orchestrator.document import validate_paths
 
 TEMPLATE = """\
@@ -183,7 +186,11 @@ def main() -> None:
     args = parser.parse_args()
     count = args.count
     os.environ["ORCH_CACHE_DIR"] = ""
-    cached: dict[str, list[tuple[float, float]]] = {"keeping": [], "read before": []}
+    cached: dict[str, list[tuple[float, float]]] = {
+        "validate_paths, typical, cache empty": [],
+        "document.load of each, keeping it": [],
+        "validate_paths, typical, cache full": [],
+    }
     with tempfile.TemporaryDirectory() as folder:
         typical = write(Path(folder) / "typical", count, lambda n: TEMPLATE.format(n=n))
         varied = write(Path(folder) / "distinct", count, distinct)
@@ -203,8 +210,10 @@ def main() -> None:
                         timed_variant(variant, typical, paths)
                     )
             os.environ["ORCH_CACHE_DIR"] = str(Path(folder) / f"cache-{round_}")
-            cached["keeping"].append(timed(lambda: validate_paths(typical)))
-            cached["read before"].append(timed(lambda: validate_paths(typical)))
+            for label, action in zip(
+                cached, (validate_paths, load_each, validate_paths), strict=True
+            ):
+                cached[label].append(timed(lambda action=action: action(typical)))
             os.environ["ORCH_CACHE_DIR"] = ""
         micro = micro_benchmarks(typical, varied, args.rounds)
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -215,7 +224,7 @@ def main() -> None:
     for label in ("typical", "distinct"):
         show(f"orch validate_paths, {label}", runs[("orch", label)], count)
     for label, samples in cached.items():
-        show(f"orch validate_paths, typical, cache {label}", samples, count)
+        show(f"orch {label}", samples, count)
     print()
     print("validate_paths with one part replaced, same rounds; ratios = medians of per-round")
     print("ratios to orch's own run in that round, wall / cpu (> 1: slower than orch)")
@@ -229,6 +238,11 @@ def main() -> None:
     print()
     for line in micro:
         print(line)
+
+
+def load_each(paths: list[Path]) -> None:
+    for path in paths:
+        document.load(path)
 
 
 def timed_variant(variant: str, warm: list[Path], paths: list[Path]) -> tuple[float, float]:

@@ -57,9 +57,13 @@ def parse(text: str, path: Path) -> Document:
         raise DocumentError([Diagnostic(str(path), 1, 1, message)]) from exc
 
 
-def load(path: Path) -> Document:
+def load(path: Path, *, keep: bool = True) -> Document:
     """Read and parse the document at ``path``, or take it from the disk cache when this
-    text at this path was parsed before (:mod:`orchestrator.document.disk_cache`)."""
+    text at this path was parsed before (:mod:`orchestrator.document.disk_cache`).
+
+    ``keep``: put what was parsed in the cache. ``validate_paths`` does not: writing an
+    entry costs about half of what reading one saves, and a check of every document of a
+    repository would pay it for documents that may never run."""
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -79,17 +83,19 @@ def load(path: Path) -> Document:
         raise DocumentError(
             [Diagnostic(str(path), 1, 1, f"cannot read: {reason}", code="unreadable")]
         ) from None
-    return parse_cached(text, path)
+    return parse_cached(text, path, keep=keep)
 
 
-def parse_cached(text: str, path: Path) -> Document:
+def parse_cached(text: str, path: Path, *, keep: bool = True) -> Document:
     """``parse``, through the disk cache: the document parsed before from exactly this text
-    shown as ``path`` (:mod:`orchestrator.document.disk_cache`), else parsed and kept."""
+    shown as ``path`` (:mod:`orchestrator.document.disk_cache`), else parsed (and kept, with
+    ``keep``)."""
     known = disk_cache.recall(text, path)
     if known is not None:
         return known
     doc = parse(text, path)
-    disk_cache.keep(text, path, doc)
+    if keep:
+        disk_cache.keep(text, path, doc)
     return doc
 
 
@@ -126,7 +132,7 @@ def validate_paths(paths: Iterable[Path]) -> list[Diagnostic]:
     ids: dict[str, Path] = {}
     for path in paths:
         try:
-            doc = load(path)
+            doc = load(path, keep=False)
         except DocumentError as exc:
             problems.extend(exc.diagnostics)
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import shutil
@@ -11,7 +12,7 @@ import pytest
 
 from orchestrator import document
 from orchestrator.document import disk_cache
-from orchestrator.errors import DocumentError
+from orchestrator.errors import Diagnostic, DocumentError
 from orchestrator.hooks.documents import parse_blobs
 from tests.document.casefiles import CASES
 
@@ -173,3 +174,18 @@ def test_one_write_in_256_prunes(
         if text is not pruning:
             os.utime(document_cache / disk_cache._key(text, doc), ns=(0, 0))
     assert [e.name for e in _entries(document_cache)] == [disk_cache._key(pruning, doc)]
+
+
+def test_validating_reads_the_cache_but_keeps_nothing(document_cache: Path, tmp_path: Path) -> None:
+    kept, new = tmp_path / "kept.md", tmp_path / "new.md"
+    kept.write_text(VALID)
+    new.write_text(VALID.replace("id: one", "id: two"))
+    document.load(kept)
+    [entry] = _entries(document_cache)
+    # The entry for kept.md now holds a warning its text does not have: validate_paths
+    # reports it, so it took the document from the cache; it keeps no entry for new.md.
+    marked = Diagnostic(str(kept), 2, 1, "from the cache", severity="warning")
+    planted = dataclasses.replace(document.parse(VALID, kept), warnings=(marked,))
+    entry.write_bytes(pickle.dumps((entry.name, planted)))
+    assert document.validate_paths([kept, new]) == [marked]
+    assert [e.name for e in _entries(document_cache)] == [entry.name]
