@@ -1,12 +1,15 @@
 """Documents read before, kept on disk so that running one again skips parsing it.
 
 Parsing a document is a pure function of its text, the path it is shown as, and the code
-that parses it (orch's package, the Markdown and YAML parsers, croniter and the zone data
-the checks consult). An entry's name is the SHA-256 of all of those, so an entry is never
-stale: an edited document, another path, an upgraded package or an edited orch simply
-name another entry. The code is fingerprinted by the size and modification time of every
-file of orch's package, and by the modification time of the folder each parser package is
-installed in (installing, upgrading or removing a package there changes it).
+that parses it (orch's package, the Markdown and YAML parsers, Jinja, croniter and the
+``tzdata`` package the checks consult). An entry's name is the SHA-256 of all of those, so
+an entry is never stale: an edited document, another path, an upgraded package or an
+edited orch simply name another entry. The code is fingerprinted by the size and
+modification time of every file of orch's package, and by the modification time of the
+folder each of those packages is installed in (installing, upgrading or removing a package
+there changes it). Where orch's package cannot be read to fingerprint it, the cache is off.
+The system's own zone database is not fingerprinted: a zone that leaves it is reported
+when the schedule is next evaluated.
 
 Only documents that parsed go in; a document with errors is read again each time, so its
 messages always come from the parser. Anything wrong with an entry (unreadable, truncated,
@@ -70,9 +73,9 @@ def folder(environ: Mapping[str, str] | None = None) -> Path | None:
 def recall(text: str, path: Path) -> Document | None:
     """The document parsed before from exactly this ``text`` shown as ``path``, or None."""
     place = _usable_folder(create=False)
-    if place is None:
-        return None
     key = _key(text, path)
+    if place is None or key is None:
+        return None
     entry = place / key
     try:
         data = entry.read_bytes()
@@ -94,10 +97,10 @@ def recall(text: str, path: Path) -> Document | None:
 def keep(text: str, path: Path, doc: Document) -> None:
     """Remember ``doc``, parsed from ``text`` shown as ``path``; a failure to write is no
     error (a full disk or a read-only home only means the next run parses again)."""
-    place = _usable_folder(create=True)
-    if place is None:
-        return
     key = _key(text, path)
+    place = _usable_folder(create=True) if key is not None else None
+    if place is None or key is None:
+        return
     try:
         handle, temporary = tempfile.mkstemp(dir=place, prefix=".writing-")
     except OSError:
@@ -129,13 +132,19 @@ def _usable_folder(*, create: bool) -> Path | None:
     return None if foreign or not stat.S_ISDIR(info.st_mode) else place
 
 
+# Computed on first use; "" when orch's package could not be read (the cache is then off).
 _fingerprint: str | None = None
 
 
-def _key(text: str, path: Path) -> str:
+def _key(text: str, path: Path) -> str | None:
     global _fingerprint
     if _fingerprint is None:
-        _fingerprint = _code_fingerprint()
+        try:
+            _fingerprint = _code_fingerprint()
+        except OSError:
+            _fingerprint = ""
+    if not _fingerprint:
+        return None
     digest = hashlib.sha256()
     for part in (_fingerprint, str(path), text):
         encoded = part.encode("utf-8", "surrogateescape")

@@ -189,3 +189,15 @@ def test_validating_reads_the_cache_but_keeps_nothing(document_cache: Path, tmp_
     entry.write_bytes(pickle.dumps((entry.name, planted)))
     assert document.validate_paths([kept, new]) == [marked]
     assert [e.name for e in _entries(document_cache)] == [entry.name]
+
+
+def test_an_orch_that_cannot_be_fingerprinted_uses_no_cache(
+    document_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(disk_cache, "_PACKAGE", tmp_path / "gone")
+    monkeypatch.setattr(disk_cache, "_fingerprint", None)
+    doc = tmp_path / "one.md"
+    doc.write_text(VALID)
+    assert document.load(doc).id == "one"
+    assert disk_cache.recall(VALID, doc) is None
+    assert _entries(document_cache) == []
