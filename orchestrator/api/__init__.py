@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orchestrator.api.answers import Answered, cancel, confirm
-    from orchestrator.api.apply import RunInterrupted, apply, prepare, run_prepared
+    from orchestrator.api.apply import RunInterrupted, apply, run_prepared
     from orchestrator.api.inspect import (
         FoundDocument,
         Plan,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         show,
         step_logs,
     )
+    from orchestrator.api.receiving import prepare
     from orchestrator.api.recording_runs import log_tail, run_folder
     from orchestrator.api.rerunning import enqueue_again, prepared_again
     from orchestrator.api.run_request import Prepared, RunRequest
@@ -65,7 +66,7 @@ _HOMES = {
     "logs": "orchestrator.api.reading_runs",
     "pending_runs": "orchestrator.api.queued_runs",
     "plan": "orchestrator.api.inspect",
-    "prepare": "orchestrator.api.apply",
+    "prepare": "orchestrator.api.receiving",
     "prepared_again": "orchestrator.api.rerunning",
     "publish_pending": "orchestrator.api.outbox_delivery",
     "recover": "orchestrator.api.reading_runs",

@@ -26,14 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.api.apply import (
-    GitFacts,
-    new_record,
-    new_run_id,
-    prepare,
-    validate_request,
-)
+from orchestrator.api.apply import GitFacts, new_record, new_run_id
 from orchestrator.api.queued_runs import Queued, fail_pending, pending_runs, record_pending
+from orchestrator.api.receiving import prepare, validate_request
 from orchestrator.api.recording_runs import trace_writer
 from orchestrator.api.run_request import Prepared, RunRequest
 from orchestrator.api.workspace import DocumentHome, locate

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator import hooks, runner
-from orchestrator.api.apply import ACTIVE_RUN_VARIABLE, prepare, run_prepared
+from orchestrator.api.apply import ACTIVE_RUN_VARIABLE, run_prepared
+from orchestrator.api.receiving import prepare
 from orchestrator.api.run_request import RunRequest
 from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.api.worktrees import temporary_worktree

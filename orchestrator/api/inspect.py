@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import document, schedule
-from orchestrator.api.apply import RunRequest, execution_for, new_record, new_run_id, prepare
+from orchestrator.api.apply import RunRequest, execution_for, new_record, new_run_id
+from orchestrator.api.receiving import prepare
 from orchestrator.api.recording_runs import run_folder
 from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.document.cache import DocumentCache

@@ -27,11 +27,11 @@ from orchestrator.api.apply import (
     masked_inputs,
     new_record,
     new_run_id,
-    prepare,
     run_prepared,
 )
 from orchestrator.api.inspect import find_workflow
 from orchestrator.api.origin import origin, resume_plan
+from orchestrator.api.receiving import prepare
 from orchestrator.api.recording_runs import (
     RunRecorder,
     run_folder,

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import document
-from orchestrator.api.apply import GitFacts, new_run_id, prepare
-from orchestrator.api.apply import validate_request as validate
+from orchestrator.api.apply import GitFacts, new_run_id
 from orchestrator.api.origin import (
     Origin,
     committed_text,
@@ -25,6 +24,8 @@ from orchestrator.api.origin import (
     resume_point,
 )
 from orchestrator.api.queued_runs import Queued, record_pending
+from orchestrator.api.receiving import prepare
+from orchestrator.api.receiving import validate_request as validate
 from orchestrator.api.run_request import Prepared, RunRequest
 from orchestrator.api.workspace import DocumentHome, locate
 from orchestrator.api.worktrees import TemporaryWorktree, temporary_worktree

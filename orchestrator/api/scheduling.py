@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import document, runner
-from orchestrator.api.apply import prepare, run_prepared
+from orchestrator.api.apply import run_prepared
+from orchestrator.api.receiving import prepare
 from orchestrator.api.recording_runs import trace_reader, trace_writer
 from orchestrator.api.run_request import RunRequest
 from orchestrator.api.workspace import DocumentHome, locate

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import config, document
-from orchestrator.api.apply import (
-    GitFacts,
-    validate_request,
-)
+from orchestrator.api.apply import GitFacts
 from orchestrator.api.inspect import documents_under
 from orchestrator.api.queued_runs import Queued, api_request, enqueue, record_pending
+from orchestrator.api.receiving import validate_request
 from orchestrator.api.recording_runs import (
     trace_repository,
     trace_writer,
