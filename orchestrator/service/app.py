@@ -53,6 +53,16 @@ class ApiError(Exception):
         super().__init__(detail)
 
 
+def _not_queued(refused: DocumentError) -> ApiError:
+    """The answer to a submission, re-run or resume refused before anything was queued:
+    413 for an input over its limit, 422 for any other problem, with every problem listed."""
+    problems = [str(d) for d in refused.diagnostics]
+    if isinstance(refused, InputTooLarge):
+        detail = f"{refused.diagnostics[0].message}; nothing was queued"
+        return ApiError(413, detail, problems=problems)
+    return ApiError(422, "the run is invalid: nothing was queued", problems=problems)
+
+
 class RunSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -202,18 +212,8 @@ def create_app(
             raise ApiError(404, str(exc)) from None
         except queued_runs.UncommittedDocument as exc:
             raise ApiError(409, str(exc)) from None
-        except InputTooLarge as exc:
-            raise ApiError(
-                413,
-                f"{exc.diagnostics[0].message}; nothing was queued",
-                problems=[str(d) for d in exc.diagnostics],
-            ) from None
         except DocumentError as exc:
-            raise ApiError(
-                422,
-                "the run is invalid: nothing was queued",
-                problems=[str(d) for d in exc.diagnostics],
-            ) from None
+            raise _not_queued(exc) from None
         runs.put(queued)
         return Accepted(runId=queued.run_id)
 
@@ -289,14 +289,8 @@ def create_app(
             raise ApiError(404, str(exc)) from None
         except TraceError as exc:
             raise ApiError(404, str(exc)) from None
-        except InputTooLarge as exc:
-            raise ApiError(413, f"{exc.diagnostics[0].message}; nothing was queued") from None
         except DocumentError as exc:
-            raise ApiError(
-                422,
-                "the run is invalid: nothing was queued",
-                problems=[str(d) for d in exc.diagnostics],
-            ) from None
+            raise _not_queued(exc) from None
         except UsageError as exc:
             raise ApiError(409, f"{exc}; nothing was queued") from None
         runs.put(queued)

@@ -68,9 +68,24 @@ def value_limit(name: str, size: int, limit: int = 65536, origin: str = "") -> s
     )
 
 
+TOKEN = document(
+    """
+id: token
+title: Token
+status: approved
+inputs:
+  token:
+    type: string
+    secret: true
+""",
+    '```bash {step=use}\ntest "$ORCH_INPUT_TOKEN" != fail\n```\n',
+)
+
+
 @pytest.fixture
 def repo(git_repo: Path) -> Path:
-    return commit_documents(git_repo, {"intents/blob.md": BLOB, "intents/nightly.md": SCHEDULED})
+    documents = {"intents/blob.md": BLOB, "intents/nightly.md": SCHEDULED}
+    return commit_documents(git_repo, {**documents, "intents/token.md": TOKEN})
 
 
 @pytest.fixture
@@ -183,6 +198,30 @@ def test_an_input_value_over_its_limit_in_a_small_body(repo: Path, server: Serve
     assert run["steps"][0]["log"]
     assert run["inputs"]["blob"] == "C" * 65536
     assert "B" * 100 not in git(repo, "log", "-p", "orch-trace")
+
+
+def test_a_secret_given_again_over_its_limit_gets_the_same_answer(
+    repo: Path, server: Server
+) -> None:
+    with server.client() as client:
+        first = client.post(
+            "/api/runs", headers=RUN, json={"workflow": "token", "inputs": {"token": "fail"}}
+        )
+        assert first.status_code == 202, first.text
+        run_id = first.json()["runId"]
+        assert wait_for_run(client, run_id)["state"] == "failed"  # so that it may resume too
+        tip = trace_tip(repo)
+        for again in ("rerun", "resume"):
+            answer = client.post(
+                f"/api/runs/{run_id}/{again}", headers=RUN, json={"inputs": {"token": "T" * 65537}}
+            )
+            assert answer.status_code == 413, answer.text
+            assert answer.json() == {
+                "error": "too-large",
+                "detail": value_limit("token", 65537) + "; nothing was queued",
+                "problems": ["<request>:1:1: " + value_limit("token", 65537)],
+            }
+    assert trace_tip(repo) == tip
 
 
 def test_inputs_over_the_total_limit(repo: Path, server: Server) -> None:
