@@ -73,7 +73,7 @@ def folder(environ: Mapping[str, str] | None = None) -> Path | None:
 def recall(text: str, path: Path) -> Document | None:
     """The document parsed before from exactly this ``text`` shown as ``path``, or None."""
     place = _usable_folder(create=False)
-    key = _key(text, path)
+    key = _key(text, path) if place is not None else None
     if place is None or key is None:
         return None
     entry = place / key
@@ -97,6 +97,8 @@ def recall(text: str, path: Path) -> Document | None:
 def keep(text: str, path: Path, doc: Document) -> None:
     """Remember ``doc``, parsed from ``text`` shown as ``path``; a failure to write is no
     error (a full disk or a read-only home only means the next run parses again)."""
+    if folder() is None:
+        return
     key = _key(text, path)
     place = _usable_folder(create=True) if key is not None else None
     if place is None or key is None:

@@ -100,14 +100,28 @@ def test_a_damaged_or_misplaced_entry_is_a_miss_and_is_replaced(
         assert entry.exists()
 
 
-def test_an_empty_setting_turns_the_cache_off_and_a_broken_folder_only_costs_time(
+def test_an_empty_setting_turns_the_cache_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = tmp_path / "one.md"
     doc.write_text(VALID)
     monkeypatch.setenv("ORCH_CACHE_DIR", "")
     assert disk_cache.folder() is None
+
+    def never() -> str:
+        raise AssertionError("a cache that is off fingerprints nothing")
+
+    monkeypatch.setattr(disk_cache, "_fingerprint", None)
+    monkeypatch.setattr(disk_cache, "_code_fingerprint", never)
     assert document.load(doc).id == "one"
+    assert disk_cache.recall(VALID, doc) is None
+
+
+def test_a_folder_that_cannot_be_made_only_costs_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = tmp_path / "one.md"
+    doc.write_text(VALID)
     blocker = tmp_path / "a file"
     blocker.write_text("")
     monkeypatch.setenv("ORCH_CACHE_DIR", str(blocker))
