@@ -18,7 +18,9 @@ run faster, never make it fail.
 
 Entries are pickles, which run code when read, like the ``__pycache__`` Python itself
 keeps. So the folder is used only when it belongs to the user running orch and nobody else
-may write to it; otherwise orch reads and writes nothing there.
+may write to it (and is no symbolic link); otherwise orch reads and writes nothing there.
+The folder is opened once and checked through that descriptor, and every entry is read and
+written relative to it, so no one can swap another folder in between the check and the use.
 
 The folder is ``$ORCH_CACHE_DIR`` (set but empty: no cache), else ``$XDG_CACHE_HOME/orch``,
 else ``~/.cache/orch``; entries live in its ``documents/``. It keeps the ``KEEP_ENTRIES``
@@ -34,9 +36,8 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from orchestrator.model import Document
@@ -72,26 +73,27 @@ def folder(environ: Mapping[str, str] | None = None) -> Path | None:
 
 def recall(text: str, path: Path) -> Document | None:
     """The document parsed before from exactly this ``text`` shown as ``path``, or None."""
-    place = _usable_folder(create=False)
-    key = _key(text, path) if place is not None else None
-    if place is None or key is None:
-        return None
-    entry = place / key
-    try:
-        data = entry.read_bytes()
-    except OSError:
-        return None
-    try:
-        stored_key, doc = pickle.loads(data)  # noqa: S301 (a folder only this user writes)
-    except Exception:  # a damaged entry is a miss, whatever unpickling made of it
-        doc = None
-        stored_key = None
-    if stored_key != key or not isinstance(doc, Document):
-        entry.unlink(missing_ok=True)
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(entry)  # what was used last is pruned last
-    return doc
+    with _opened_folder(create=False) as place:
+        key = _key(text, path) if place is not None else None
+        if place is None or key is None:
+            return None
+        try:
+            handle = os.open(key, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=place)
+        except OSError:
+            return None
+        try:
+            with os.fdopen(handle, "rb") as entry:
+                stored_key, doc = pickle.loads(entry.read())  # noqa: S301 (see the module)
+        except Exception:  # a damaged entry is a miss, whatever unpickling made of it
+            doc = None
+            stored_key = None
+        found = stored_key == key and isinstance(doc, Document)
+        with contextlib.suppress(OSError):
+            if found:
+                os.utime(key, dir_fd=place)  # what was used last is pruned last
+            else:
+                os.unlink(key, dir_fd=place)
+        return doc if found else None
 
 
 def keep(text: str, path: Path, doc: Document) -> None:
@@ -100,38 +102,53 @@ def keep(text: str, path: Path, doc: Document) -> None:
     if folder() is None:
         return
     key = _key(text, path)
-    place = _usable_folder(create=True) if key is not None else None
-    if place is None or key is None:
+    if key is None:
         return
-    try:
-        handle, temporary = tempfile.mkstemp(dir=place, prefix=".writing-")
-    except OSError:
-        return
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(pickle.dumps((key, doc), protocol=pickle.HIGHEST_PROTOCOL))
-        Path(temporary).replace(place / key)
-    except OSError:
-        Path(temporary).unlink(missing_ok=True)
-        return
-    # Counting the entries reads the whole folder: about one write in 256 does it (those whose
-    # name starts "00"), so the folder holds a little over KEEP_ENTRIES at most.
-    if key.startswith("00"):
-        _prune(place)
+    with _opened_folder(create=True) as place:
+        if place is None:
+            return
+        temporary = f".writing-{os.getpid()}-{os.urandom(6).hex()}"
+        try:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+            handle = os.open(temporary, flags, 0o600, dir_fd=place)
+        except OSError:
+            return
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(pickle.dumps((key, doc), protocol=pickle.HIGHEST_PROTOCOL))
+            os.replace(temporary, key, src_dir_fd=place, dst_dir_fd=place)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary, dir_fd=place)
+            return
+        # Counting the entries reads the whole folder: about one write in 256 does it (those
+        # whose name starts "00"), so the folder holds a little over KEEP_ENTRIES at most.
+        if key.startswith("00"):
+            _prune(place)
 
 
-def _usable_folder(*, create: bool) -> Path | None:
+@contextlib.contextmanager
+def _opened_folder(*, create: bool) -> Iterator[int | None]:
+    """The cache's folder, opened once, when this user owns it and no one else may write to
+    it; None otherwise. Every entry is read and written through this descriptor, so the
+    folder checked is the folder used, whatever happens to its path meanwhile."""
     place = folder()
     if place is None:
-        return None
+        yield None
+        return
     try:
         if create:
             place.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = place.stat()
+        descriptor = os.open(place, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
-        return None
-    foreign = info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    return None if foreign or not stat.S_ISDIR(info.st_mode) else place
+        yield None
+        return
+    try:
+        info = os.fstat(descriptor)
+        foreign = info.st_uid != os.geteuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+        yield None if foreign else descriptor
+    finally:
+        os.close(descriptor)
 
 
 # Computed on first use; "" when orch's package could not be read (the cache is then off).
@@ -188,19 +205,20 @@ def _installed_at(package: str) -> str:
         return f"{installed_in} -"
 
 
-def _prune(place: Path) -> None:
+def _prune(place: int) -> None:
+    """Remove the least recently used entries beyond ``KEEP_ENTRIES`` from the folder opened
+    as ``place``, and writes abandoned long ago."""
     try:
         with os.scandir(place) as found:
-            items = list(found)
+            items = [(item.name, item.stat(follow_symlinks=False).st_mtime_ns) for item in found]
         if len(items) <= KEEP_ENTRIES:
             return
-        abandoned = time.time() - _ABANDONED_AFTER_SECONDS
-        for item in items:
-            if item.name.startswith(".writing-") and item.stat().st_mtime < abandoned:
-                Path(item.path).unlink()
-        entries = [item for item in items if not item.name.startswith(".")]
-        entries.sort(key=lambda item: item.stat().st_mtime_ns)
-        for item in entries[: max(0, len(entries) - _PRUNED_TO)]:
-            Path(item.path).unlink()
+        abandoned = (time.time() - _ABANDONED_AFTER_SECONDS) * 1e9
+        for name, changed in items:
+            if name.startswith(".writing-") and changed < abandoned:
+                os.unlink(name, dir_fd=place)
+        entries = sorted((changed, name) for name, changed in items if not name.startswith("."))
+        for _, name in entries[: max(0, len(entries) - _PRUNED_TO)]:
+            os.unlink(name, dir_fd=place)
     except OSError:
-        pass  # another orch pruned at the same time, or the folder went away
+        pass  # another orch pruned at the same time

@@ -159,7 +159,9 @@ def test_the_least_recently_used_entries_go_first(
     os.utime(abandoned, ns=(0, 0))
     doc.write_text(texts[4])
     document.load(doc)
-    disk_cache._prune(document_cache)  # what one write in 256 does after writing
+    with disk_cache._opened_folder(create=False) as place:
+        assert place is not None
+        disk_cache._prune(place)  # what one write in 256 does after writing
     kept = {entry.name for entry in _entries(document_cache)}
     assert kept == {disk_cache._key(texts[0], doc), disk_cache._key(texts[4], doc)}
     assert not abandoned.exists()

@@ -62,3 +62,20 @@ def test_a_folder_of_another_user_is_not_used(document_cache: Path, tmp_path: Pa
     document.load(doc)
     os.chown(document_cache, 65534, 65534)
     assert disk_cache.recall(VALID, doc) is None
+
+
+def test_a_folder_that_is_a_symbolic_link_is_not_used(document_cache: Path, tmp_path: Path) -> None:
+    doc = tmp_path / "one.md"
+    doc.write_text(VALID)
+    document.load(doc)
+    [entry] = _entries(document_cache)
+    marker = tmp_path / "ran"
+    entry.write_bytes(pickle.dumps(_Planted(marker)))
+    # Ours, private, and holding the planted entry: only its name is a link.
+    elsewhere = tmp_path / "elsewhere"
+    document_cache.rename(elsewhere)
+    document_cache.symlink_to(elsewhere, target_is_directory=True)
+    assert disk_cache.recall(VALID, doc) is None
+    assert document.load(doc).id == "one"
+    assert not marker.exists()
+    assert [e.name for e in _entries(elsewhere)] == [entry.name]
