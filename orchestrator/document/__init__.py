@@ -62,7 +62,7 @@ def load(path: Path, *, keep: bool = True) -> Document:
     text at this path was parsed before (:mod:`orchestrator.document.disk_cache`).
 
     ``keep``: put what was parsed in the cache. ``validate_paths`` does not: writing an
-    entry costs about half of what reading one saves, and a check of every document of a
+    entry costs about a third of what reading one saves, and a check of every document of a
     repository would pay it for documents that may never run."""
     try:
         text = path.read_bytes().decode("utf-8")
