@@ -24,7 +24,9 @@ def prepare(request: RunRequest, *, plan: bool = False) -> Prepared:
     inputs that are not given are no error (see ``validate_request``)."""
     environ = dict(os.environ if request.environ is None else request.environ)
     place = locate(request.path, environ)
-    doc = document.load(request.path)
+    # A document in a temporary worktree is read from a path that never comes again: kept,
+    # it would only crowd out documents that run again.
+    doc = document.load(request.path, keep=request.worktree is None)
     relative_path = (
         relative_to_root(place, request.path) if place.in_repository else (request.path.name)
     )

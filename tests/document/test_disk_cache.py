@@ -11,9 +11,14 @@ from pathlib import Path
 import pytest
 
 from orchestrator import document
+from orchestrator.api.receiving import prepare
+from orchestrator.api.run_request import RunRequest
+from orchestrator.api.worktrees import temporary_worktree
 from orchestrator.document import disk_cache
 from orchestrator.errors import Diagnostic, DocumentError
 from orchestrator.hooks.documents import parse_blobs
+from tests.conftest import git
+from tests.core.helpers import commit_documents
 from tests.document.casefiles import CASES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -217,3 +222,17 @@ def test_an_orch_that_cannot_be_fingerprinted_uses_no_cache(
     assert document.load(doc).id == "one"
     assert disk_cache.recall(VALID, doc) is None
     assert _entries(document_cache) == []
+
+
+def test_a_run_in_a_temporary_worktree_keeps_nothing(document_cache: Path, git_repo: Path) -> None:
+    commit_documents(
+        git_repo, {"intents/one.md": VALID.replace("---\n\n", "status: approved\n---\n\n", 1)}
+    )
+    head = git(git_repo, "rev-parse", "HEAD").strip()
+    with temporary_worktree(git_repo, head) as tree:
+        in_tree = tree.path / "intents" / "one.md"
+        request = RunRequest(path=in_tree, workdir=tree.path, worktree=tree)
+        assert prepare(request).document.id == "one"
+        assert _entries(document_cache) == []
+    prepare(RunRequest(path=git_repo / "intents" / "one.md"))
+    assert len(_entries(document_cache)) == 1
