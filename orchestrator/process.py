@@ -316,6 +316,12 @@ def _stat_fields(pid: int) -> list[str] | None:
     return text[text.rfind(")") + 2 :].split()
 
 
+def host_name() -> str:
+    """This machine's name, which runs record with their pid (``uname -n``, the name
+    ``socket.gethostname`` gives, without loading sockets into every command)."""
+    return os.uname().nodename
+
+
 def process_start_token(pid: int) -> str | None:
     """A token that differs between two processes that had the same pid (Linux start time)."""
     fields = _stat_fields(pid)

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import secrets
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from orchestrator.api.recording_runs import ANSWER, trace_reader
 from orchestrator.api.recovering import recover, replayed_record
 from orchestrator.api.workspace import DocumentHome, git_identity, locate
 from orchestrator.errors import OrchError, TraceError, UsageError
+from orchestrator.process import host_name
 from orchestrator.record import Answer, timestamp, utc_now
 from orchestrator.runner.steering import CANCEL, CONFIRM
 from orchestrator.trace.layout import TERMINAL_STATES, progress_rank
@@ -220,7 +220,7 @@ def _check(record: Mapping[str, Any], run_id: str, action: str, step: str | None
     verb = "confirm" if action == CONFIRM else "cancel"
     if state in TERMINAL_STATES:
         raise NotAnswerable(f"run {run_id} has ended ({state}): there is nothing to {verb}")
-    if host and host != socket.gethostname():
+    if host and host != host_name():
         raise NotAnswerable(
             f"run {run_id} runs on host {host} (pid {trigger.get('pid')}): {verb} it there"
         )

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from orchestrator.api.workspace import (
 from orchestrator.errors import TraceError, describe_os_error
 from orchestrator.masking import MASK
 from orchestrator.model import RunState
+from orchestrator.process import host_name, process_start_token
 from orchestrator.record import (
     DocumentInfo,
     RunError,
@@ -42,7 +42,6 @@ from orchestrator.record import (
     utc_now,
 )
 from orchestrator.trace import repo
-from orchestrator.trace.recovery import process_start_token
 
 # orch's own credentials: a step never sees them.
 CREDENTIAL_VARIABLES = frozenset(
@@ -133,7 +132,7 @@ def new_record(prepared: Prepared, run_id: str, facts: GitFacts | None = None) -
             actor=request.actor or git_identity(place.root) or os.environ.get("USER", "unknown"),
             # A worker's run names the worker (`name@host`): its watchdogs, not crash
             # recovery on the host, decide when it is lost.
-            host=str((placement or {}).get("worker") or socket.gethostname()),
+            host=str((placement or {}).get("worker") or host_name()),
             pid=pid,
             pid_started=process_start_token(pid),
             orch_version=__version__,

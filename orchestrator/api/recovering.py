@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from orchestrator.api.recording_runs import (
 )
 from orchestrator.api.workspace import DocumentHome
 from orchestrator.errors import TraceError
+from orchestrator.process import host_name
 from orchestrator.trace import encode_record
 from orchestrator.trace.recovery import recover_dead_runs
 
@@ -42,7 +42,7 @@ def recover(place: DocumentHome) -> list[str]:
     recovered = recover_dead_runs(
         trace_writer(place),
         trace_reader(place),
-        host=socket.gethostname(),
+        host=host_name(),
         fresher=local_folder,
         stop=stop_function(runs_folder),
         active=frozenset(ACTIVE_RUNS),

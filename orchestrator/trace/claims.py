@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import socket
 
 from orchestrator.errors import TraceError
+from orchestrator.process import host_name
 from orchestrator.trace.gitcmd import GitFailed, run_git
 from orchestrator.trace.layout import check_name
 from orchestrator.trace.writer import TraceWriter
@@ -43,7 +43,7 @@ def claim(writer: TraceWriter, workflow_id: str, name: str, purpose: str) -> boo
     if not remote:
         raise TraceError("claims need a trace remote (trace-remote / ORCH_TRACE_REMOTE)")
     ref = f"{claims_prefix(writer, workflow_id)}/{check_name(name, 'claim name')}"
-    message = f"orch claim: {workflow_id} {name}\n\n{purpose}\nHost: {socket.gethostname()}\n"
+    message = f"orch claim: {workflow_id} {name}\n\n{purpose}\nHost: {host_name()}\n"
     # The nonce keeps two claimants' commits distinct even with the same host name, process
     # id and second: pushing the very commit a ref already holds would "succeed" for both.
     message += f"Process: {os.getpid()}\nNonce: {secrets.token_hex(8)}\n"

@@ -18,13 +18,12 @@ import contextlib
 import json
 import logging
 import os
-import socket
 from collections.abc import Callable, Container, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from orchestrator.errors import TraceError
-from orchestrator.process import process_alive, process_start_token
+from orchestrator.process import host_name, process_alive, process_start_token
 from orchestrator.trace.layout import RUN_RECORD, TERMINAL_STATES
 from orchestrator.trace.reader import TraceReader
 from orchestrator.trace.writer import TraceWriter, encode_record
@@ -111,7 +110,7 @@ def recover_dead_runs(
     the runs committed (usually none, at the cost of one blob). A run that cannot be
     committed yet (the disk is still full) is left for the next command, with a warning.
     """
-    host = host or socket.gethostname()
+    host = host or host_name()
     recovered: list[str] = []
     for run_id, (workflow, _, info) in sorted(reader.open_runs().items()):
         if info.get("state") not in _OWNED_STATES or info.get("host") != host:

@@ -17,7 +17,6 @@ import random
 import re
 import secrets
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator.errors import TraceError
+from orchestrator.process import host_name
 from orchestrator.trace.gitcmd import GitFailed, run_git
 from orchestrator.trace.merge import merge_roots, pushed_ref
 from orchestrator.trace.objects import ObjectStore
@@ -135,7 +135,7 @@ def writer_ref(repo: Path, branch: str) -> str:
         try:
             known = run_git("config", "--get", "orch.traceWriter", git_dir=git_dir).decode().strip()
         except GitFailed:
-            host = re.sub(r"[^A-Za-z0-9_-]+", "-", socket.gethostname())[:30] or "host"
+            host = re.sub(r"[^A-Za-z0-9_-]+", "-", host_name())[:30] or "host"
             known = f"{host}-{secrets.token_hex(4)}"
             try:
                 run_git("config", "orch.traceWriter", known, git_dir=git_dir)

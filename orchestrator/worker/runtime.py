@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from orchestrator.broker import fleet, routing
 from orchestrator.broker.ledger import Ledger
 from orchestrator.broker.message import RunMessage, normal_url
 from orchestrator.errors import OrchError, UsageError
+from orchestrator.process import host_name
 from orchestrator.trace import shared
 from orchestrator.trace.repo import data_home
 
@@ -48,7 +48,7 @@ class WorkerOptions:
     def node(self) -> str:
         """Celery's node name, ``name@host`` (default ``orch@<this host>``)."""
         name = self.name or "orch"
-        return name if "@" in name else f"{name}@{socket.gethostname()}"
+        return name if "@" in name else f"{name}@{host_name()}"
 
     @property
     def folder(self) -> Path:
@@ -65,7 +65,7 @@ class Runtime:
     queues: tuple[str, ...]
     # The Celery application whose queues it serves (typed Any: Celery ships no type hints).
     app: Any = None
-    host: str = field(default_factory=socket.gethostname)
+    host: str = field(default_factory=host_name)
     started: float = field(default_factory=time.time)
     stop: threading.Event = field(default_factory=threading.Event)
     _running: dict[str, str] = field(default_factory=dict)

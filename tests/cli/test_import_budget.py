@@ -115,7 +115,6 @@ BUDGET: dict[str, str] = {
     **dict.fromkeys(["datetime", "_datetime"], "the timestamps of the run record"),
     **dict.fromkeys(["pickle", "_pickle", "_compat_pickle"], "the disk cache of parsed documents"),
     "shlex": "a step's attributes are split as a shell splits words",
-    **dict.fromkeys(["socket", "_socket", "array"], "socket.gethostname for the record's host"),
     **dict.fromkeys(
         ["secrets", "base64", "binascii", "hmac", "struct", "_struct"],
         "secrets.token_hex for run ids; base64 for the step's environment",

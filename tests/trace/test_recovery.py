@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from orchestrator.process import host_name
 from orchestrator.trace import TraceReader, TraceWriter
 from orchestrator.trace.recovery import process_alive, process_start_token, recover_dead_runs
 from tests.conftest import git
@@ -111,3 +113,8 @@ def test_process_alive() -> None:
     time.sleep(0.05)
     assert not process_alive(done.pid)
     assert not process_alive(0)
+
+
+def test_the_host_runs_record_is_the_name_sockets_give() -> None:
+    # Runs are told apart by host and pid: the name must be the one other tools read.
+    assert host_name() == socket.gethostname()
