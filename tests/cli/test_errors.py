@@ -3,8 +3,13 @@ codes, whichever command failed (docs/cli.md, "Exit codes")."""
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from pathlib import Path
 
+import pytest
+
+from orchestrator.cli.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, run_guarded
 from tests.core.helpers import orch
 
 
@@ -39,3 +44,36 @@ def test_every_command_fails_the_same_way(git_repo: Path, tmp_path: Path) -> Non
     assert unknown.code == 2
     assert unknown.stderr.startswith("orch: no run '19990101T000000Z-000000' in the trace")
     assert "Traceback" not in blocked.stderr + refused.stderr + unknown.stderr
+
+
+def test_a_bug_is_one_line_and_a_saved_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    # run_guarded adds its handler of warnings to the logger: only for this test.
+    monkeypatch.setattr(logging.getLogger("orch"), "handlers", [])
+
+    def broken() -> None:
+        raise RuntimeError("an unforeseen state")
+
+    assert run_guarded(broken) == EXIT_INTERNAL == 70
+    message = capsys.readouterr().err
+    [saved] = tmp_path.glob("orch-crash-*.log")
+    assert message == (
+        "orch: internal error (RuntimeError: an unforeseen state). This is a bug in orch; "
+        f"the traceback was saved to {saved}\n"
+    )
+    assert saved.read_text().endswith("RuntimeError: an unforeseen state\n")
+    assert "in broken" in saved.read_text()
+
+
+def test_ctrl_c_outside_a_run_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(logging.getLogger("orch"), "handlers", [])
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    assert run_guarded(interrupted) == EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err == "orch: interrupted by Ctrl-C\n"
