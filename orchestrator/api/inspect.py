@@ -12,7 +12,7 @@ from orchestrator.api.apply import RunRequest, execution_for, new_record, new_ru
 from orchestrator.api.receiving import prepare
 from orchestrator.api.recording_runs import run_folder
 from orchestrator.api.workspace import DocumentHome, locate
-from orchestrator.document.cache import DocumentCache
+from orchestrator.document.memory_cache import DocumentCache
 from orchestrator.errors import Diagnostic, DocumentError, UsageError
 from orchestrator.masking import MASK
 from orchestrator.model import Document, DocumentStatus, InputDecl

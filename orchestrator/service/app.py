@@ -32,7 +32,7 @@ from orchestrator.api import (
 )
 from orchestrator.api.workspace import locate
 from orchestrator.document import InputTooLarge
-from orchestrator.document.cache import DocumentCache
+from orchestrator.document.memory_cache import DocumentCache
 from orchestrator.errors import DocumentError, OrchError, TraceError, UsageError
 from orchestrator.service import events
 from orchestrator.service.bodylimit import BodyLimit

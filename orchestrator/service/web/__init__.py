@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from orchestrator.api.server_submissions import Submissions
 from orchestrator.api.workspace import locate
-from orchestrator.document.cache import DocumentCache
+from orchestrator.document.memory_cache import DocumentCache
 from orchestrator.service.keys import Keys
 from orchestrator.service.queue import RunQueue
 from orchestrator.service.web import actions, auth, pages, runview

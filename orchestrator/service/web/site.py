@@ -18,7 +18,7 @@ from orchestrator.api.inspect import FoundDocument, list_documents
 from orchestrator.api.recording_runs import trace_reader
 from orchestrator.api.server_submissions import Submissions
 from orchestrator.api.workspace import DocumentHome
-from orchestrator.document.cache import DocumentCache
+from orchestrator.document.memory_cache import DocumentCache
 from orchestrator.errors import OrchError
 from orchestrator.model import Document
 from orchestrator.service.keys import Keys

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.document.cache import DocumentCache
+from orchestrator.document.memory_cache import DocumentCache
 from orchestrator.errors import DocumentError
 
 GOOD = "---\nid: {id}\ntitle: {title}\n---\n\n```bash {{step=a}}\necho\n```\n"

@@ -1,4 +1,6 @@
-"""Parsed documents kept by a long-running process, each reused while its file is unchanged.
+"""Parsed documents kept in the memory of a long-running process, each reused while its file
+is unchanged (beneath it, ``load`` may take them from :mod:`.disk_cache`, which outlives
+processes).
 
 A file counts as unchanged while its modification and change times (nanoseconds), size and
 inode are those seen when it was parsed. The file is looked at before it is read, so an
