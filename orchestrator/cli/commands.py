@@ -24,6 +24,7 @@ from orchestrator.cli import (
     worker,
 )
 from orchestrator.cli.errors import EXIT_FAILED
+from orchestrator.cli.options import AllowDraftOption, ConfirmOption, RunJsonOption, VerboseOption
 from orchestrator.cli.output import Output
 from orchestrator.errors import UsageError
 
@@ -49,9 +50,6 @@ InputOption = Annotated[
 ]
 InputsFileOption = Annotated[
     Path | None, typer.Option("--inputs", metavar="FILE", help="Inputs from a YAML or JSON file.")
-]
-AllowDraftOption = Annotated[
-    bool, typer.Option("--allow-draft", help="Run a draft or in-review document by hand.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -194,16 +192,9 @@ def apply(
     inputs: InputOption = None,
     inputs_file: InputsFileOption = None,
     allow_draft: AllowDraftOption = False,
-    confirm: Annotated[
-        list[str] | None,
-        typer.Option("--confirm", metavar="STEP", help="Confirm a manual step in advance."),
-    ] = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show every step's output.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the run record on stdout.")
-    ] = False,
+    confirm: ConfirmOption = None,
+    verbose: VerboseOption = False,
+    as_json: RunJsonOption = False,
     queue: Annotated[
         bool, typer.Option("--queue", help="Send the run to the broker's workers instead.")
     ] = False,

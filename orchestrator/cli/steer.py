@@ -16,6 +16,7 @@ from orchestrator import api
 from orchestrator.cli.errors import (
     EXIT_FAILED,
 )
+from orchestrator.cli.options import AllowDraftOption, ConfirmOption, RunJsonOption, VerboseOption
 from orchestrator.errors import UsageError
 from orchestrator.model import RunState
 
@@ -85,10 +86,6 @@ InputOption = Annotated[
         help="A secret input the run needs again (repeatable; or ORCH_INPUT_<NAME>).",
     ),
 ]
-ConfirmOption = Annotated[
-    list[str] | None,
-    typer.Option("--confirm", metavar="STEP", help="Confirm a manual step in advance."),
-]
 
 
 def rerun(
@@ -97,16 +94,10 @@ def rerun(
         bool, typer.Option("--current", help="Run the working copy's document instead.")
     ] = False,
     inputs: InputOption = None,
-    allow_draft: Annotated[
-        bool, typer.Option("--allow-draft", help="Run a draft or in-review document.")
-    ] = False,
+    allow_draft: AllowDraftOption = False,
     confirm: ConfirmOption = None,
-    verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Show every step's output.")
-    ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the run record on stdout.")
-    ] = False,
+    verbose: VerboseOption = False,
+    as_json: RunJsonOption = False,
     where: Where = Path(),
 ) -> None:
     """Run a recorded run again: the same document revision and inputs (a new run)."""
