@@ -29,15 +29,22 @@ class _Planted:
         return Path.touch, (self.marker,)
 
 
-def test_a_folder_others_can_write_is_neither_read_nor_written(
-    document_cache: Path, tmp_path: Path
-) -> None:
+def _plant(document_cache: Path, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A document read once, its entry replaced by one that touches ``marker`` when read:
+    (the document, the entry, the marker)."""
     doc = tmp_path / "one.md"
     doc.write_text(VALID)
     document.load(doc)
     [entry] = _entries(document_cache)
     marker = tmp_path / "ran"
     entry.write_bytes(pickle.dumps(_Planted(marker)))
+    return doc, entry, marker
+
+
+def test_a_folder_others_can_write_is_neither_read_nor_written(
+    document_cache: Path, tmp_path: Path
+) -> None:
+    doc, entry, marker = _plant(document_cache, tmp_path)
     document_cache.chmod(0o777)
     assert disk_cache.recall(VALID, doc) is None
     assert document.load(doc).id == "one"
@@ -57,20 +64,15 @@ def test_a_folder_others_can_write_is_neither_read_nor_written(
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving the folder away needs root")
 def test_a_folder_of_another_user_is_not_used(document_cache: Path, tmp_path: Path) -> None:
-    doc = tmp_path / "one.md"
-    doc.write_text(VALID)
-    document.load(doc)
+    doc, _, marker = _plant(document_cache, tmp_path)
     os.chown(document_cache, 65534, 65534)
     assert disk_cache.recall(VALID, doc) is None
+    assert document.load(doc).id == "one"
+    assert not marker.exists()
 
 
 def test_a_folder_that_is_a_symbolic_link_is_not_used(document_cache: Path, tmp_path: Path) -> None:
-    doc = tmp_path / "one.md"
-    doc.write_text(VALID)
-    document.load(doc)
-    [entry] = _entries(document_cache)
-    marker = tmp_path / "ran"
-    entry.write_bytes(pickle.dumps(_Planted(marker)))
+    doc, entry, marker = _plant(document_cache, tmp_path)
     # Ours, private, and holding the planted entry: only its name is a link.
     elsewhere = tmp_path / "elsewhere"
     document_cache.rename(elsewhere)
