@@ -332,7 +332,7 @@ def _run_in(
     observer: runner.Observer,
 ) -> str:
     try:
-        doc = document.load(tree.path / queued.path)
+        doc = document.load(tree.path / queued.path, keep=False)  # a path that never comes again
         lost = sorted(queued.masked & _secret_inputs(doc))
         if lost:
             return fail_pending(

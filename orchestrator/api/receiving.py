@@ -17,16 +17,19 @@ from orchestrator.masking import Masker
 from orchestrator.model import Document, DocumentStatus, StepKind, Trigger
 
 
-def prepare(request: RunRequest, *, plan: bool = False) -> Prepared:
+def prepare(
+    request: RunRequest, *, plan: bool = False, parsed: Document | None = None
+) -> Prepared:
     """Receive and validate: raises ``DocumentError``/``InputError`` before anything runs.
 
     ``plan``: for ``orch plan``, which runs nothing: secrets that are not set and secret
-    inputs that are not given are no error (see ``validate_request``)."""
+    inputs that are not given are no error (see ``validate_request``). ``parsed``: the
+    document at ``request.path``, when the caller has just read it."""
     environ = dict(os.environ if request.environ is None else request.environ)
     place = locate(request.path, environ)
     # A document in a temporary worktree is read from a path that never comes again: kept,
     # it would only crowd out documents that run again.
-    doc = document.load(request.path, keep=request.worktree is None)
+    doc = parsed or document.load(request.path, keep=request.worktree is None)
     relative_path = (
         relative_to_root(place, request.path) if place.in_repository else (request.path.name)
     )

@@ -58,7 +58,7 @@ def prepared_again(
     found = origin(place, run)
     _check_again(found, resume)
     with _where_it_runs(place, found, current, document_path) as (path, tree):
-        doc = document.load(path)
+        doc = document.load(path, keep=tree is None)  # a worktree's path never comes again
         if doc.id != found.workflow:
             raise UsageError(
                 f"{path} is workflow '{doc.id}', but run {found.run_id} is of '{found.workflow}'"
@@ -82,7 +82,8 @@ def prepared_again(
                 resumes=plan.resumption if plan else None,
                 taken_over=plan.steps if plan else {},
                 taken_over_logs=plan.logs if plan else {},
-            )
+            ),
+            parsed=doc,
         )
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator import document
+from orchestrator.api import queued_runs
 from orchestrator.api.receiving import prepare
+from orchestrator.api.rerunning import prepared_again
 from orchestrator.api.run_request import RunRequest
 from orchestrator.api.worktrees import temporary_worktree
 from orchestrator.document import disk_cache
@@ -235,4 +237,19 @@ def test_a_run_in_a_temporary_worktree_keeps_nothing(document_cache: Path, git_r
         assert prepare(request).document.id == "one"
         assert _entries(document_cache) == []
     prepare(RunRequest(path=git_repo / "intents" / "one.md"))
+    assert len(_entries(document_cache)) == 1
+
+
+def test_queued_runs_and_runs_again_in_a_worktree_keep_nothing(
+    document_cache: Path, git_repo: Path
+) -> None:
+    approved = VALID.replace("---\n\n", "status: approved\n---\n\n", 1)
+    commit_documents(git_repo, {"intents/one.md": approved})
+    # Queueing validates the working copy's document, which runs again: that one is kept.
+    queued = queued_runs.enqueue(git_repo, "one", {}, actor="ci")
+    assert len(_entries(document_cache)) == 1
+    assert queued_runs.run_queued(git_repo, queued) == "completed"
+    with prepared_again(git_repo, queued.run_id) as again:
+        assert again.request.worktree is not None
+        assert again.document.id == "one"
     assert len(_entries(document_cache)) == 1
