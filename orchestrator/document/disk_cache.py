@@ -60,11 +60,14 @@ def folder(environ: Mapping[str, str] | None = None) -> Path | None:
     configured = environ.get("ORCH_CACHE_DIR")
     if configured is not None:
         return Path(configured) / "documents" if configured else None
-    # As the XDG specification says, a relative XDG_CACHE_HOME is ignored; so is a home
-    # that cannot be found (expanduser then leaves "~" as it is).
+    # As the XDG specification says, a relative XDG_CACHE_HOME is ignored. Without a home
+    # (no HOME, and none in the user database), there is no cache.
     base = Path(environ.get("XDG_CACHE_HOME", ""))
     if not base.is_absolute():
-        home = Path(environ.get("HOME") or Path("~").expanduser())
+        try:
+            home = Path(environ.get("HOME") or Path("~").expanduser())
+        except RuntimeError:
+            return None
         if not home.is_absolute():
             return None
         base = home / ".cache"

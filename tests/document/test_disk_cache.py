@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import pwd
 import shutil
 from pathlib import Path
 
@@ -144,6 +145,21 @@ def test_the_folder_follows_xdg_and_home(monkeypatch: pytest.MonkeyPatch) -> Non
         "/h/.cache/orch/documents"
     )
     assert disk_cache.folder({"HOME": "~"}) is None
+
+
+def test_without_a_home_there_is_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unknown_user(uid: int) -> pwd.struct_passwd:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    doc = tmp_path / "one.md"
+    doc.write_text(VALID)
+    monkeypatch.delenv("ORCH_CACHE_DIR", raising=False)
+    # What a container user without an entry in /etc/passwd and without HOME meets.
+    with monkeypatch.context() as homeless:
+        homeless.delenv("HOME")
+        homeless.setattr(pwd, "getpwuid", unknown_user)
+        assert disk_cache.folder() is None
+        assert document.load(doc).id == "one"
     assert disk_cache.folder({"ORCH_CACHE_DIR": "/c", "XDG_CACHE_HOME": "/x"}) == Path(
         "/c/documents"
     )
