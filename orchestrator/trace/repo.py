@@ -192,7 +192,14 @@ def data_home() -> Path:
     configured = os.environ.get("XDG_DATA_HOME")
     if configured and Path(configured).is_absolute():
         return Path(configured)
-    return Path.home() / ".local" / "share"
+    try:
+        return Path.home() / ".local" / "share"
+    except RuntimeError:  # no HOME, and no entry for this user in the user database
+        raise TraceError(
+            "orch keeps runs of documents outside a git repository under the home folder, "
+            "and this user has none: set HOME or XDG_DATA_HOME, or run the document from a "
+            "git repository"
+        ) from None
 
 
 def own_trace_repository() -> Path:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pwd
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,19 @@ def test_writing_from_a_linked_worktree_uses_the_shared_branch(
     assert git(git_repo, "rev-parse", "--verify", "orch-trace").strip()
     assert TraceReader(git_repo).read_run(RID)["state"] == "completed"
     assert git(linked, "status", "--porcelain") == before
+
+
+def test_without_a_home_orchs_own_trace_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unknown_user(uid: int) -> pwd.struct_passwd:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    with monkeypatch.context() as homeless, pytest.raises(TraceError) as refused:
+        homeless.delenv("HOME")
+        homeless.setattr(pwd, "getpwuid", unknown_user)
+        own_trace_repository()
+    assert str(refused.value) == (
+        "orch keeps runs of documents outside a git repository under the home folder, "
+        "and this user has none: set HOME or XDG_DATA_HOME, or run the document from a "
+        "git repository"
+    )
